@@ -1,0 +1,76 @@
+package stripeevent
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// envelope is the event wrapper. data.object stays raw because its shape
+// depends on type, and unhandled types never need it decoded.
+type envelope struct {
+	ID       string `json:"id"`
+	Object   string `json:"object"`
+	Type     string `json:"type"`
+	Created  int64  `json:"created"`
+	Livemode bool   `json:"livemode"`
+	Data     struct {
+		Object json.RawMessage `json:"object"`
+	} `json:"data"`
+}
+
+// Decode parses a Stripe event body. A body that is not a Stripe event object
+// (not JSON, no "id" starting "evt_", no "type", "object" != "event", missing
+// data.object) returns an error wrapping ErrNotEvent. A handled type whose
+// object lacks what the ledger needs (no payment intent id, non-positive
+// amount, bad currency) returns an error wrapping ErrMalformed with a message
+// naming the field.
+//
+// Unknown fields and any api_version are accepted, because Stripe adds fields
+// without notice and the account's api_version can change independently of
+// this code. With ErrMalformed the returned Event still carries the envelope
+// fields (ID, Type, Created, Livemode), so the caller can record which event
+// was rejected; Payment and Refund are then nil.
+func Decode(payload []byte) (Event, error) {
+	var env envelope
+	if err := decodeJSON(payload, &env, "body"); err != nil {
+		return Event{}, fmt.Errorf("%w: %v", ErrNotEvent, err)
+	}
+	switch {
+	case !strings.HasPrefix(env.ID, "evt_"):
+		return Event{}, fmt.Errorf("%w: id %q does not start with evt_", ErrNotEvent, env.ID)
+	case env.Object != "event":
+		return Event{}, fmt.Errorf("%w: object is %q, want \"event\"", ErrNotEvent, env.Object)
+	case env.Type == "":
+		return Event{}, fmt.Errorf("%w: type is missing", ErrNotEvent)
+	case len(env.Data.Object) == 0 || env.Data.Object[0] != '{':
+		// Absent, null, or not an object: nothing an event could describe.
+		return Event{}, fmt.Errorf("%w: data.object is missing or not an object", ErrNotEvent)
+	}
+
+	ev := Event{
+		ID:       env.ID,
+		Type:     env.Type,
+		Created:  time.Unix(env.Created, 0).UTC(),
+		Livemode: env.Livemode,
+		Kind:     KindIgnored,
+	}
+	var err error
+	switch env.Type {
+	case typePaymentIntentSucceeded:
+		err = decodePaymentIntentSucceeded(env.Data.Object, &ev)
+	case typeCheckoutSessionCompleted:
+		err = decodeCheckoutSessionCompleted(env.Data.Object, &ev)
+	case typeInvoicePaid:
+		err = decodeInvoicePaid(env.Data.Object, &ev)
+	case typeChargeRefunded:
+		err = decodeChargeRefunded(env.Data.Object, &ev)
+	}
+	if err != nil {
+		// Never hand back a half-built payment or refund next to an error.
+		ev.Kind, ev.Payment, ev.Refund, ev.IgnoreReason = KindIgnored, nil, nil, ""
+		return ev, fmt.Errorf("%w: %s %s: %v", ErrMalformed, ev.Type, ev.ID, err)
+	}
+	return ev, nil
+}

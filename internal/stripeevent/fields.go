@@ -1,0 +1,112 @@
+package stripeevent
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// decodeJSON unmarshals and rewrites type errors to name the JSON field
+// under path, because encoding/json's message names our private Go types,
+// which mean nothing to whoever reads the log.
+func decodeJSON(raw []byte, v any, path string) error {
+	err := json.Unmarshal(raw, v)
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		return fmt.Errorf("%s is a JSON %s, want an object", path, typeErr.Value)
+	case errors.As(err, &typeErr):
+		return fmt.Errorf("%s.%s is a JSON %s, want %s", path, typeErr.Field, typeErr.Value, typeErr.Type)
+	default:
+		return fmt.Errorf("%s: %v", path, err)
+	}
+}
+
+// checkObjectType rejects an object of the wrong kind, since reading, say, a
+// charge as a payment intent would record a ch_ id as the payment reference.
+func checkObjectType(got, want string) error {
+	if got != want {
+		return fmt.Errorf("data.object.object is %q, want %q", got, want)
+	}
+	return nil
+}
+
+// expandableID reads a field Stripe sends as an id string, as null, or, when
+// the request that caused the event asked for expansion, as the full object.
+// Absent, null and "" all return "", so callers decide whether that is
+// acceptable. A present value of any other shape is an error rather than
+// "absent", because silently falling back to another reference would break
+// matching later refunds.
+func expandableID(raw json.RawMessage, field string) (string, error) {
+	if len(raw) == 0 {
+		return "", nil
+	}
+	switch raw[0] {
+	case 'n': // null
+		return "", nil
+	case '"':
+		var id string
+		if err := json.Unmarshal(raw, &id); err != nil {
+			return "", fmt.Errorf("%s: %v", field, err)
+		}
+		return id, nil
+	case '{':
+		var obj struct {
+			ID *string `json:"id"`
+		}
+		if err := json.Unmarshal(raw, &obj); err != nil || obj.ID == nil || *obj.ID == "" {
+			return "", fmt.Errorf("%s is an expanded object without a string id", field)
+		}
+		return *obj.ID, nil
+	default:
+		return "", fmt.Errorf("%s is neither an id string nor an object", field)
+	}
+}
+
+// metadataString returns metadata[key] if it is a non-empty string. Anything
+// else is treated as absent instead of failing the event: metadata is free-form
+// and only helps matching, so a stray value must not block recording money.
+// A map rather than a struct tag keeps the key match exact, as encoding/json
+// matches struct fields case-insensitively.
+func metadataString(raw json.RawMessage, key string) string {
+	if len(raw) == 0 || raw[0] != '{' {
+		return ""
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return ""
+	}
+	v := m[key]
+	if len(v) == 0 || v[0] != '"' {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(v, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// normalizeCurrency lower-cases an ISO 4217 code. It is ASCII-only on purpose:
+// strings.ToLower would turn the Kelvin sign (U+212A) into "k" and let a
+// non-ASCII code through the three-letter check.
+func normalizeCurrency(s string, field string) (string, error) {
+	if len(s) != 3 {
+		return "", fmt.Errorf("%s %q is not a three-letter currency code", field, s)
+	}
+	var b [3]byte
+	for i := range 3 {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z':
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		default:
+			return "", fmt.Errorf("%s %q is not a three-letter currency code", field, s)
+		}
+		b[i] = c
+	}
+	return string(b[:]), nil
+}

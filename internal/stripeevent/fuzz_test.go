@@ -1,0 +1,75 @@
+package stripeevent
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzDecode checks that no body, however hostile, panics Decode or yields an
+// Event the ledger could misapply.
+func FuzzDecode(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	if err != nil || len(files) == 0 {
+		f.Fatalf("no testdata seeds: %v", err)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"id":"evt_1","object":"event","type":"charge.refunded","data":{"object":{"object":"charge","payment_intent":{"id":"pi_1"},"amount":5,"amount_refunded":5,"currency":"USD"}}}`))
+	f.Add([]byte(`{"id":"evt_1","object":"event","type":"invoice.paid","data":{"object":{"object":"invoice","id":"in_1","amount_paid":1,"currency":"eur","metadata":{"invoice_id":1}}}}`))
+
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		ev, err := Decode(payload)
+		if err != nil {
+			if ev.Payment != nil || ev.Refund != nil {
+				t.Fatalf("error %v returned with a payment or refund: %+v", err, ev)
+			}
+			return
+		}
+		if !strings.HasPrefix(ev.ID, "evt_") {
+			t.Fatalf("ID = %q, want evt_ prefix", ev.ID)
+		}
+		switch ev.Kind {
+		case KindIgnored:
+			if ev.Payment != nil || ev.Refund != nil {
+				t.Fatalf("ignored event has payment or refund: %+v", ev)
+			}
+		case KindPayment:
+			p := ev.Payment
+			if p == nil || ev.Refund != nil {
+				t.Fatalf("payment event has Payment %v, Refund %v", p, ev.Refund)
+			}
+			if p.Amount <= 0 || p.ProviderRef == "" || !isCurrency(p.Currency) {
+				t.Fatalf("bad payment %+v", p)
+			}
+		case KindRefund:
+			r := ev.Refund
+			if r == nil || ev.Payment != nil {
+				t.Fatalf("refund event has Refund %v, Payment %v", r, ev.Payment)
+			}
+			if r.Amount <= 0 || r.AmountRefunded < 0 || r.AmountRefunded > r.Amount || r.ProviderRef == "" || !isCurrency(r.Currency) {
+				t.Fatalf("bad refund %+v", r)
+			}
+		default:
+			t.Fatalf("unknown Kind %d", ev.Kind)
+		}
+	})
+}
+
+func isCurrency(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for i := range 3 {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,212 @@
+package stripeevent
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// The structs below hold only the fields the ledger reads; everything else in
+// Stripe's objects is skipped by encoding/json, which is what makes new
+// fields and api_versions harmless. Fields that may arrive expanded stay raw.
+
+type paymentIntentObject struct {
+	Object         string          `json:"object"`
+	ID             string          `json:"id"`
+	AmountReceived int64           `json:"amount_received"`
+	Currency       string          `json:"currency"`
+	Invoice        json.RawMessage `json:"invoice"`
+	Metadata       json.RawMessage `json:"metadata"`
+}
+
+type checkoutSessionObject struct {
+	Object            string          `json:"object"`
+	PaymentStatus     string          `json:"payment_status"`
+	PaymentIntent     json.RawMessage `json:"payment_intent"`
+	Invoice           json.RawMessage `json:"invoice"`
+	AmountTotal       int64           `json:"amount_total"`
+	Currency          string          `json:"currency"`
+	ClientReferenceID string          `json:"client_reference_id"`
+	Metadata          json.RawMessage `json:"metadata"`
+}
+
+type invoiceObject struct {
+	Object        string          `json:"object"`
+	ID            string          `json:"id"`
+	PaymentIntent json.RawMessage `json:"payment_intent"`
+	AmountPaid    int64           `json:"amount_paid"`
+	Currency      string          `json:"currency"`
+	Metadata      json.RawMessage `json:"metadata"`
+}
+
+type chargeObject struct {
+	Object         string          `json:"object"`
+	PaymentIntent  json.RawMessage `json:"payment_intent"`
+	Amount         int64           `json:"amount"`
+	AmountRefunded int64           `json:"amount_refunded"`
+	Currency       string          `json:"currency"`
+	Metadata       json.RawMessage `json:"metadata"`
+}
+
+const metaInvoiceID = "invoice_id"
+
+func decodePaymentIntentSucceeded(raw json.RawMessage, ev *Event) error {
+	var o paymentIntentObject
+	if err := decodeJSON(raw, &o, "data.object"); err != nil {
+		return err
+	}
+	if err := checkObjectType(o.Object, "payment_intent"); err != nil {
+		return err
+	}
+	if o.ID == "" {
+		return errors.New("data.object.id is missing")
+	}
+	stripeInvoice, err := expandableID(o.Invoice, "data.object.invoice")
+	if err != nil {
+		return err
+	}
+	return setPayment(ev, Payment{
+		ProviderRef:     o.ID,
+		InvoiceID:       metadataString(o.Metadata, metaInvoiceID),
+		StripeInvoiceID: stripeInvoice,
+		Amount:          o.AmountReceived,
+		Currency:        o.Currency,
+	}, "data.object.amount_received")
+}
+
+func decodeCheckoutSessionCompleted(raw json.RawMessage, ev *Event) error {
+	var o checkoutSessionObject
+	if err := decodeJSON(raw, &o, "data.object"); err != nil {
+		return err
+	}
+	if err := checkObjectType(o.Object, "checkout.session"); err != nil {
+		return err
+	}
+	// Delayed payment methods complete the session before money arrives;
+	// recording it now would book a payment that may never happen.
+	if o.PaymentStatus != "paid" {
+		status := o.PaymentStatus
+		if status == "" {
+			status = "missing"
+		}
+		ev.IgnoreReason = "checkout session payment_status is " + status
+		return nil
+	}
+	pi, err := expandableID(o.PaymentIntent, "data.object.payment_intent")
+	if err != nil {
+		return err
+	}
+	stripeInvoice, err := expandableID(o.Invoice, "data.object.invoice")
+	if err != nil {
+		return err
+	}
+	ref := pi
+	if ref == "" {
+		// Subscription-mode sessions pay through an invoice, not a
+		// PaymentIntent of their own.
+		ref = stripeInvoice
+	}
+	if ref == "" {
+		return errors.New("data.object.payment_intent and data.object.invoice are both missing")
+	}
+	invoiceID := metadataString(o.Metadata, metaInvoiceID)
+	if invoiceID == "" {
+		invoiceID = o.ClientReferenceID
+	}
+	return setPayment(ev, Payment{
+		ProviderRef:     ref,
+		InvoiceID:       invoiceID,
+		StripeInvoiceID: stripeInvoice,
+		Amount:          o.AmountTotal,
+		Currency:        o.Currency,
+	}, "data.object.amount_total")
+}
+
+func decodeInvoicePaid(raw json.RawMessage, ev *Event) error {
+	var o invoiceObject
+	if err := decodeJSON(raw, &o, "data.object"); err != nil {
+		return err
+	}
+	if err := checkObjectType(o.Object, "invoice"); err != nil {
+		return err
+	}
+	if o.ID == "" {
+		return errors.New("data.object.id is missing")
+	}
+	// Zero-total invoices (full discount, credit balance) are "paid" without
+	// any money moving, so there is nothing to book.
+	if o.AmountPaid == 0 {
+		ev.IgnoreReason = "nothing paid"
+		return nil
+	}
+	pi, err := expandableID(o.PaymentIntent, "data.object.payment_intent")
+	if err != nil {
+		return err
+	}
+	ref := pi
+	if ref == "" {
+		// Paid out of band: no PaymentIntent, but the invoice id is stable.
+		ref = o.ID
+	}
+	return setPayment(ev, Payment{
+		ProviderRef:     ref,
+		InvoiceID:       metadataString(o.Metadata, metaInvoiceID),
+		StripeInvoiceID: o.ID,
+		Amount:          o.AmountPaid,
+		Currency:        o.Currency,
+	}, "data.object.amount_paid")
+}
+
+func decodeChargeRefunded(raw json.RawMessage, ev *Event) error {
+	var o chargeObject
+	if err := decodeJSON(raw, &o, "data.object"); err != nil {
+		return err
+	}
+	if err := checkObjectType(o.Object, "charge"); err != nil {
+		return err
+	}
+	// Payments are keyed by PaymentIntent; a charge without one (legacy
+	// Charges API) cannot be matched to anything the ledger recorded.
+	pi, err := expandableID(o.PaymentIntent, "data.object.payment_intent")
+	if err != nil {
+		return err
+	}
+	if pi == "" {
+		return errors.New("data.object.payment_intent is missing")
+	}
+	if o.Amount <= 0 {
+		return fmt.Errorf("data.object.amount must be > 0, got %d", o.Amount)
+	}
+	if o.AmountRefunded < 0 || o.AmountRefunded > o.Amount {
+		return fmt.Errorf("data.object.amount_refunded must be between 0 and amount %d, got %d", o.Amount, o.AmountRefunded)
+	}
+	currency, err := normalizeCurrency(o.Currency, "data.object.currency")
+	if err != nil {
+		return err
+	}
+	ev.Kind = KindRefund
+	ev.Refund = &Refund{
+		ProviderRef:    pi,
+		AmountRefunded: o.AmountRefunded,
+		Amount:         o.Amount,
+		Currency:       currency,
+		InvoiceID:      metadataString(o.Metadata, metaInvoiceID),
+	}
+	return nil
+}
+
+// setPayment validates what every payment source shares, so the rules cannot
+// drift between event types. amountField names the source field in errors.
+func setPayment(ev *Event, p Payment, amountField string) error {
+	if p.Amount <= 0 {
+		return fmt.Errorf("%s must be > 0, got %d", amountField, p.Amount)
+	}
+	currency, err := normalizeCurrency(p.Currency, "data.object.currency")
+	if err != nil {
+		return err
+	}
+	p.Currency = currency
+	ev.Kind = KindPayment
+	ev.Payment = &p
+	return nil
+}

@@ -1,0 +1,123 @@
+package reconcile_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/payrecon/reconciler/reconcile"
+)
+
+var today = reconcile.DateOf(time.Now())
+
+// newInvoice creates an invoice of amount usd, sent when sent is true.
+func newInvoice(t *testing.T, s *reconcile.Store, amount reconcile.Amount, sent bool) reconcile.Invoice {
+	t.Helper()
+	ctx := context.Background()
+	inv, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Number: "F-1", Client: "acme", Currency: "usd", Amount: amount})
+	if err != nil {
+		t.Fatalf("create invoice: %v", err)
+	}
+	if sent {
+		if inv, err = s.SendInvoice(ctx, inv.ID); err != nil {
+			t.Fatalf("send invoice: %v", err)
+		}
+	}
+	return inv
+}
+
+// totals is what the assertions compare: the figures of an invoice.
+type totals struct {
+	Paid, WrittenOff, Balance reconcile.Amount
+	State                     reconcile.State
+}
+
+func totalsOf(inv reconcile.Invoice) totals {
+	return totals{inv.PaidAmount, inv.WrittenOffAmount, inv.Balance, inv.State}
+}
+
+func mustTotals(t *testing.T, s *reconcile.Store, id string, want totals) reconcile.Invoice {
+	t.Helper()
+	inv, err := s.GetInvoice(context.Background(), id)
+	if err != nil {
+		t.Fatalf("get invoice %s: %v", id, err)
+	}
+	if got := totalsOf(inv); got != want {
+		t.Fatalf("invoice %s: got %+v, want %+v", id, got, want)
+	}
+	return inv
+}
+
+func wantCode(t *testing.T, err error, kind reconcile.ErrorKind, code string) {
+	t.Helper()
+	e, ok := reconcile.AsError(err)
+	if !ok {
+		t.Fatalf("got error %v, want ledger error %s", err, code)
+	}
+	if e.Kind != kind || e.Code != code {
+		t.Fatalf("got %d %s (%s), want %d %s", e.Kind, e.Code, e.Message, kind, code)
+	}
+}
+
+func mustInvoice(t *testing.T) func(reconcile.Invoice, error) reconcile.Invoice {
+	return func(v reconcile.Invoice, err error) reconcile.Invoice { t.Helper(); noErr(t, err); return v }
+}
+
+func mustResult(t *testing.T) func(reconcile.EventResult, error) reconcile.EventResult {
+	return func(v reconcile.EventResult, err error) reconcile.EventResult { t.Helper(); noErr(t, err); return v }
+}
+
+func mustDetail(t *testing.T) func(reconcile.InvoiceDetail, error) reconcile.InvoiceDetail {
+	return func(v reconcile.InvoiceDetail, err error) reconcile.InvoiceDetail {
+		t.Helper()
+		noErr(t, err)
+		return v
+	}
+}
+
+func noErr(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+var keySeq int
+
+func key() string { keySeq++; return fmt.Sprintf("key-%d-%d", time.Now().UnixNano(), keySeq) }
+
+func online(ref, invoiceID string, amount reconcile.Amount) reconcile.OnlinePayment {
+	return reconcile.OnlinePayment{ProviderRef: ref, InvoiceID: invoiceID, Amount: amount, Currency: "usd", PaidDate: today}
+}
+
+func manual(invoiceID string, amount reconcile.Amount) reconcile.ManualPayment {
+	return reconcile.ManualPayment{Key: key(), InvoiceID: invoiceID, Amount: amount, PaidDate: today, Method: "check"}
+}
+
+// checkTruth fails when any invoice's stored totals differ from its rows.
+func checkTruth(t *testing.T, db *pgxpool.Pool) {
+	t.Helper()
+	var drift int
+	err := db.QueryRow(context.Background(), `
+		SELECT count(*) FROM invoices i JOIN invoice_truth v USING (id)
+		WHERE (i.paid_amount, i.written_off_amount, i.balance, i.state)
+		   IS DISTINCT FROM (v.paid_amount, v.written_off_amount, v.balance, v.state)`).Scan(&drift)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if drift != 0 {
+		t.Fatalf("%d invoices' stored totals differ from their rows", drift)
+	}
+}
+
+func historyCount(t *testing.T, db *pgxpool.Pool, invoiceID string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(context.Background(), `SELECT count(*) FROM invoice_history WHERE invoice_id = $1`, invoiceID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -1,0 +1,126 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// NewInvoice is what creating an invoice takes. ID may be empty: the store
+// makes one.
+type NewInvoice struct {
+	ID              string
+	Number          string
+	Client          string
+	Currency        string
+	Amount          Amount
+	IssueDate       *Date
+	DueDate         *Date
+	StripeInvoiceID string
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidID reports whether s can be an invoice or payment id.
+func ValidID(s string) bool { return idPattern.MatchString(s) }
+
+// Validate names the first bad field.
+func (n NewInvoice) Validate() error {
+	text := func(field, v string) error {
+		if v == "" || utf8.RuneCountInString(v) > 200 || !utf8.ValidString(v) {
+			return Errorf(KindInvalid, "invalid_"+field, "%s must be 1 to 200 characters", field)
+		}
+		return nil
+	}
+	switch {
+	case n.ID != "" && !ValidID(n.ID):
+		return Errorf(KindInvalid, "invalid_id", "id must be 1 to 64 letters, digits, '_' or '-'")
+	case text("number", n.Number) != nil:
+		return text("number", n.Number)
+	case text("client", n.Client) != nil:
+		return text("client", n.Client)
+	case !ValidCurrency(n.Currency):
+		return Errorf(KindInvalid, "invalid_currency", "currency must be a lower-case ISO code such as usd")
+	case n.Amount <= 0:
+		return Errorf(KindInvalid, "invalid_amount", "amount must be a positive integer of minor units")
+	case n.IssueDate != nil && n.DueDate != nil && n.DueDate.Before(n.IssueDate.Time):
+		return Errorf(KindInvalid, "invalid_due_date", "due_date is before issue_date")
+	case n.StripeInvoiceID != "" && !ValidID(n.StripeInvoiceID):
+		return Errorf(KindInvalid, "invalid_stripe_invoice_id", "stripe_invoice_id must be a Stripe id such as in_123")
+	}
+	return nil
+}
+
+// CreateInvoice adds a draft invoice. An id that exists (even deleted) is a
+// conflict.
+func (s *Store) CreateInvoice(ctx context.Context, n NewInvoice) (Invoice, error) {
+	if err := n.Validate(); err != nil {
+		return Invoice{}, err
+	}
+	if n.ID == "" {
+		n.ID = NewID("inv")
+	}
+	var stripeID *string
+	if n.StripeInvoiceID != "" {
+		stripeID = &n.StripeInvoiceID
+	}
+	var out Invoice
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		inv, err := scanInvoice(tx.QueryRow(ctx, `
+			INSERT INTO invoices (id, number, client, currency, amount, balance, issue_date, due_date, stripe_invoice_id)
+			VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)
+			ON CONFLICT (id) DO NOTHING
+			RETURNING `+invoiceColumns,
+			n.ID, n.Number, n.Client, n.Currency, n.Amount, n.IssueDate.timeOrNil(), n.DueDate.timeOrNil(), stripeID))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return Errorf(KindConflict, "invoice_exists", "invoice %s exists", n.ID)
+		}
+		if isUniqueViolation(err, "invoices_stripe_invoice_id_key") {
+			return Errorf(KindConflict, "stripe_invoice_id_taken", "another invoice has stripe_invoice_id %s", n.StripeInvoiceID)
+		}
+		if err != nil {
+			return fmt.Errorf("create invoice %s: %w", n.ID, err)
+		}
+		out = inv
+		return addHistory(ctx, tx, inv.ID, history{kind: HistoryCreated, amount: amountPtr(inv.Amount)})
+	})
+	return out, err
+}
+
+// SendInvoice marks an invoice sent. Sending it again changes nothing.
+func (s *Store) SendInvoice(ctx context.Context, id string) (Invoice, error) {
+	return s.change(ctx, id, "", func(tx pgx.Tx, inv Invoice) (bool, error) {
+		if inv.sent() {
+			return false, nil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE invoices SET sent_at = now() WHERE id = $1`, id); err != nil {
+			return false, fmt.Errorf("send invoice %s: %w", id, err)
+		}
+		return true, addHistory(ctx, tx, id, history{kind: HistorySent})
+	})
+}
+
+// DeleteInvoice removes an invoice that has no money on it. Its row stays
+// (its id is never reused) but it leaves every listing, and events naming it
+// are unmatched.
+func (s *Store) DeleteInvoice(ctx context.Context, id string) error {
+	_, err := s.change(ctx, id, "", func(tx pgx.Tx, inv Invoice) (bool, error) {
+		var live int
+		if err := tx.QueryRow(ctx,
+			`SELECT count(*) FROM payments WHERE invoice_id = $1 AND deleted_at IS NULL`, id).Scan(&live); err != nil {
+			return false, fmt.Errorf("count payments of invoice %s: %w", id, err)
+		}
+		if err := inv.CanDelete(live); err != nil {
+			return false, err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE invoices SET deleted_at = now(), updated_at = now() WHERE id = $1`, id); err != nil {
+			return false, fmt.Errorf("delete invoice %s: %w", id, err)
+		}
+		return false, addHistory(ctx, tx, id, history{kind: HistoryDeleted})
+	})
+	return err
+}

@@ -1,0 +1,191 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// OnlinePayment is money a provider has already taken. ProviderRef, the
+// PaymentIntent id, makes it one payment however many events announce it.
+type OnlinePayment struct {
+	ProviderRef     string
+	InvoiceID       string
+	StripeInvoiceID string
+	Amount          Amount
+	Currency        string
+	PaidDate        Date
+}
+
+// Refund is a provider's cumulative refunded total of one payment.
+type Refund struct {
+	ProviderRef    string
+	AmountRefunded Amount
+	Currency       string
+	InvoiceID      string
+}
+
+// lockProviderRef serialises everything done for one PaymentIntent (its
+// payment and its refunds), so a refund racing its payment is never missed.
+// It is taken before any invoice lock.
+func lockProviderRef(ctx context.Context, tx pgx.Tx, ref string) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, ref); err != nil {
+		return fmt.Errorf("lock payment %s: %w", ref, err)
+	}
+	return nil
+}
+
+// RecordOnlinePayment records a provider's payment, always: it is money
+// already taken, so an overpayment shows as a negative balance. eventID, when
+// set, is the inbox event whose status the result is written to, in the same
+// transaction.
+func (s *Store) RecordOnlinePayment(ctx context.Context, eventID string, p OnlinePayment) (EventResult, error) {
+	if p.ProviderRef == "" || p.Amount <= 0 || !ValidCurrency(p.Currency) {
+		return EventResult{}, Errorf(KindInvalid, "invalid_payment", "online payment needs a provider ref, a positive amount and a currency")
+	}
+	var res EventResult
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockProviderRef(ctx, tx, p.ProviderRef); err != nil {
+			return err
+		}
+		var err error
+		res, err = recordOnline(ctx, tx, p)
+		if err != nil {
+			return err
+		}
+		return setEventStatus(ctx, tx, eventID, res)
+	})
+	return res, err
+}
+
+func recordOnline(ctx context.Context, tx pgx.Tx, p OnlinePayment) (EventResult, error) {
+	var known string
+	err := tx.QueryRow(ctx, `SELECT invoice_id FROM payments WHERE provider_ref = $1`, p.ProviderRef).Scan(&known)
+	if err == nil {
+		return EventResult{Status: EventProcessed, InvoiceID: known}, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return EventResult{}, fmt.Errorf("look up payment %s: %w", p.ProviderRef, err)
+	}
+	inv, err := scanInvoice(tx.QueryRow(ctx, `
+		SELECT `+invoiceColumns+` FROM invoices
+		WHERE deleted_at IS NULL AND (id = $1 OR stripe_invoice_id = NULLIF($2, ''))
+		ORDER BY id = $1 DESC LIMIT 1
+		FOR UPDATE`, p.InvoiceID, p.StripeInvoiceID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return EventResult{Status: EventUnmatched, InvoiceID: p.InvoiceID,
+			Reason: fmt.Sprintf("no invoice %q (stripe invoice %q) for payment %s", p.InvoiceID, p.StripeInvoiceID, p.ProviderRef)}, nil
+	}
+	if err != nil {
+		return EventResult{}, fmt.Errorf("find invoice for payment %s: %w", p.ProviderRef, err)
+	}
+	if inv.Currency != p.Currency {
+		return EventResult{Status: EventNeedsReview, InvoiceID: inv.ID,
+			Reason: fmt.Sprintf("payment %s is in %s, invoice %s in %s", p.ProviderRef, p.Currency, inv.ID, inv.Currency)}, nil
+	}
+	// A refund that arrived before its payment waits in refunds: it is
+	// applied here, as the payment is recorded.
+	pay, err := scanPayment(tx.QueryRow(ctx, `
+		INSERT INTO payments (id, invoice_id, source, amount, refunded_amount, currency, paid_date, provider_ref)
+		VALUES ($1, $2, 'stripe', $3,
+			LEAST($3, COALESCE((SELECT amount_refunded FROM refunds WHERE provider_ref = $6), 0)), $4, $5, $6)
+		RETURNING `+paymentColumns,
+		NewID("pay"), inv.ID, p.Amount, p.Currency, p.PaidDate.Time, p.ProviderRef))
+	if err != nil {
+		return EventResult{}, fmt.Errorf("insert payment %s: %w", p.ProviderRef, err)
+	}
+	if err := addHistory(ctx, tx, inv.ID, history{kind: HistoryPaymentRecorded, amount: amountPtr(pay.Amount),
+		paymentID: pay.ID, notes: "stripe " + p.ProviderRef}); err != nil {
+		return EventResult{}, err
+	}
+	if pay.RefundedAmount > 0 {
+		if err := addHistory(ctx, tx, inv.ID, history{kind: HistoryRefundRecorded, amount: amountPtr(pay.RefundedAmount),
+			paymentID: pay.ID, notes: "refunded before the payment arrived"}); err != nil {
+			return EventResult{}, err
+		}
+	}
+	if _, err := recompute(ctx, tx, inv.ID); err != nil {
+		return EventResult{}, err
+	}
+	return EventResult{Status: EventProcessed, InvoiceID: inv.ID}, nil
+}
+
+// ApplyRefund records a provider's cumulative refunded total. Only a higher
+// total than the one known changes anything, so a late, smaller total and a
+// duplicate are both harmless. A refund of a payment not yet seen is kept and
+// applied when the payment arrives; its event stays unmatched until then.
+func (s *Store) ApplyRefund(ctx context.Context, eventID string, r Refund) (EventResult, error) {
+	if r.ProviderRef == "" || r.AmountRefunded < 0 || !ValidCurrency(r.Currency) {
+		return EventResult{}, Errorf(KindInvalid, "invalid_refund", "refund needs a provider ref, a non-negative amount and a currency")
+	}
+	var res EventResult
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockProviderRef(ctx, tx, r.ProviderRef); err != nil {
+			return err
+		}
+		var err error
+		res, err = applyRefund(ctx, tx, r)
+		if err != nil {
+			return err
+		}
+		return setEventStatus(ctx, tx, eventID, res)
+	})
+	return res, err
+}
+
+func applyRefund(ctx context.Context, tx pgx.Tx, r Refund) (EventResult, error) {
+	var total Amount
+	err := tx.QueryRow(ctx, `
+		INSERT INTO refunds (provider_ref, amount_refunded, currency, invoice_id)
+		VALUES ($1, $2, $3, NULLIF($4, ''))
+		ON CONFLICT (provider_ref) DO UPDATE
+			SET amount_refunded = GREATEST(refunds.amount_refunded, EXCLUDED.amount_refunded), updated_at = now()
+		RETURNING amount_refunded`, r.ProviderRef, r.AmountRefunded, r.Currency, r.InvoiceID).Scan(&total)
+	if err != nil {
+		return EventResult{}, fmt.Errorf("store refund of %s: %w", r.ProviderRef, err)
+	}
+	var payID, invoiceID, currency string
+	var deleted bool
+	err = tx.QueryRow(ctx, `SELECT id, invoice_id, currency, deleted_at IS NOT NULL FROM payments WHERE provider_ref = $1`,
+		r.ProviderRef).Scan(&payID, &invoiceID, &currency, &deleted)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return EventResult{Status: EventUnmatched, InvoiceID: r.InvoiceID,
+			Reason: fmt.Sprintf("no payment %s yet: the refund is kept and applied when it arrives", r.ProviderRef)}, nil
+	}
+	if err != nil {
+		return EventResult{}, fmt.Errorf("find payment %s: %w", r.ProviderRef, err)
+	}
+	if currency != r.Currency {
+		return EventResult{Status: EventNeedsReview, InvoiceID: invoiceID,
+			Reason: fmt.Sprintf("refund of %s is in %s, the payment in %s", r.ProviderRef, r.Currency, currency)}, nil
+	}
+	if deleted {
+		return EventResult{Status: EventProcessed, InvoiceID: invoiceID, Reason: "payment was deleted: refund kept, not applied"}, nil
+	}
+	inv, err := lockInvoice(ctx, tx, invoiceID)
+	if err != nil {
+		return EventResult{}, err
+	}
+	var delta Amount
+	err = tx.QueryRow(ctx, `
+		WITH old AS (SELECT refunded_amount FROM payments WHERE id = $1)
+		UPDATE payments p SET refunded_amount = LEAST(p.amount, $2)
+		FROM old WHERE p.id = $1 AND LEAST(p.amount, $2) > old.refunded_amount
+		RETURNING p.refunded_amount - old.refunded_amount`, payID, total).Scan(&delta)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return EventResult{Status: EventProcessed, InvoiceID: inv.ID}, nil // nothing new
+	}
+	if err != nil {
+		return EventResult{}, fmt.Errorf("refund payment %s: %w", payID, err)
+	}
+	if err := addHistory(ctx, tx, inv.ID, history{kind: HistoryRefundRecorded, amount: amountPtr(delta),
+		paymentID: payID, notes: "stripe " + r.ProviderRef}); err != nil {
+		return EventResult{}, err
+	}
+	if _, err := recompute(ctx, tx, inv.ID); err != nil {
+		return EventResult{}, err
+	}
+	return EventResult{Status: EventProcessed, InvoiceID: inv.ID}, nil
+}

@@ -1,0 +1,124 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Payment methods an operator may record.
+var paymentMethods = map[string]bool{"bank_transfer": true, "check": true, "cash": true, "other": true}
+
+// ValidMethod reports whether m is a manual payment method.
+func ValidMethod(m string) bool { return paymentMethods[m] }
+
+// ManualPayment is a payment an operator records. Key makes it idempotent:
+// the same key again records nothing and returns the first payment.
+type ManualPayment struct {
+	Key       string
+	InvoiceID string
+	Amount    Amount
+	PaidDate  Date
+	Method    string
+	Notes     string
+}
+
+// Validate names the first bad field.
+func (m ManualPayment) Validate() error {
+	switch {
+	case m.Key == "":
+		return Errorf(KindInvalid, "invalid_key", "a manual payment needs an idempotency key")
+	case m.Amount <= 0:
+		return Errorf(KindInvalid, "invalid_amount", "amount must be a positive integer of minor units")
+	case m.PaidDate.IsZero():
+		return Errorf(KindInvalid, "invalid_paid_date", "paid_date is required")
+	case m.Method != "" && !ValidMethod(m.Method):
+		return Errorf(KindInvalid, "invalid_method", "method must be bank_transfer, check, cash or other")
+	case utf8.RuneCountInString(m.Notes) > 2000 || !utf8.ValidString(m.Notes):
+		return Errorf(KindInvalid, "invalid_notes", "notes must be at most 2000 characters")
+	}
+	return nil
+}
+
+const paymentColumns = `id, invoice_id, amount, refunded_amount, currency, paid_date, source, method, provider_ref, notes, created_at`
+
+func scanPayment(row pgx.Row) (Payment, error) {
+	var p Payment
+	var paid time.Time
+	err := row.Scan(&p.ID, &p.InvoiceID, &p.Amount, &p.RefundedAmount, &p.Currency, &paid, &p.Source,
+		&p.Method, &p.ProviderRef, &p.Notes, &p.CreatedAt)
+	p.PaidDate, p.CreatedAt = DateOf(paid), p.CreatedAt.UTC()
+	return p, err
+}
+
+// RecordManualPayment records an operator's payment on a sent invoice, never
+// past what is unpaid.
+func (s *Store) RecordManualPayment(ctx context.Context, m ManualPayment) (Invoice, Payment, error) {
+	if err := m.Validate(); err != nil {
+		return Invoice{}, Payment{}, err
+	}
+	var pay Payment
+	var method *string
+	if m.Method != "" {
+		method = &m.Method
+	}
+	inv, err := s.change(ctx, m.InvoiceID, m.Key, func(tx pgx.Tx, inv Invoice) (bool, error) {
+		if err := inv.CanRecordManualPayment(m.Amount); err != nil {
+			return false, err
+		}
+		var err error
+		pay, err = scanPayment(tx.QueryRow(ctx, `
+			INSERT INTO payments (id, invoice_id, source, amount, currency, paid_date, method, notes, idempotency_key)
+			VALUES ($1, $2, 'manual', $3, $4, $5, $6, $7, $8)
+			RETURNING `+paymentColumns,
+			NewID("pay"), inv.ID, m.Amount, inv.Currency, m.PaidDate.Time, method, m.Notes, m.Key))
+		if err != nil {
+			return false, fmt.Errorf("insert payment on invoice %s: %w", inv.ID, err)
+		}
+		return true, addHistory(ctx, tx, inv.ID, history{kind: HistoryPaymentRecorded, amount: amountPtr(m.Amount),
+			paymentID: pay.ID, notes: m.Notes, opKey: m.Key})
+	})
+	if err != nil {
+		return Invoice{}, Payment{}, err
+	}
+	if pay.ID == "" { // a replay: return the payment the key recorded
+		pay, err = scanPayment(s.db.QueryRow(ctx,
+			`SELECT `+paymentColumns+` FROM payments WHERE idempotency_key = $1`, m.Key))
+		if err != nil {
+			return Invoice{}, Payment{}, fmt.Errorf("read payment of key %s: %w", m.Key, err)
+		}
+	}
+	return inv, pay, nil
+}
+
+// DeletePayment marks a live payment deleted; its row and history stay. Key
+// makes it idempotent: a replay of the same deletion succeeds and changes
+// nothing, where a new deletion of a deleted payment is not found.
+func (s *Store) DeletePayment(ctx context.Context, key, invoiceID, paymentID string) (Invoice, error) {
+	return s.change(ctx, invoiceID, key, func(tx pgx.Tx, inv Invoice) (bool, error) {
+		if err := inv.CanDeletePayment(); err != nil {
+			return false, err
+		}
+		var amount Amount
+		err := tx.QueryRow(ctx, `
+			UPDATE payments SET deleted_at = now()
+			WHERE id = $1 AND invoice_id = $2 AND deleted_at IS NULL
+			RETURNING amount`, paymentID, invoiceID).Scan(&amount)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return false, paymentNotFound(invoiceID, paymentID)
+		}
+		if err != nil {
+			return false, fmt.Errorf("delete payment %s: %w", paymentID, err)
+		}
+		return true, addHistory(ctx, tx, invoiceID, history{kind: HistoryPaymentDeleted, amount: amountPtr(amount),
+			paymentID: paymentID, opKey: key})
+	})
+}
+
+func paymentNotFound(invoiceID, paymentID string) error {
+	return Errorf(KindNotFound, "payment_not_found", "invoice %s has no payment %s", invoiceID, paymentID)
+}

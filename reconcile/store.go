@@ -1,0 +1,189 @@
+package reconcile
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Store is the ledger's PostgreSQL store: every change of money, and the
+// inbox and job records that lead to one, go through it.
+type Store struct {
+	db *pgxpool.Pool
+}
+
+// NewStore wraps a connection pool.
+func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db} }
+
+// Ping reports whether PostgreSQL answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// NewID makes a random id with a prefix, such as "pay_8k2...".
+func NewID(prefix string) string {
+	var b [15]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return prefix + "_" + idEncoding.EncodeToString(b[:])
+}
+
+const invoiceColumns = `id, number, client, currency, amount, paid_amount, written_off_amount, balance, state,
+	issue_date, due_date, sent_at, paid_at, written_off_at, stripe_invoice_id, created_at, updated_at`
+
+// scanInvoice reads the columns of invoiceColumns.
+func scanInvoice(row pgx.Row) (Invoice, error) {
+	var inv Invoice
+	var issue, due *time.Time
+	err := row.Scan(&inv.ID, &inv.Number, &inv.Client, &inv.Currency, &inv.Amount, &inv.PaidAmount,
+		&inv.WrittenOffAmount, &inv.Balance, &inv.State, &issue, &due, &inv.SentAt, &inv.PaidAt,
+		&inv.WrittenOffAt, &inv.StripeInvoiceID, &inv.CreatedAt, &inv.UpdatedAt)
+	if err != nil {
+		return Invoice{}, err
+	}
+	inv.IssueDate, inv.DueDate = datePtr(issue), datePtr(due)
+	inv.CreatedAt, inv.UpdatedAt = inv.CreatedAt.UTC(), inv.UpdatedAt.UTC()
+	for _, t := range []**time.Time{&inv.SentAt, &inv.PaidAt, &inv.WrittenOffAt} {
+		if *t != nil {
+			u := (*t).UTC()
+			*t = &u
+		}
+	}
+	return inv, nil
+}
+
+func invoiceNotFound(id string) error {
+	return Errorf(KindNotFound, "invoice_not_found", "no invoice %s", id)
+}
+
+// lockInvoice reads a live invoice and holds its row lock until the
+// transaction ends: every change of an invoice is serialised here.
+func lockInvoice(ctx context.Context, tx pgx.Tx, id string) (Invoice, error) {
+	inv, err := scanInvoice(tx.QueryRow(ctx,
+		`SELECT `+invoiceColumns+` FROM invoices WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Invoice{}, invoiceNotFound(id)
+	}
+	if err != nil {
+		return Invoice{}, fmt.Errorf("lock invoice %s: %w", id, err)
+	}
+	return inv, nil
+}
+
+// recompute sets the invoice's cached totals and state from its rows, through
+// the invoice_truth view that reconciliation checks against.
+func recompute(ctx context.Context, tx pgx.Tx, id string) (Invoice, error) {
+	inv, err := scanInvoice(tx.QueryRow(ctx, `
+		UPDATE invoices i SET
+			paid_amount = t.paid_amount,
+			written_off_amount = t.written_off_amount,
+			balance = t.balance,
+			state = t.state,
+			paid_at = CASE WHEN t.state = 'paid' THEN COALESCE(i.paid_at, now()) END,
+			written_off_at = CASE WHEN t.state = 'written_off' THEN t.written_off_at END,
+			updated_at = now()
+		FROM invoice_truth t
+		WHERE t.id = i.id AND i.id = $1
+		RETURNING `+prefixed("i.", invoiceColumns), id))
+	if err != nil {
+		return Invoice{}, fmt.Errorf("recompute invoice %s: %w", id, err)
+	}
+	return inv, nil
+}
+
+// prefixed qualifies each column of a list with a table alias.
+func prefixed(alias, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, c := range cols {
+		cols[i] = alias + strings.TrimSpace(c)
+	}
+	return strings.Join(cols, ", ")
+}
+
+// history is one row of invoice_history to write.
+type history struct {
+	kind      HistoryKind
+	amount    *Amount
+	paymentID string
+	notes     string
+	details   map[string]any
+	opKey     string
+}
+
+func addHistory(ctx context.Context, tx pgx.Tx, invoiceID string, h history) error {
+	_, err := tx.Exec(ctx, `
+		INSERT INTO invoice_history (invoice_id, kind, amount, payment_id, notes, details, op_key)
+		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, NULLIF($7, ''))`,
+		invoiceID, h.kind, h.amount, h.paymentID, h.notes, h.details, h.opKey)
+	if err != nil {
+		return fmt.Errorf("write %s history of invoice %s: %w", h.kind, invoiceID, err)
+	}
+	return nil
+}
+
+func amountPtr(a Amount) *Amount { return &a }
+
+// inTx runs fn in one transaction, committing when it returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.db, fn)
+}
+
+// opDone reports whether the change keyed opKey was already applied.
+func opDone(ctx context.Context, tx pgx.Tx, opKey string) (bool, error) {
+	if opKey == "" {
+		return false, nil
+	}
+	var done bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM invoice_history WHERE op_key = $1)`, opKey).Scan(&done)
+	if err != nil {
+		return false, fmt.Errorf("look up operation %s: %w", opKey, err)
+	}
+	return done, nil
+}
+
+// change runs one keyed change of an invoice: lock the row, skip a replay of
+// the same key, apply, recompute. apply reports whether it changed anything.
+func (s *Store) change(ctx context.Context, invoiceID, opKey string,
+	apply func(tx pgx.Tx, inv Invoice) (bool, error)) (Invoice, error) {
+	var out Invoice
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		inv, err := lockInvoice(ctx, tx, invoiceID)
+		if err != nil {
+			return err
+		}
+		// The key is checked after the lock: a concurrent run of the same
+		// operation has committed or rolled back by then.
+		done, err := opDone(ctx, tx, opKey)
+		if err != nil {
+			return err
+		}
+		if done {
+			out = inv
+			return nil
+		}
+		changed, err := apply(tx, inv)
+		if err != nil {
+			return err
+		}
+		if !changed {
+			out = inv
+			return nil
+		}
+		out, err = recompute(ctx, tx, invoiceID)
+		return err
+	})
+	return out, err
+}
+
+// isUniqueViolation reports whether err is a unique-key conflict on constraint.
+func isUniqueViolation(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && (constraint == "" || pgErr.ConstraintName == constraint)
+}
