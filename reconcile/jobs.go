@@ -1,0 +1,239 @@
+package reconcile
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// JobType names what an operator's job does.
+type JobType string
+
+// The job types.
+const (
+	JobRecordPayment JobType = "payment.record"
+	JobDeletePayment JobType = "payment.delete"
+	JobWriteOff      JobType = "invoice.write_off"
+	JobReopen        JobType = "invoice.reopen"
+	JobReconcile     JobType = "reconcile.run"
+)
+
+// JobStatus is where a job stands.
+type JobStatus string
+
+// The job statuses of the contract.
+const (
+	JobQueued    JobStatus = "queued"
+	JobRunning   JobStatus = "running"
+	JobRetrying  JobStatus = "retrying"
+	JobSucceeded JobStatus = "succeeded"
+	JobFailed    JobStatus = "failed"
+)
+
+// Finished reports whether the job will not run again.
+func (s JobStatus) Finished() bool { return s == JobSucceeded || s == JobFailed }
+
+// Job is an operator's queued change, kept in PostgreSQL so that its status
+// outlives Redis.
+type Job struct {
+	ID         string          `json:"id"`
+	Type       JobType         `json:"type"`
+	Status     JobStatus       `json:"status"`
+	Error      string          `json:"error,omitempty"`
+	InvoiceID  *string         `json:"invoice_id"`
+	Result     json.RawMessage `json:"result,omitempty"`
+	Attempts   int             `json:"attempts"`
+	CreatedAt  time.Time       `json:"created_at"`
+	FinishedAt *time.Time      `json:"finished_at"`
+	Payload    json.RawMessage `json:"-"`
+}
+
+// NewJob is a job to queue. IdempotencyKey, when set, makes it the only job
+// for that key; RequestHash tells a replay of the same request from another
+// request reusing the key.
+type NewJob struct {
+	Type           JobType
+	InvoiceID      string
+	Payload        any
+	IdempotencyKey string
+	RequestHash    string
+}
+
+// JobIDForKey is the job id an idempotency key always maps to, so replays
+// of a request meet the same job and the same Asynq task.
+func JobIDForKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "job_" + hex.EncodeToString(sum[:12])
+}
+
+const jobColumns = `id, type, status, error, invoice_id, result, attempts, created_at, finished_at, payload`
+
+func scanJob(row pgx.Row) (Job, error) {
+	var j Job
+	var result, payload []byte
+	err := row.Scan(&j.ID, &j.Type, &j.Status, &j.Error, &j.InvoiceID, &result, &j.Attempts, &j.CreatedAt, &j.FinishedAt, &payload)
+	j.Result, j.Payload = result, payload
+	j.CreatedAt = j.CreatedAt.UTC()
+	if j.FinishedAt != nil {
+		t := j.FinishedAt.UTC()
+		j.FinishedAt = &t
+	}
+	return j, err
+}
+
+// LookupJobByKey finds the job of an idempotency key. ok is false when the
+// key is new. A key first used for another request is refused.
+func (s *Store) LookupJobByKey(ctx context.Context, key, requestHash string) (Job, bool, error) {
+	var hash string
+	j, err := scanJob(hashRow{s.db.QueryRow(ctx,
+		`SELECT `+jobColumns+`, request_hash FROM jobs WHERE idempotency_key = $1`, key), &hash})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Job{}, false, nil
+	}
+	if err != nil {
+		return Job{}, false, fmt.Errorf("look up idempotency key: %w", err)
+	}
+	if hash != requestHash {
+		return Job{}, false, Errorf(KindRefused, "idempotency_key_reused",
+			"this Idempotency-Key was used for another request (job %s)", j.ID)
+	}
+	return j, true, nil
+}
+
+// hashRow scans a job row followed by its request hash.
+type hashRow struct {
+	pgx.Row
+	hash *string
+}
+
+func (r hashRow) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.hash)...) }
+
+// CreateJob stores a queued job. With an idempotency key, a job that exists
+// for it is returned instead (created is false).
+func (s *Store) CreateJob(ctx context.Context, n NewJob) (job Job, created bool, err error) {
+	payload, err := json.Marshal(n.Payload)
+	if err != nil {
+		return Job{}, false, fmt.Errorf("encode job payload: %w", err)
+	}
+	id := NewID("job")
+	var key *string
+	if n.IdempotencyKey != "" {
+		id, key = JobIDForKey(n.IdempotencyKey), &n.IdempotencyKey
+	}
+	job, err = scanJob(s.db.QueryRow(ctx, `
+		INSERT INTO jobs (id, type, invoice_id, payload, idempotency_key, request_hash)
+		VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6)
+		ON CONFLICT DO NOTHING
+		RETURNING `+jobColumns, id, n.Type, n.InvoiceID, payload, key, n.RequestHash))
+	if errors.Is(err, pgx.ErrNoRows) && key != nil {
+		// Another request with the same key won the race.
+		job, found, err := s.LookupJobByKey(ctx, n.IdempotencyKey, n.RequestHash)
+		if err == nil && !found {
+			err = fmt.Errorf("job for idempotency key vanished")
+		}
+		return job, false, err
+	}
+	if err != nil {
+		return Job{}, false, fmt.Errorf("create %s job: %w", n.Type, err)
+	}
+	return job, true, nil
+}
+
+// GetJob reads a job.
+func (s *Store) GetJob(ctx context.Context, id string) (Job, error) {
+	j, err := scanJob(s.db.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Job{}, Errorf(KindNotFound, "job_not_found", "no job %s", id)
+	}
+	if err != nil {
+		return Job{}, fmt.Errorf("read job %s: %w", id, err)
+	}
+	return j, nil
+}
+
+// StartJob marks a job running and returns it. A finished job is returned
+// as it is: its task was delivered again, and there is nothing left to do.
+func (s *Store) StartJob(ctx context.Context, id string) (Job, error) {
+	j, err := scanJob(s.db.QueryRow(ctx, `
+		UPDATE jobs SET
+			status = CASE WHEN status IN ('succeeded', 'failed') THEN status ELSE 'running' END,
+			attempts = attempts + CASE WHEN status IN ('succeeded', 'failed') THEN 0 ELSE 1 END,
+			updated_at = now()
+		WHERE id = $1
+		RETURNING `+jobColumns, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Job{}, Errorf(KindNotFound, "job_not_found", "no job %s", id)
+	}
+	if err != nil {
+		return Job{}, fmt.Errorf("start job %s: %w", id, err)
+	}
+	return j, nil
+}
+
+// FinishJob records a job's end: succeeded with a result, or failed with a
+// reason. A finished job stays as it first finished.
+func (s *Store) FinishJob(ctx context.Context, id string, status JobStatus, reason string, result any) error {
+	var res []byte
+	if result != nil {
+		var err error
+		if res, err = json.Marshal(result); err != nil {
+			return fmt.Errorf("encode result of job %s: %w", id, err)
+		}
+	}
+	_, err := s.db.Exec(ctx, `
+		UPDATE jobs SET status = $2, error = $3, result = $4, finished_at = now(), updated_at = now()
+		WHERE id = $1 AND status NOT IN ('succeeded', 'failed')`, id, status, reason, res)
+	if err != nil {
+		return fmt.Errorf("finish job %s: %w", id, err)
+	}
+	return nil
+}
+
+// RetryJob records a transient fault; the job runs again.
+func (s *Store) RetryJob(ctx context.Context, id, reason string) error {
+	_, err := s.db.Exec(ctx, `UPDATE jobs SET status = 'retrying', error = $2, updated_at = now()
+		WHERE id = $1 AND status NOT IN ('succeeded', 'failed')`, id, reason)
+	if err != nil {
+		return fmt.Errorf("mark job %s retrying: %w", id, err)
+	}
+	return nil
+}
+
+// UnfinishedJobs lists jobs not finished and untouched for olderThan: their
+// task may have been lost with Redis.
+func (s *Store) UnfinishedJobs(ctx context.Context, olderThan time.Duration, limit int) ([]Job, error) {
+	rows, err := s.db.Query(ctx, `
+		SELECT `+jobColumns+` FROM jobs
+		WHERE status IN ('queued', 'running', 'retrying') AND updated_at < now() - $1::interval
+		ORDER BY updated_at LIMIT $2`, olderThan, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list unfinished jobs: %w", err)
+	}
+	jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Job, error) { return scanJob(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list unfinished jobs: %w", err)
+	}
+	return jobs, nil
+}
+
+// StaleEvents lists events still received after olderThan, or unmatched
+// ones when unmatched is set: their processing is to be queued again.
+func (s *Store) StaleEvents(ctx context.Context, status EventStatus, olderThan time.Duration, limit int) ([]string, error) {
+	rows, err := s.db.Query(ctx, `
+		SELECT id FROM events WHERE status = $1 AND received_at < now() - $2::interval
+		ORDER BY received_at LIMIT $3`, status, olderThan, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list %s events: %w", status, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list %s events: %w", status, err)
+	}
+	return ids, nil
+}

@@ -1,0 +1,87 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/hibiken/asynq"
+	"go.uber.org/zap"
+
+	"github.com/payrecon/reconciler/reconcile"
+)
+
+// Client is the one place that enqueues tasks. A job is a row in
+// PostgreSQL before it is a task in Redis, so a job answered to an operator
+// survives Redis losing its task.
+type Client struct {
+	asynq *asynq.Client
+	store *reconcile.Store
+	log   *zap.Logger
+}
+
+// NewClient makes a client on a Redis connection.
+func NewClient(redis asynq.RedisConnOpt, store *reconcile.Store, log *zap.Logger) *Client {
+	return &Client{asynq: asynq.NewClient(redis), store: store, log: log}
+}
+
+// Close closes the Redis connection.
+func (c *Client) Close() error { return c.asynq.Close() }
+
+// enqueue adds a task; a task with the same id already queued is success.
+func (c *Client) enqueue(ctx context.Context, task *asynq.Task, opts ...asynq.Option) error {
+	_, err := c.asynq.EnqueueContext(ctx, task, opts...)
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue %s: %w", task.Type(), err)
+	}
+	return nil
+}
+
+// EnqueueEvents queues the processing of stored events.
+func (c *Client) EnqueueEvents(ctx context.Context, ids []string) error {
+	for _, id := range ids {
+		payload, err := json.Marshal(EventPayload{EventID: id})
+		if err != nil {
+			return fmt.Errorf("encode event task: %w", err)
+		}
+		if err := c.enqueue(ctx, asynq.NewTask(TypeProcessEvent, payload),
+			asynq.TaskID(eventTaskID(id)), asynq.Queue(QueueEvents),
+			asynq.MaxRetry(eventMaxRetry), asynq.Timeout(taskTimeout)); err != nil {
+			return fmt.Errorf("event %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// EnqueueJob queues the task of a stored job; its task id is the job id.
+func (c *Client) EnqueueJob(ctx context.Context, job reconcile.Job) error {
+	payload, err := json.Marshal(JobPayload{JobID: job.ID})
+	if err != nil {
+		return fmt.Errorf("encode job task: %w", err)
+	}
+	timeout := taskTimeout
+	if job.Type == reconcile.JobReconcile {
+		timeout = reconcileTimeout
+	}
+	return c.enqueue(ctx, asynq.NewTask(TypeRunJob, payload),
+		asynq.TaskID(job.ID), asynq.Queue(QueueJobs), asynq.MaxRetry(jobMaxRetry), asynq.Timeout(timeout))
+}
+
+// Submit stores a job and queues it. With an idempotency key already used,
+// the first job is returned and, while unfinished, queued again (a no-op
+// unless Redis lost it). Redis being down is not an error: the job is
+// stored, and the relay sweep queues it.
+func (c *Client) Submit(ctx context.Context, n reconcile.NewJob) (reconcile.Job, error) {
+	job, _, err := c.store.CreateJob(ctx, n)
+	if err != nil {
+		return reconcile.Job{}, err
+	}
+	if job.Status.Finished() {
+		return job, nil
+	}
+	if err := c.EnqueueJob(ctx, job); err != nil {
+		c.log.Warn("job stored, not queued: the relay sweep will queue it", zap.String("job", job.ID), zap.Error(err))
+	}
+	return job, nil
+}

@@ -1,0 +1,198 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"go.uber.org/zap"
+
+	"github.com/payrecon/reconciler/internal/stripeevent"
+	"github.com/payrecon/reconciler/reconcile"
+)
+
+// reconcileTimeout bounds one reconciliation run, which walks every invoice.
+const reconcileTimeout = 30 * time.Minute
+
+// Reconciler runs a reconciliation run and names it.
+type Reconciler interface {
+	Run(ctx context.Context, full bool) (runID string, err error)
+}
+
+// Handlers turn tasks into ledger changes.
+type Handlers struct {
+	store      *reconcile.Store
+	client     *Client
+	relayAfter time.Duration
+	reconciler Reconciler
+	log        *zap.Logger
+}
+
+// NewHandlers wires the handlers to the ledger. relayAfter is how long work
+// may wait before a relay sweep queues it again.
+func NewHandlers(store *reconcile.Store, client *Client, reconciler Reconciler, relayAfter time.Duration, log *zap.Logger) *Handlers {
+	return &Handlers{store: store, client: client, reconciler: reconciler, relayAfter: relayAfter, log: log}
+}
+
+// Relay runs a relay sweep (TypeRelay).
+func (h *Handlers) Relay(ctx context.Context, _ *asynq.Task) error {
+	_, err := h.client.Relay(ctx, h.relayAfter)
+	return err
+}
+
+// lastAttempt reports whether Asynq will not retry this task after a failure.
+func lastAttempt(ctx context.Context) bool {
+	retried, ok1 := asynq.GetRetryCount(ctx)
+	maxRetry, ok2 := asynq.GetMaxRetry(ctx)
+	return ok1 && ok2 && retried >= maxRetry
+}
+
+// ProcessEvent applies a stored Stripe event to the ledger. Processing is
+// idempotent (one payment per PaymentIntent, refunds as cumulative totals),
+// so a second delivery of the task, or a relay racing it, changes nothing.
+func (h *Handlers) ProcessEvent(ctx context.Context, task *asynq.Task) error {
+	var p EventPayload
+	if err := json.Unmarshal(task.Payload(), &p); err != nil || p.EventID == "" {
+		return fmt.Errorf("bad event task payload: %w", asynq.SkipRetry)
+	}
+	ev, err := h.store.GetEvent(ctx, p.EventID)
+	if err != nil {
+		if _, refused := reconcile.AsError(err); refused {
+			return fmt.Errorf("event %s: %v: %w", p.EventID, err, asynq.SkipRetry)
+		}
+		return err
+	}
+	if ev.Status.Final() {
+		return nil
+	}
+	res, err := h.applyEvent(ctx, ev)
+	if err != nil {
+		_, refused := reconcile.AsError(err)
+		if !refused && !lastAttempt(ctx) {
+			return err
+		}
+		res = reconcile.EventResult{Status: reconcile.EventFailed, Reason: err.Error()}
+		if markErr := h.store.MarkEvent(ctx, ev.ID, res); markErr != nil {
+			return markErr
+		}
+	}
+	h.log.Info("event processed", zap.String("event", ev.ID), zap.String("type", ev.Type),
+		zap.String("invoice", res.InvoiceID), zap.String("outcome", string(res.Status)), zap.String("reason", res.Reason))
+	return nil
+}
+
+func (h *Handlers) applyEvent(ctx context.Context, ev reconcile.Event) (reconcile.EventResult, error) {
+	d, err := stripeevent.Decode(ev.Payload)
+	if err != nil {
+		return reconcile.EventResult{}, reconcile.Errorf(reconcile.KindInvalid, "malformed_event", "%v", err)
+	}
+	switch d.Kind {
+	case stripeevent.KindPayment:
+		return h.store.RecordOnlinePayment(ctx, ev.ID, reconcile.OnlinePayment{
+			ProviderRef: d.Payment.ProviderRef, InvoiceID: d.Payment.InvoiceID, StripeInvoiceID: d.Payment.StripeInvoiceID,
+			Amount: reconcile.Amount(d.Payment.Amount), Currency: d.Payment.Currency, PaidDate: reconcile.DateOf(d.Created),
+		})
+	case stripeevent.KindRefund:
+		return h.store.ApplyRefund(ctx, ev.ID, reconcile.Refund{
+			ProviderRef: d.Refund.ProviderRef, AmountRefunded: reconcile.Amount(d.Refund.AmountRefunded),
+			Currency: d.Refund.Currency, InvoiceID: d.Refund.InvoiceID,
+		})
+	default:
+		reason := d.IgnoreReason
+		if reason == "" {
+			reason = "event type not handled"
+		}
+		res := reconcile.EventResult{Status: reconcile.EventIgnored, Reason: reason}
+		return res, h.store.MarkEvent(ctx, ev.ID, res)
+	}
+}
+
+// RunJob runs an operator's job. A refusal by the ledger ends the job failed
+// with its reason and no retry; a fault is retried with backoff, and the job
+// fails when the retries run out. The ledger change is keyed by the job id,
+// so a job run twice changes the ledger once.
+func (h *Handlers) RunJob(ctx context.Context, task *asynq.Task) error {
+	var p JobPayload
+	if err := json.Unmarshal(task.Payload(), &p); err != nil || p.JobID == "" {
+		return fmt.Errorf("bad job task payload: %w", asynq.SkipRetry)
+	}
+	job, err := h.store.StartJob(ctx, p.JobID)
+	if err != nil {
+		if _, refused := reconcile.AsError(err); refused {
+			return fmt.Errorf("job %s: %v: %w", p.JobID, err, asynq.SkipRetry)
+		}
+		return err
+	}
+	if job.Status.Finished() {
+		return nil
+	}
+	log := h.log.With(zap.String("job", job.ID), zap.String("type", string(job.Type)))
+	result, err := h.applyJob(ctx, job)
+	if err == nil {
+		log.Info("job succeeded")
+		return h.store.FinishJob(ctx, job.ID, reconcile.JobSucceeded, "", result)
+	}
+	if _, refused := reconcile.AsError(err); refused || lastAttempt(ctx) {
+		log.Info("job failed", zap.Error(err))
+		if finishErr := h.store.FinishJob(ctx, job.ID, reconcile.JobFailed, err.Error(), nil); finishErr != nil {
+			return finishErr
+		}
+		return fmt.Errorf("job %s: %v: %w", job.ID, err, asynq.SkipRetry)
+	}
+	log.Warn("job will be retried", zap.Error(err))
+	if retryErr := h.store.RetryJob(ctx, job.ID, err.Error()); retryErr != nil {
+		log.Warn("could not mark job retrying", zap.Error(retryErr))
+	}
+	return err
+}
+
+// applyJob makes the job's ledger change, keyed by the job id.
+func (h *Handlers) applyJob(ctx context.Context, job reconcile.Job) (any, error) {
+	decode := func(v any) error {
+		if err := json.Unmarshal(job.Payload, v); err != nil {
+			return reconcile.Errorf(reconcile.KindInvalid, "bad_job", "job %s payload: %v", job.ID, err)
+		}
+		return nil
+	}
+	switch job.Type {
+	case reconcile.JobRecordPayment:
+		var a RecordPaymentArgs
+		if err := decode(&a); err != nil {
+			return nil, err
+		}
+		_, pay, err := h.store.RecordManualPayment(ctx, reconcile.ManualPayment{Key: job.ID, InvoiceID: a.InvoiceID,
+			Amount: a.Amount, PaidDate: a.PaidDate, Method: a.Method, Notes: a.Notes})
+		return map[string]string{"payment_id": pay.ID}, err
+	case reconcile.JobDeletePayment:
+		var a DeletePaymentArgs
+		if err := decode(&a); err != nil {
+			return nil, err
+		}
+		_, err := h.store.DeletePayment(ctx, job.ID, a.InvoiceID, a.PaymentID)
+		return nil, err
+	case reconcile.JobWriteOff:
+		var a WriteOffArgs
+		if err := decode(&a); err != nil {
+			return nil, err
+		}
+		_, err := h.store.WriteOff(ctx, job.ID, a.InvoiceID, a.Notes)
+		return nil, err
+	case reconcile.JobReopen:
+		var a ReopenArgs
+		if err := decode(&a); err != nil {
+			return nil, err
+		}
+		_, err := h.store.Reopen(ctx, job.ID, a.InvoiceID)
+		return nil, err
+	case reconcile.JobReconcile:
+		var a ReconcileArgs
+		if err := decode(&a); err != nil {
+			return nil, err
+		}
+		runID, err := h.reconciler.Run(ctx, a.Full)
+		return map[string]string{"run_id": runID}, err
+	}
+	return nil, reconcile.Errorf(reconcile.KindInvalid, "bad_job", "job %s has unknown type %q", job.ID, job.Type)
+}

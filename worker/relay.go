@@ -1,0 +1,55 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/payrecon/reconciler/reconcile"
+)
+
+// errRelayFailed marks a relay that could not reach Redis.
+var errRelayFailed = errors.New("relay failed")
+
+// relayBatch bounds one sweep's work; a larger backlog is taken by the next.
+const relayBatch = 1000
+
+// RelayCounts are what one sweep queued again.
+type RelayCounts struct {
+	Events int `json:"events"`
+	Jobs   int `json:"jobs"`
+}
+
+// Relay queues again every event still received, and every job still
+// unfinished, after olderThan: their task was lost with Redis, or the
+// process died between the commit and the enqueue. A task still in Redis
+// keeps its id, so relaying it is a no-op; a relay racing the original
+// changes nothing, because processing is idempotent.
+func (c *Client) Relay(ctx context.Context, olderThan time.Duration) (RelayCounts, error) {
+	var n RelayCounts
+	ids, err := c.store.StaleEvents(ctx, reconcile.EventReceived, olderThan, relayBatch)
+	if err != nil {
+		return n, err
+	}
+	if err := c.EnqueueEvents(ctx, ids); err != nil {
+		return n, fmt.Errorf("%w: %w", errRelayFailed, err)
+	}
+	n.Events = len(ids)
+	jobs, err := c.store.UnfinishedJobs(ctx, olderThan, relayBatch)
+	if err != nil {
+		return n, err
+	}
+	for _, j := range jobs {
+		if err := c.EnqueueJob(ctx, j); err != nil {
+			return n, fmt.Errorf("%w: %w", errRelayFailed, err)
+		}
+		n.Jobs++
+	}
+	if n.Events+n.Jobs > 0 {
+		c.log.Info("relayed work Redis had lost", zap.Int("events", n.Events), zap.Int("jobs", n.Jobs))
+	}
+	return n, nil
+}

@@ -1,0 +1,80 @@
+// Package worker runs every job through Asynq: the processing of Stripe
+// events, operators' changes, relays and reconciliation runs. Tasks carry
+// only an id; what a task does lives in PostgreSQL (the inbox, the jobs
+// table), so a task lost with Redis is rebuilt from there.
+package worker
+
+import (
+	"time"
+
+	"github.com/payrecon/reconciler/reconcile"
+)
+
+// Asynq task type names.
+const (
+	TypeProcessEvent = "event:process"
+	TypeRunJob       = "job:run"
+	TypeRelay        = "relay:sweep"
+)
+
+// Queues and their weights: payments first, operators next, upkeep last.
+const (
+	QueueEvents      = "events"
+	QueueJobs        = "jobs"
+	QueueMaintenance = "maintenance"
+)
+
+var queueWeights = map[string]int{QueueEvents: 6, QueueJobs: 3, QueueMaintenance: 1}
+
+// Retry budgets for transient faults (a database or Redis down). Refusals
+// are never retried.
+const (
+	eventMaxRetry = 25
+	jobMaxRetry   = 10
+	taskTimeout   = time.Minute
+)
+
+// EventPayload is the payload of TypeProcessEvent.
+type EventPayload struct {
+	EventID string `json:"event_id"`
+}
+
+// JobPayload is the payload of TypeRunJob.
+type JobPayload struct {
+	JobID string `json:"job_id"`
+}
+
+// RecordPaymentArgs are the arguments of a JobRecordPayment job.
+type RecordPaymentArgs struct {
+	InvoiceID string           `json:"invoice_id"`
+	Amount    reconcile.Amount `json:"amount"`
+	PaidDate  reconcile.Date   `json:"paid_date"`
+	Method    string           `json:"method,omitempty"`
+	Notes     string           `json:"notes,omitempty"`
+}
+
+// DeletePaymentArgs are the arguments of a JobDeletePayment job.
+type DeletePaymentArgs struct {
+	InvoiceID string `json:"invoice_id"`
+	PaymentID string `json:"payment_id"`
+}
+
+// WriteOffArgs are the arguments of a JobWriteOff job.
+type WriteOffArgs struct {
+	InvoiceID string `json:"invoice_id"`
+	Notes     string `json:"notes,omitempty"`
+}
+
+// ReopenArgs are the arguments of a JobReopen job.
+type ReopenArgs struct {
+	InvoiceID string `json:"invoice_id"`
+}
+
+// ReconcileArgs are the arguments of a JobReconcile job.
+type ReconcileArgs struct {
+	Full bool `json:"full"`
+}
+
+// eventTaskID is the Asynq task id of an event's processing: one event, one
+// task, however often it is enqueued.
+func eventTaskID(eventID string) string { return "event:" + eventID }
