@@ -1,0 +1,173 @@
+// Package admin is the operator HTTP API under /admin: it authenticates,
+// validates, answers reads from the ledger, and queues every change of money
+// as a job (a row in PostgreSQL first, an Asynq task second) that the worker
+// applies.
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/payrecon/reconciler/reconcile"
+)
+
+// JobSubmitter stores a job and queues it. worker.Client implements it; an
+// idempotency key already used returns the job it made.
+type JobSubmitter interface {
+	Submit(ctx context.Context, n reconcile.NewJob) (reconcile.Job, error)
+}
+
+// Config is what the API needs. Store and Jobs are required.
+type Config struct {
+	// Token is the bearer token operators send. Empty: every request is
+	// answered 503, so a deployment without ADMIN_TOKEN is closed, not open.
+	Token string
+	Store *reconcile.Store
+	Jobs  JobSubmitter
+	// Log receives internal errors in full; callers see only a code. Nil
+	// logs nothing.
+	Log *zap.Logger
+	// Now gives "today" for default dates (UTC). Nil is time.Now.
+	Now func() time.Time
+}
+
+// API serves every path under /admin/; the caller mounts it at "/admin/".
+type API struct {
+	tokenSum [sha256.Size]byte
+	hasToken bool
+	store    *reconcile.Store
+	jobs     JobSubmitter
+	log      *zap.Logger
+	now      func() time.Time
+	mux      *http.ServeMux
+}
+
+// New builds the API with its routes.
+func New(cfg Config) *API {
+	a := &API{
+		tokenSum: sha256.Sum256([]byte(cfg.Token)),
+		hasToken: cfg.Token != "",
+		store:    cfg.Store,
+		jobs:     cfg.Jobs,
+		log:      cfg.Log,
+		now:      cfg.Now,
+		mux:      http.NewServeMux(),
+	}
+	if a.log == nil {
+		a.log = zap.NewNop()
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	a.routes()
+	return a
+}
+
+func (a *API) routes() {
+	a.Handle("POST /admin/invoices", a.errs(a.createInvoice))
+	a.Handle("GET /admin/invoices", a.errs(a.listInvoices))
+	a.Handle("GET /admin/invoices/{id}", a.errs(a.getInvoice))
+	a.Handle("POST /admin/invoices/{id}/send", a.errs(a.sendInvoice))
+	a.Handle("DELETE /admin/invoices/{id}", a.errs(a.deleteInvoice))
+	a.Handle("POST /admin/invoices/{id}/payments", a.errs(a.recordPayment))
+	a.Handle("DELETE /admin/invoices/{id}/payments/{payment_id}", a.errs(a.deletePayment))
+	a.Handle("POST /admin/invoices/{id}/write-off", a.errs(a.writeOff))
+	a.Handle("POST /admin/invoices/{id}/reopen", a.errs(a.reopen))
+	a.Handle("GET /admin/jobs/{id}", a.errs(a.getJob))
+	a.Handle("GET /admin/events", a.errs(a.listEvents))
+	a.Handle("POST /admin/reconcile", a.errs(a.reconcile))
+	a.Handle("GET /admin/reports/summary", a.errs(a.summary))
+}
+
+// Handle adds a route, with a Go 1.22 ServeMux pattern such as
+// "GET /admin/reconcile/runs". It is served behind the same authentication
+// as every other route, because ServeHTTP checks the token before routing.
+func (a *API) Handle(pattern string, h http.HandlerFunc) {
+	a.mux.HandleFunc(pattern, h)
+}
+
+// handlerFunc is a route that returns its error for WriteError to answer,
+// so every failure path ends in the same mapping.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (a *API) errs(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			a.WriteError(w, r, err)
+		}
+	}
+}
+
+// ServeHTTP authenticates the request, then routes it. An unknown path or
+// method is answered with the contract's JSON error, not the mux's text.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !a.authorized(w, r) {
+		return
+	}
+	if h, pattern := a.mux.Handler(r); pattern == "" {
+		a.noRoute(w, r, h)
+		return
+	}
+	a.mux.ServeHTTP(w, r)
+}
+
+// authorized answers 503 or 401 unless the request carries the token.
+func (a *API) authorized(w http.ResponseWriter, r *http.Request) bool {
+	if !a.hasToken {
+		a.WriteError(w, r, httpErr(http.StatusServiceUnavailable, "admin_not_configured",
+			"the admin API has no token configured (ADMIN_TOKEN)"))
+		return false
+	}
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	// Comparing digests keeps the comparison constant-time in the length of
+	// the token too, which ConstantTimeCompare alone is not.
+	got := sha256.Sum256([]byte(strings.TrimSpace(token)))
+	if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], a.tokenSum[:]) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="admin"`)
+		a.WriteError(w, r, httpErr(http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token"))
+		return false
+	}
+	return true
+}
+
+// noRoute turns the mux's own 404 or 405 (with its Allow header) into the
+// contract's JSON error.
+func (a *API) noRoute(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	rec := &statusRecorder{header: http.Header{}}
+	h.ServeHTTP(rec, r)
+	if rec.status == http.StatusMethodNotAllowed {
+		if allow := rec.header.Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		a.WriteError(w, r, httpErr(http.StatusMethodNotAllowed, "method_not_allowed",
+			r.Method+" is not allowed on "+r.URL.Path))
+		return
+	}
+	a.WriteError(w, r, httpErr(http.StatusNotFound, "not_found", "no route "+r.Method+" "+r.URL.Path))
+}
+
+// statusRecorder keeps the status and headers a handler writes, and drops
+// its body.
+type statusRecorder struct {
+	header http.Header
+	status int
+}
+
+func (s *statusRecorder) Header() http.Header { return s.header }
+
+func (s *statusRecorder) WriteHeader(status int) {
+	if s.status == 0 {
+		s.status = status
+	}
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.WriteHeader(http.StatusOK)
+	return len(b), nil
+}

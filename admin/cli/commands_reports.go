@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+)
+
+func eventsList(s *session, args []string) error {
+	f := newFlags("events list [--status S]", "Lists the Stripe events received, newest first.")
+	status := f.String("status", "", "only events in this `status`: received, processed, ignored, unmatched, needs_review, failed")
+	if _, err := s.parse(f, args); err != nil {
+		return err
+	}
+	q := url.Values{}
+	if *status != "" {
+		q.Set("status", *status)
+	}
+	var answer struct {
+		Events []event `json:"events"`
+	}
+	raw, err := s.api.get(s.ctx, path("events"), q, &answer)
+	if err != nil {
+		return err
+	}
+	if s.json {
+		writeJSON(s.stdout, raw)
+		return nil
+	}
+	if len(answer.Events) == 0 {
+		fmt.Fprintln(s.stdout, "no events")
+		return nil
+	}
+	t := newTable(s.stdout, "ID", "TYPE", "STATUS", "INVOICE", "RECEIVED", "ERROR")
+	for _, e := range answer.Events {
+		t.row(e.ID, e.Type, e.Status, str(e.InvoiceID), e.ReceivedAt, e.Error)
+	}
+	t.flush()
+	return nil
+}
+
+func reconcileRun(s *session, args []string) error {
+	f := newFlags("reconcile [--full] [--wait]",
+		"Starts a reconciliation run now: matches Stripe's records against the ledger.")
+	full := f.Bool("full", false, "check every invoice, not only those touched since the last run")
+	wait := f.Bool("wait", false, "wait until the run has finished (at most 30s)")
+	if _, err := s.parse(f, args); err != nil {
+		return err
+	}
+	q := url.Values{}
+	if *full {
+		q.Set("full", "true")
+	}
+	raw, err := s.api.do(s.ctx, http.MethodPost, path("reconcile"), q, nil, nil, nil)
+	if err != nil {
+		return err
+	}
+	return s.queued(raw, "", *wait)
+}
+
+func reportSummary(s *session, args []string) error {
+	f := newFlags("report summary [--from YYYY-MM-DD] [--to YYYY-MM-DD]",
+		"Totals per currency of the money dated in the range, and what is outstanding today.")
+	from := f.String("from", "", "first `date` of the range (the server's default when empty)")
+	to := f.String("to", "", "last `date` of the range (the server's default when empty)")
+	if _, err := s.parse(f, args); err != nil {
+		return err
+	}
+	if err := checkDate("from", *from); err != nil {
+		return err
+	}
+	if err := checkDate("to", *to); err != nil {
+		return err
+	}
+	q := url.Values{}
+	if *from != "" {
+		q.Set("from", *from)
+	}
+	if *to != "" {
+		q.Set("to", *to)
+	}
+	var sum summary
+	raw, err := s.api.get(s.ctx, path("reports", "summary"), q, &sum)
+	if err != nil {
+		return err
+	}
+	if s.json {
+		writeJSON(s.stdout, raw)
+		return nil
+	}
+	fmt.Fprintf(s.stdout, "from %s to %s\n\n", cell(sum.From), cell(sum.To))
+	if len(sum.Currencies) == 0 {
+		fmt.Fprintln(s.stdout, "no money in this range")
+		return nil
+	}
+	t := newTable(s.stdout, "CURRENCY", "ONLINE", "MANUAL", "REFUNDS", "WRITTEN-OFF", "OUTSTANDING")
+	for _, c := range sum.Currencies {
+		cur := c.Currency
+		t.row(cur, FormatAmount(c.PaymentsOnline, cur), FormatAmount(c.PaymentsManual, cur),
+			FormatAmount(c.Refunds, cur), FormatAmount(c.WrittenOff, cur), FormatAmount(c.Outstanding, cur))
+	}
+	t.flush()
+	return nil
+}

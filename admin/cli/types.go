@@ -1,0 +1,95 @@
+package cli
+
+import "encoding/json"
+
+// The admin API's answers, as the contract describes them. They are the
+// CLI's own copies, not the server's types: the CLI talks to the contract.
+// Times stay the strings the server sent (RFC 3339, UTC).
+
+type invoice struct {
+	ID               string  `json:"id"`
+	Number           string  `json:"number"`
+	Client           string  `json:"client"`
+	Currency         string  `json:"currency"`
+	Amount           int64   `json:"amount"`
+	PaidAmount       int64   `json:"paid_amount"`
+	WrittenOffAmount int64   `json:"written_off_amount"`
+	Balance          int64   `json:"balance"`
+	State            string  `json:"state"`
+	IssueDate        *string `json:"issue_date"`
+	DueDate          *string `json:"due_date"`
+	SentAt           *string `json:"sent_at"`
+	PaidAt           *string `json:"paid_at"`
+	WrittenOffAt     *string `json:"written_off_at"`
+	StripeInvoiceID  *string `json:"stripe_invoice_id"`
+	CreatedAt        string  `json:"created_at"`
+	UpdatedAt        string  `json:"updated_at"`
+}
+
+type invoicePage struct {
+	Invoices   []invoice `json:"invoices"`
+	NextCursor string    `json:"next_cursor"`
+}
+
+type invoiceDetail struct {
+	invoice
+	Payments []payment     `json:"payments"`
+	History  []historyItem `json:"history"`
+}
+
+type payment struct {
+	ID             string  `json:"id"`
+	Amount         int64   `json:"amount"`
+	RefundedAmount int64   `json:"refunded_amount"`
+	PaidDate       string  `json:"paid_date"`
+	Source         string  `json:"source"`
+	Method         *string `json:"method"`
+	ProviderRef    *string `json:"provider_ref"`
+	Notes          string  `json:"notes"`
+	CreatedAt      string  `json:"created_at"`
+}
+
+type historyItem struct {
+	At        string  `json:"at"`
+	Kind      string  `json:"kind"`
+	Amount    *int64  `json:"amount"`
+	PaymentID *string `json:"payment_id"`
+	Notes     string  `json:"notes"`
+}
+
+type job struct {
+	ID         string          `json:"id"`
+	Type       string          `json:"type"`
+	Status     string          `json:"status"`
+	Error      string          `json:"error"`
+	InvoiceID  *string         `json:"invoice_id"`
+	Result     json.RawMessage `json:"result"`
+	CreatedAt  string          `json:"created_at"`
+	FinishedAt *string         `json:"finished_at"`
+}
+
+// finished reports whether the job will not run again.
+func (j job) finished() bool { return j.Status == "succeeded" || j.Status == "failed" }
+
+type event struct {
+	ID          string  `json:"id"`
+	Type        string  `json:"type"`
+	Status      string  `json:"status"`
+	InvoiceID   *string `json:"invoice_id"`
+	Error       string  `json:"error"`
+	ReceivedAt  string  `json:"received_at"`
+	ProcessedAt *string `json:"processed_at"`
+}
+
+type summary struct {
+	From       string `json:"from"`
+	To         string `json:"to"`
+	Currencies []struct {
+		Currency       string `json:"currency"`
+		PaymentsOnline int64  `json:"payments_online"`
+		PaymentsManual int64  `json:"payments_manual"`
+		Refunds        int64  `json:"refunds"`
+		WrittenOff     int64  `json:"written_off"`
+		Outstanding    int64  `json:"outstanding"`
+	} `json:"currencies"`
+}

@@ -1,0 +1,135 @@
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+
+	"github.com/payrecon/reconciler/reconcile"
+	"github.com/payrecon/reconciler/worker"
+)
+
+// maxKeyLength bounds an Idempotency-Key.
+const maxKeyLength = 255
+
+// prepareFunc validates a job-queueing request from its raw body and makes
+// the synchronous checks against the ledger as it stands, returning the job
+// to queue.
+type prepareFunc func(ctx context.Context, body []byte) (reconcile.NewJob, error)
+
+// queueJob runs a write that queues a job. The Idempotency-Key is looked up
+// before anything else, so a replay gets its first job whatever the invoice
+// has become since (a replay of a payment that made the invoice paid must
+// not be refused as an overpayment). A new request is checked by prepare and
+// then stored and queued; concurrent requests with one key meet in the
+// jobs table's unique key, so they too get one job.
+func (a *API) queueJob(w http.ResponseWriter, r *http.Request, prepare prepareFunc) error {
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	hash := requestHash(r, body)
+	if key != "" {
+		job, found, err := a.store.LookupJobByKey(ctx, key, hash)
+		if err != nil {
+			return err
+		}
+		if found {
+			a.writeJob(w, job)
+			return nil
+		}
+	}
+	n, err := prepare(ctx, body)
+	if err != nil {
+		if _, refused := reconcile.AsError(err); refused && key != "" {
+			// A request with the same key may have been queued, and its job
+			// run, between the lookup and the check: the replay still gets
+			// that job, not a refusal caused by it.
+			if job, found, lookupErr := a.store.LookupJobByKey(ctx, key, hash); lookupErr == nil && found {
+				a.writeJob(w, job)
+				return nil
+			}
+		}
+		return err
+	}
+	n.IdempotencyKey, n.RequestHash = key, hash
+	job, err := a.jobs.Submit(ctx, n)
+	if err != nil {
+		return err
+	}
+	a.writeJob(w, job)
+	return nil
+}
+
+func (a *API) writeJob(w http.ResponseWriter, job reconcile.Job) {
+	w.Header().Set("Location", "/admin/jobs/"+job.ID)
+	a.WriteJSON(w, http.StatusAccepted, job)
+}
+
+// idempotencyKey reads the optional Idempotency-Key header: absent is "",
+// present it must be 1 to 255 printable ASCII characters.
+func idempotencyKey(r *http.Request) (string, error) {
+	values, present := r.Header["Idempotency-Key"]
+	if !present {
+		return "", nil
+	}
+	bad := invalid("invalid_idempotency_key", "Idempotency-Key must be one value of 1 to 255 printable ASCII characters")
+	if len(values) != 1 || len(values[0]) == 0 || len(values[0]) > maxKeyLength {
+		return "", bad
+	}
+	for i := 0; i < len(values[0]); i++ {
+		if c := values[0][i]; c < 0x20 || c > 0x7e {
+			return "", bad
+		}
+	}
+	return values[0], nil
+}
+
+// requestHash identifies a request, so a key reused for another request is
+// told from a replay. The query is part of it: for POST /admin/reconcile it
+// is the only argument.
+func requestHash(r *http.Request, body []byte) string {
+	target := r.URL.EscapedPath()
+	if r.URL.RawQuery != "" {
+		target += "?" + r.URL.RawQuery
+	}
+	h := sha256.New()
+	h.Write([]byte(r.Method + " " + target + "\n"))
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// getJob answers GET /admin/jobs/{id}. Job status lives in PostgreSQL, so
+// it outlives Redis.
+func (a *API) getJob(w http.ResponseWriter, r *http.Request) error {
+	job, err := a.store.GetJob(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	a.WriteJSON(w, http.StatusOK, job)
+	return nil
+}
+
+// reconcile answers POST /admin/reconcile?full=: a reconciliation run now.
+func (a *API) reconcile(w http.ResponseWriter, r *http.Request) error {
+	return a.queueJob(w, r, func(_ context.Context, body []byte) (reconcile.NewJob, error) {
+		if err := decodeStrict(body, &struct{}{}, true); err != nil {
+			return reconcile.NewJob{}, err
+		}
+		full := false
+		if s := r.URL.Query().Get("full"); s != "" {
+			var err error
+			if full, err = strconv.ParseBool(s); err != nil {
+				return reconcile.NewJob{}, invalid("invalid_full", "full must be true or false")
+			}
+		}
+		return reconcile.NewJob{Type: reconcile.JobReconcile, Payload: worker.ReconcileArgs{Full: full}}, nil
+	})
+}

@@ -1,0 +1,58 @@
+package admin
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/payrecon/reconciler/reconcile"
+	"github.com/payrecon/reconciler/worker"
+)
+
+// writeOffBody is the body of POST /admin/invoices/{id}/write-off; the body
+// may be empty.
+type writeOffBody struct {
+	Notes string `json:"notes"`
+}
+
+// writeOff answers POST /admin/invoices/{id}/write-off: 202 with the job
+// that books the balance as a bad debt.
+func (a *API) writeOff(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	return a.queueJob(w, r, func(ctx context.Context, body []byte) (reconcile.NewJob, error) {
+		var b writeOffBody
+		if err := decodeStrict(body, &b, true); err != nil {
+			return reconcile.NewJob{}, err
+		}
+		if err := checkNotes(b.Notes); err != nil {
+			return reconcile.NewJob{}, err
+		}
+		inv, err := a.store.GetInvoice(ctx, id)
+		if err != nil {
+			return reconcile.NewJob{}, err
+		}
+		if err := inv.CanWriteOff(); err != nil {
+			return reconcile.NewJob{}, err
+		}
+		return reconcile.NewJob{Type: reconcile.JobWriteOff, InvoiceID: id,
+			Payload: worker.WriteOffArgs{InvoiceID: id, Notes: b.Notes}}, nil
+	})
+}
+
+// reopen answers POST /admin/invoices/{id}/reopen: 202 with the job that
+// reverses the write-off.
+func (a *API) reopen(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	return a.queueJob(w, r, func(ctx context.Context, body []byte) (reconcile.NewJob, error) {
+		if err := decodeStrict(body, &struct{}{}, true); err != nil {
+			return reconcile.NewJob{}, err
+		}
+		inv, err := a.store.GetInvoice(ctx, id)
+		if err != nil {
+			return reconcile.NewJob{}, err
+		}
+		if err := inv.CanReopen(); err != nil {
+			return reconcile.NewJob{}, err
+		}
+		return reconcile.NewJob{Type: reconcile.JobReopen, InvoiceID: id, Payload: worker.ReopenArgs{InvoiceID: id}}, nil
+	})
+}

@@ -1,0 +1,178 @@
+package webhooks
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/payrecon/reconciler/reconcile"
+)
+
+// storeTimeout bounds one group commit: a commit stuck longer than this is
+// better answered 503 (Stripe retries) than left holding every request of
+// its batch.
+const storeTimeout = 10 * time.Second
+
+// errClosed answers requests that arrive after Close.
+var errClosed = errors.New("webhook handler is closed")
+
+// pending is one request's event waiting for its batch's commit.
+type pending struct {
+	event reconcile.InboxEvent
+	at    time.Time   // when it was queued; its batch waits no longer than BatchWait past this
+	done  chan result // buffered, so the writer never waits for a request that gave up
+}
+
+type result struct {
+	isNew bool
+	err   error
+}
+
+// batcher is the group commit: one goroutine takes the events of concurrent
+// requests and stores them with one transaction, so ingest is bounded by
+// what PostgreSQL commits per second, not by events per second.
+type batcher struct {
+	store *reconcile.Store
+	relay *relay
+	log   *zap.Logger
+	stats *counters
+	wait  time.Duration
+	max   int
+
+	// mu makes Close and submit agree on whether in is still open: submit
+	// sends under the read lock, Close closes under the write lock.
+	mu     sync.RWMutex
+	closed bool
+	in     chan *pending
+
+	events  []reconcile.InboxEvent // reused by the writer goroutine only
+	stopped chan struct{}
+}
+
+func newBatcher(store *reconcile.Store, rl *relay, log *zap.Logger, stats *counters, wait time.Duration, max int) *batcher {
+	b := &batcher{
+		store: store, relay: rl, log: log, stats: stats, wait: wait, max: max,
+		in:      make(chan *pending, max),
+		events:  make([]reconcile.InboxEvent, 0, max),
+		stopped: make(chan struct{}),
+	}
+	go b.run()
+	return b
+}
+
+// submit queues ev for the next commit and waits for it. With ctx done it
+// returns ctx's error, and the event may or may not be committed later.
+func (b *batcher) submit(ctx context.Context, ev reconcile.InboxEvent) (isNew bool, err error) {
+	p := &pending{event: ev, at: time.Now(), done: make(chan result, 1)}
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
+		return false, errClosed
+	}
+	select {
+	case b.in <- p:
+	case <-ctx.Done():
+		b.mu.RUnlock()
+		return false, ctx.Err()
+	}
+	b.mu.RUnlock()
+
+	select {
+	case r := <-p.done:
+		return r.isNew, r.err
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// close commits everything already queued, then stops the writer.
+func (b *batcher) close() {
+	b.mu.Lock()
+	if !b.closed {
+		b.closed = true
+		close(b.in)
+	}
+	b.mu.Unlock()
+	<-b.stopped
+}
+
+func (b *batcher) run() {
+	defer close(b.stopped)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	batch := make([]*pending, 0, b.max)
+	for first := range b.in {
+		batch = b.fill(append(batch[:0], first), timer)
+		b.commit(batch)
+		clear(batch) // let the payloads go
+	}
+}
+
+// fill adds queued events to batch until it holds max or the first event
+// has waited BatchWait. The wait counts from the first event's arrival, not
+// from now: under load the next batch piles up during the previous commit,
+// and waiting again on top of that would only add latency.
+func (b *batcher) fill(batch []*pending, timer *time.Timer) []*pending {
+	for len(batch) < b.max {
+		select {
+		case p, ok := <-b.in:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, p)
+			continue
+		default:
+		}
+		left := time.Until(batch[0].at.Add(b.wait))
+		if left <= 0 {
+			return batch
+		}
+		timer.Reset(left)
+		select {
+		case p, ok := <-b.in:
+			timer.Stop()
+			if !ok {
+				return batch
+			}
+			batch = append(batch, p)
+		case <-timer.C:
+			return batch
+		}
+	}
+	return batch
+}
+
+// commit stores the batch in one transaction, answers each request, and
+// then hands the new ids to the relay: answering never waits for Redis.
+func (b *batcher) commit(batch []*pending) {
+	events := b.events[:0]
+	for _, p := range batch {
+		events = append(events, p.event)
+	}
+	// Not any request's context: the batch belongs to all of them, and a
+	// sender that hung up must not fail the others' commit.
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	isNew, err := b.store.StoreEvents(ctx, events)
+	cancel()
+	clear(events)
+	b.stats.batches.Add(1)
+	if err != nil {
+		b.stats.storeErrors.Add(1)
+		b.log.Error("store webhook events", zap.Int("events", len(batch)), zap.Error(err))
+		for _, p := range batch {
+			p.done <- result{err: err}
+		}
+		return
+	}
+	var fresh []string
+	for i, p := range batch {
+		p.done <- result{isNew: isNew[i]}
+		if isNew[i] {
+			fresh = append(fresh, p.event.ID)
+		}
+	}
+	b.relay.submit(fresh)
+}

@@ -1,0 +1,79 @@
+package webhooks
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+const (
+	// relayQueue is how many committed batches may wait for Redis. Past it
+	// a batch is not enqueued here at all: its events stay received in
+	// PostgreSQL and the relay sweep (RELAY_AFTER) enqueues them, which is
+	// better than letting a slow Redis back up into the webhook answers.
+	relayQueue = 64
+	// enqueueTimeout bounds one EnqueueEvents call, for the same reason.
+	enqueueTimeout = 5 * time.Second
+	// closeGrace is how long Close lets queued enqueues run before giving
+	// up on them; whatever is left is the sweep's.
+	closeGrace = 10 * time.Second
+)
+
+// relay enqueues the ids of newly stored events, one EnqueueEvents call per
+// batch, on its own goroutine so that the answer to Stripe depends only on
+// the commit.
+type relay struct {
+	enq   Enqueuer
+	log   *zap.Logger
+	stats *counters
+	ids   chan []string
+
+	ctx     context.Context // cancelled when closeGrace runs out
+	cancel  context.CancelFunc
+	stopped chan struct{}
+}
+
+func newRelay(enq Enqueuer, log *zap.Logger, stats *counters) *relay {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &relay{enq: enq, log: log, stats: stats, ids: make(chan []string, relayQueue),
+		ctx: ctx, cancel: cancel, stopped: make(chan struct{})}
+	go r.run()
+	return r
+}
+
+// submit queues ids without ever blocking. It is called only by the batch
+// writer, so it never races close.
+func (r *relay) submit(ids []string) {
+	if len(ids) == 0 || r.enq == nil {
+		return
+	}
+	select {
+	case r.ids <- ids:
+	default:
+		r.stats.enqueueDropped.Add(int64(len(ids)))
+		r.log.Warn("enqueue queue full: events left for the relay sweep", zap.Int("events", len(ids)))
+	}
+}
+
+func (r *relay) run() {
+	defer close(r.stopped)
+	for ids := range r.ids {
+		ctx, cancel := context.WithTimeout(r.ctx, enqueueTimeout)
+		err := r.enq.EnqueueEvents(ctx, ids)
+		cancel()
+		if err != nil {
+			r.stats.enqueueErrors.Add(int64(len(ids)))
+			r.log.Warn("enqueue events failed: left for the relay sweep", zap.Int("events", len(ids)), zap.Error(err))
+		}
+	}
+}
+
+// close runs what is queued, for at most closeGrace, then stops.
+func (r *relay) close() {
+	close(r.ids)
+	t := time.AfterFunc(closeGrace, r.cancel)
+	<-r.stopped
+	t.Stop()
+	r.cancel()
+}
