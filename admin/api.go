@@ -82,6 +82,7 @@ func (a *API) routes() {
 	a.Handle("GET /admin/jobs/{id}", a.errs(a.getJob))
 	a.Handle("GET /admin/events", a.errs(a.listEvents))
 	a.Handle("POST /admin/reconcile", a.errs(a.reconcile))
+	a.Handle("GET /admin/reconcile/runs", a.errs(a.listRuns))
 	a.Handle("GET /admin/reports/summary", a.errs(a.summary))
 }
 

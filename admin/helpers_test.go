@@ -48,12 +48,6 @@ func (h *harness) in(t *testing.T) *harness {
 	return &c
 }
 
-// fakeReconciler stands in for the reconciliation run, which is another
-// package's; these tests only need its job to run.
-type fakeReconciler struct{}
-
-func (fakeReconciler) Run(context.Context, bool) (string, error) { return "run_test", nil }
-
 // newHarness builds the API with the given config changes applied.
 func newHarness(t *testing.T, change ...func(*admin.Config)) *harness {
 	t.Helper()
@@ -62,7 +56,8 @@ func newHarness(t *testing.T, change ...func(*admin.Config)) *harness {
 	h.setNow(time.Now().UTC())
 	h.client = worker.NewClient(h.redis, h.store, zap.NewNop())
 	t.Cleanup(func() { _ = h.client.Close() })
-	h.handlers = worker.NewHandlers(h.store, h.client, fakeReconciler{}, time.Minute, zap.NewNop())
+	runner := reconcile.NewRunner(h.store, h.client, reconcile.RunnerConfig{RelayAfter: time.Minute, Log: zap.NewNop()})
+	h.handlers = worker.NewHandlers(h.store, h.client, runner, time.Minute, zap.NewNop())
 	cfg := admin.Config{Token: testToken, Store: h.store, Jobs: h.client, Log: zap.NewNop(), Now: h.clock}
 	for _, c := range change {
 		c(&cfg)

@@ -58,11 +58,43 @@ func TestReconcileNow(t *testing.T) {
 			if full != c.full {
 				t.Fatalf("full %v, want %v", full, c.full)
 			}
-			if done := h.waitSucceeded(job.ID); !bytes.Contains(done.Result, []byte("run_test")) {
+			if done := h.waitSucceeded(job.ID); !bytes.Contains(done.Result, []byte(`"run_id":"run_`)) {
 				t.Fatalf("result %s", done.Result)
 			}
 		})
 	}
+
+	t.Run("a run repairs planted drift and GET /admin/reconcile/runs shows its figures", func(t *testing.T) {
+		h := h.in(t)
+		inv := h.createInvoice("inv_drift", 10000, true)
+		if _, err := h.pool.Exec(context.Background(),
+			`UPDATE invoices SET paid_amount = 700, balance = amount - 700 WHERE id = $1`, inv.ID); err != nil {
+			t.Fatal(err)
+		}
+		job := h.waitSucceeded(h.queue("POST", "/admin/reconcile?full=true", nil).ID)
+		var answer struct {
+			Runs []struct {
+				ID     string `json:"id"`
+				Full   bool   `json:"full"`
+				Status string `json:"status"`
+				Steps  struct {
+					Ledger struct {
+						DriftFound int `json:"drift_found"`
+						Repaired   int `json:"repaired"`
+					} `json:"ledger"`
+				} `json:"steps"`
+			} `json:"runs"`
+		}
+		h.do("GET", "/admin/reconcile/runs?limit=1", nil).must(t, http.StatusOK, &answer)
+		if len(answer.Runs) != 1 || !bytes.Contains(job.Result, []byte(answer.Runs[0].ID)) {
+			t.Fatalf("runs %+v for job result %s", answer.Runs, job.Result)
+		}
+		run := answer.Runs[0]
+		if !run.Full || run.Status != "succeeded" || run.Steps.Ledger.DriftFound != 1 || run.Steps.Ledger.Repaired != 1 {
+			t.Fatalf("run %+v, want a full succeeded run that found and repaired 1 drift", run)
+		}
+		h.mustFigures(inv.ID, figures{Paid: 0, WrittenOff: 0, Balance: 10000, State: reconcile.StateOpen})
+	})
 
 	t.Run("a full= that is not a boolean is 400 and queues nothing", func(t *testing.T) {
 		h := h.in(t)

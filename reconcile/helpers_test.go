@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,9 +86,9 @@ func noErr(t *testing.T, err error) {
 	}
 }
 
-var keySeq int
+var keySeq atomic.Int64
 
-func key() string { keySeq++; return fmt.Sprintf("key-%d-%d", time.Now().UnixNano(), keySeq) }
+func key() string { return fmt.Sprintf("key-%d-%d", time.Now().UnixNano(), keySeq.Add(1)) }
 
 func online(ref, invoiceID string, amount reconcile.Amount) reconcile.OnlinePayment {
 	return reconcile.OnlinePayment{ProviderRef: ref, InvoiceID: invoiceID, Amount: amount, Currency: "usd", PaidDate: today}

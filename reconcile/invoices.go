@@ -93,14 +93,14 @@ func (s *Store) CreateInvoice(ctx context.Context, n NewInvoice) (Invoice, error
 
 // SendInvoice marks an invoice sent. Sending it again changes nothing.
 func (s *Store) SendInvoice(ctx context.Context, id string) (Invoice, error) {
-	return s.change(ctx, id, "", func(tx pgx.Tx, inv Invoice) (bool, error) {
+	return s.change(ctx, id, "", "", func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
 		if inv.sent() {
-			return false, nil
+			return false, nil, nil
 		}
 		if _, err := tx.Exec(ctx, `UPDATE invoices SET sent_at = now() WHERE id = $1`, id); err != nil {
-			return false, fmt.Errorf("send invoice %s: %w", id, err)
+			return false, nil, fmt.Errorf("send invoice %s: %w", id, err)
 		}
-		return true, addHistory(ctx, tx, id, history{kind: HistorySent})
+		return true, nil, addHistory(ctx, tx, id, history{kind: HistorySent})
 	})
 }
 
@@ -108,19 +108,19 @@ func (s *Store) SendInvoice(ctx context.Context, id string) (Invoice, error) {
 // (its id is never reused) but it leaves every listing, and events naming it
 // are unmatched.
 func (s *Store) DeleteInvoice(ctx context.Context, id string) error {
-	_, err := s.change(ctx, id, "", func(tx pgx.Tx, inv Invoice) (bool, error) {
+	_, err := s.change(ctx, id, "", "", func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
 		var live int
 		if err := tx.QueryRow(ctx,
 			`SELECT count(*) FROM payments WHERE invoice_id = $1 AND deleted_at IS NULL`, id).Scan(&live); err != nil {
-			return false, fmt.Errorf("count payments of invoice %s: %w", id, err)
+			return false, nil, fmt.Errorf("count payments of invoice %s: %w", id, err)
 		}
 		if err := inv.CanDelete(live); err != nil {
-			return false, err
+			return false, nil, err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE invoices SET deleted_at = now(), updated_at = now() WHERE id = $1`, id); err != nil {
-			return false, fmt.Errorf("delete invoice %s: %w", id, err)
+			return false, nil, fmt.Errorf("delete invoice %s: %w", id, err)
 		}
-		return false, addHistory(ctx, tx, id, history{kind: HistoryDeleted})
+		return false, nil, addHistory(ctx, tx, id, history{kind: HistoryDeleted})
 	})
 	return err
 }

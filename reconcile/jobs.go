@@ -91,8 +91,8 @@ func scanJob(row pgx.Row) (Job, error) {
 // key is new. A key first used for another request is refused.
 func (s *Store) LookupJobByKey(ctx context.Context, key, requestHash string) (Job, bool, error) {
 	var hash string
-	j, err := scanJob(hashRow{s.db.QueryRow(ctx,
-		`SELECT `+jobColumns+`, request_hash FROM jobs WHERE idempotency_key = $1`, key), &hash})
+	j, err := scanJob(rowWith{s.db.QueryRow(ctx,
+		`SELECT `+jobColumns+`, request_hash FROM jobs WHERE idempotency_key = $1`, key), []any{&hash}})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Job{}, false, nil
 	}
@@ -105,14 +105,6 @@ func (s *Store) LookupJobByKey(ctx context.Context, key, requestHash string) (Jo
 	}
 	return j, true, nil
 }
-
-// hashRow scans a job row followed by its request hash.
-type hashRow struct {
-	pgx.Row
-	hash *string
-}
-
-func (r hashRow) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.hash)...) }
 
 // CreateJob stores a queued job. With an idempotency key, a job that exists
 // for it is returned instead (created is false).

@@ -106,7 +106,15 @@ func recordOnline(ctx context.Context, tx pgx.Tx, p OnlinePayment) (EventResult,
 			return EventResult{}, err
 		}
 	}
-	if _, err := recompute(ctx, tx, inv.ID); err != nil {
+	after, err := recompute(ctx, tx, inv.ID)
+	if err != nil {
+		return EventResult{}, err
+	}
+	notices := []notice{{typ: NotifyPaymentRecorded, payment: &pay}}
+	if pay.RefundedAmount > 0 {
+		notices = append(notices, notice{typ: NotifyRefunded, payment: &pay})
+	}
+	if err := notify(ctx, tx, inv.State, after, notices...); err != nil {
 		return EventResult{}, err
 	}
 	return EventResult{Status: EventProcessed, InvoiceID: inv.ID}, nil
@@ -169,11 +177,11 @@ func applyRefund(ctx context.Context, tx pgx.Tx, r Refund) (EventResult, error) 
 		return EventResult{}, err
 	}
 	var delta Amount
-	err = tx.QueryRow(ctx, `
+	pay, err := scanPayment(rowWith{tx.QueryRow(ctx, `
 		WITH old AS (SELECT refunded_amount FROM payments WHERE id = $1)
 		UPDATE payments p SET refunded_amount = LEAST(p.amount, $2)
 		FROM old WHERE p.id = $1 AND LEAST(p.amount, $2) > old.refunded_amount
-		RETURNING p.refunded_amount - old.refunded_amount`, payID, total).Scan(&delta)
+		RETURNING `+prefixed("p.", paymentColumns)+`, p.refunded_amount - old.refunded_amount`, payID, total), []any{&delta}})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return EventResult{Status: EventProcessed, InvoiceID: inv.ID}, nil // nothing new
 	}
@@ -184,7 +192,11 @@ func applyRefund(ctx context.Context, tx pgx.Tx, r Refund) (EventResult, error) 
 		paymentID: payID, notes: "stripe " + r.ProviderRef}); err != nil {
 		return EventResult{}, err
 	}
-	if _, err := recompute(ctx, tx, inv.ID); err != nil {
+	after, err := recompute(ctx, tx, inv.ID)
+	if err != nil {
+		return EventResult{}, err
+	}
+	if err := notify(ctx, tx, inv.State, after, notice{typ: NotifyRefunded, payment: &pay}); err != nil {
 		return EventResult{}, err
 	}
 	return EventResult{Status: EventProcessed, InvoiceID: inv.ID}, nil

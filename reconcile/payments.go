@@ -66,9 +66,9 @@ func (s *Store) RecordManualPayment(ctx context.Context, m ManualPayment) (Invoi
 	if m.Method != "" {
 		method = &m.Method
 	}
-	inv, err := s.change(ctx, m.InvoiceID, m.Key, func(tx pgx.Tx, inv Invoice) (bool, error) {
+	inv, err := s.change(ctx, m.InvoiceID, m.Key, NotifyPaymentRecorded, func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
 		if err := inv.CanRecordManualPayment(m.Amount); err != nil {
-			return false, err
+			return false, nil, err
 		}
 		var err error
 		pay, err = scanPayment(tx.QueryRow(ctx, `
@@ -77,9 +77,9 @@ func (s *Store) RecordManualPayment(ctx context.Context, m ManualPayment) (Invoi
 			RETURNING `+paymentColumns,
 			NewID("pay"), inv.ID, m.Amount, inv.Currency, m.PaidDate.Time, method, m.Notes, m.Key))
 		if err != nil {
-			return false, fmt.Errorf("insert payment on invoice %s: %w", inv.ID, err)
+			return false, nil, fmt.Errorf("insert payment on invoice %s: %w", inv.ID, err)
 		}
-		return true, addHistory(ctx, tx, inv.ID, history{kind: HistoryPaymentRecorded, amount: amountPtr(m.Amount),
+		return true, &pay, addHistory(ctx, tx, inv.ID, history{kind: HistoryPaymentRecorded, amount: amountPtr(m.Amount),
 			paymentID: pay.ID, notes: m.Notes, opKey: m.Key})
 	})
 	if err != nil {
@@ -99,22 +99,21 @@ func (s *Store) RecordManualPayment(ctx context.Context, m ManualPayment) (Invoi
 // makes it idempotent: a replay of the same deletion succeeds and changes
 // nothing, where a new deletion of a deleted payment is not found.
 func (s *Store) DeletePayment(ctx context.Context, key, invoiceID, paymentID string) (Invoice, error) {
-	return s.change(ctx, invoiceID, key, func(tx pgx.Tx, inv Invoice) (bool, error) {
+	return s.change(ctx, invoiceID, key, NotifyPaymentDeleted, func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
 		if err := inv.CanDeletePayment(); err != nil {
-			return false, err
+			return false, nil, err
 		}
-		var amount Amount
-		err := tx.QueryRow(ctx, `
+		pay, err := scanPayment(tx.QueryRow(ctx, `
 			UPDATE payments SET deleted_at = now()
 			WHERE id = $1 AND invoice_id = $2 AND deleted_at IS NULL
-			RETURNING amount`, paymentID, invoiceID).Scan(&amount)
+			RETURNING `+paymentColumns, paymentID, invoiceID))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return false, paymentNotFound(invoiceID, paymentID)
+			return false, nil, paymentNotFound(invoiceID, paymentID)
 		}
 		if err != nil {
-			return false, fmt.Errorf("delete payment %s: %w", paymentID, err)
+			return false, nil, fmt.Errorf("delete payment %s: %w", paymentID, err)
 		}
-		return true, addHistory(ctx, tx, invoiceID, history{kind: HistoryPaymentDeleted, amount: amountPtr(amount),
+		return true, &pay, addHistory(ctx, tx, invoiceID, history{kind: HistoryPaymentDeleted, amount: amountPtr(pay.Amount),
 			paymentID: paymentID, opKey: key})
 	})
 }

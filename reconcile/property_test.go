@@ -185,7 +185,10 @@ func randomOp(r *rand.Rand, inv string, refs map[string]int64, refNames []string
 	case n < 90:
 		k := fmt.Sprintf("%s-wo-%d", inv, r.Uint64())
 		return op{name: "write off",
-			run: func(ctx context.Context, s *reconcile.Store) error { _, err := s.WriteOff(ctx, k, inv, "bad debt"); return err },
+			run: func(ctx context.Context, s *reconcile.Store) error {
+				_, err := s.WriteOff(ctx, k, inv, "bad debt")
+				return err
+			},
 			expect: func(m *model) string {
 				t := m.totals()
 				switch {

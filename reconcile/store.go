@@ -98,6 +98,15 @@ func recompute(ctx context.Context, tx pgx.Tx, id string) (Invoice, error) {
 	return inv, nil
 }
 
+// rowWith scans a row whose columns are a known set followed by extra ones,
+// so one scan function serves queries that return a little more.
+type rowWith struct {
+	pgx.Row
+	extra []any
+}
+
+func (r rowWith) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.extra...)...) }
+
 // prefixed qualifies each column of a list with a table alias.
 func prefixed(alias, columns string) string {
 	cols := strings.Split(columns, ",")
@@ -149,9 +158,10 @@ func opDone(ctx context.Context, tx pgx.Tx, opKey string) (bool, error) {
 }
 
 // change runs one keyed change of an invoice: lock the row, skip a replay of
-// the same key, apply, recompute. apply reports whether it changed anything.
-func (s *Store) change(ctx context.Context, invoiceID, opKey string,
-	apply func(tx pgx.Tx, inv Invoice) (bool, error)) (Invoice, error) {
+// the same key, apply, recompute, and notify subscribers of typ (when set)
+// with the payment apply names. apply reports whether it changed anything.
+func (s *Store) change(ctx context.Context, invoiceID, opKey string, typ NotificationType,
+	apply func(tx pgx.Tx, inv Invoice) (bool, *Payment, error)) (Invoice, error) {
 	var out Invoice
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		inv, err := lockInvoice(ctx, tx, invoiceID)
@@ -168,7 +178,7 @@ func (s *Store) change(ctx context.Context, invoiceID, opKey string,
 			out = inv
 			return nil
 		}
-		changed, err := apply(tx, inv)
+		changed, pay, err := apply(tx, inv)
 		if err != nil {
 			return err
 		}
@@ -176,8 +186,13 @@ func (s *Store) change(ctx context.Context, invoiceID, opKey string,
 			out = inv
 			return nil
 		}
-		out, err = recompute(ctx, tx, invoiceID)
-		return err
+		if out, err = recompute(ctx, tx, invoiceID); err != nil {
+			return err
+		}
+		if typ == "" {
+			return nil
+		}
+		return notify(ctx, tx, inv.State, out, notice{typ: typ, payment: pay})
 	})
 	return out, err
 }

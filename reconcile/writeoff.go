@@ -15,15 +15,15 @@ func (s *Store) WriteOff(ctx context.Context, key, invoiceID, notes string) (Inv
 	if utf8.RuneCountInString(notes) > 2000 || !utf8.ValidString(notes) {
 		return Invoice{}, Errorf(KindInvalid, "invalid_notes", "notes must be at most 2000 characters")
 	}
-	return s.change(ctx, invoiceID, key, func(tx pgx.Tx, inv Invoice) (bool, error) {
+	return s.change(ctx, invoiceID, key, NotifyWrittenOff, func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
 		if err := inv.CanWriteOff(); err != nil {
-			return false, err
+			return false, nil, err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO write_offs (id, invoice_id, amount, notes) VALUES ($1, $2, $3, $4)`,
 			NewID("wo"), invoiceID, inv.Balance, notes); err != nil {
-			return false, fmt.Errorf("write off invoice %s: %w", invoiceID, err)
+			return false, nil, fmt.Errorf("write off invoice %s: %w", invoiceID, err)
 		}
-		return true, addHistory(ctx, tx, invoiceID, history{kind: HistoryWrittenOff, amount: amountPtr(inv.Balance),
+		return true, nil, addHistory(ctx, tx, invoiceID, history{kind: HistoryWrittenOff, amount: amountPtr(inv.Balance),
 			notes: notes, opKey: key})
 	})
 }
@@ -31,15 +31,15 @@ func (s *Store) WriteOff(ctx context.Context, key, invoiceID, notes string) (Inv
 // Reopen reverses the write-off of a written-off invoice: what was written
 // off is owed again. Key makes it idempotent.
 func (s *Store) Reopen(ctx context.Context, key, invoiceID string) (Invoice, error) {
-	return s.change(ctx, invoiceID, key, func(tx pgx.Tx, inv Invoice) (bool, error) {
+	return s.change(ctx, invoiceID, key, NotifyReopened, func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
 		if err := inv.CanReopen(); err != nil {
-			return false, err
+			return false, nil, err
 		}
 		if _, err := tx.Exec(ctx,
 			`UPDATE write_offs SET reversed_at = now() WHERE invoice_id = $1 AND reversed_at IS NULL`, invoiceID); err != nil {
-			return false, fmt.Errorf("reopen invoice %s: %w", invoiceID, err)
+			return false, nil, fmt.Errorf("reopen invoice %s: %w", invoiceID, err)
 		}
-		return true, addHistory(ctx, tx, invoiceID, history{kind: HistoryReopened, amount: amountPtr(inv.WrittenOffAmount),
+		return true, nil, addHistory(ctx, tx, invoiceID, history{kind: HistoryReopened, amount: amountPtr(inv.WrittenOffAmount),
 			opKey: key})
 	})
 }

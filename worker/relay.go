@@ -30,14 +30,10 @@ type RelayCounts struct {
 // changes nothing, because processing is idempotent.
 func (c *Client) Relay(ctx context.Context, olderThan time.Duration) (RelayCounts, error) {
 	var n RelayCounts
-	ids, err := c.store.StaleEvents(ctx, reconcile.EventReceived, olderThan, relayBatch)
-	if err != nil {
+	var err error
+	if n.Events, err = c.RelayReceived(ctx, olderThan); err != nil {
 		return n, err
 	}
-	if err := c.EnqueueEvents(ctx, ids); err != nil {
-		return n, fmt.Errorf("%w: %w", errRelayFailed, err)
-	}
-	n.Events = len(ids)
 	jobs, err := c.store.UnfinishedJobs(ctx, olderThan, relayBatch)
 	if err != nil {
 		return n, err
@@ -52,4 +48,18 @@ func (c *Client) Relay(ctx context.Context, olderThan time.Duration) (RelayCount
 		c.log.Info("relayed work Redis had lost", zap.Int("events", n.Events), zap.Int("jobs", n.Jobs))
 	}
 	return n, nil
+}
+
+// RelayReceived queues again the events still received after olderThan
+// and reports how many (reconcile.Relayer: every reconciliation run does it
+// too).
+func (c *Client) RelayReceived(ctx context.Context, olderThan time.Duration) (int, error) {
+	ids, err := c.store.StaleEvents(ctx, reconcile.EventReceived, olderThan, relayBatch)
+	if err != nil {
+		return 0, err
+	}
+	if err := c.EnqueueEvents(ctx, ids); err != nil {
+		return 0, fmt.Errorf("%w: %w", errRelayFailed, err)
+	}
+	return len(ids), nil
 }

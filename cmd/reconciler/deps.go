@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/payrecon/reconciler/admin"
+	"github.com/payrecon/reconciler/internal/config"
+	"github.com/payrecon/reconciler/reconcile"
+	"github.com/payrecon/reconciler/webhooks"
+	"github.com/payrecon/reconciler/worker"
+)
+
+// deps are the connections and services one process holds.
+type deps struct {
+	cfg      config.Config
+	log      *zap.Logger
+	pool     *pgxpool.Pool
+	redis    redis.UniversalClient
+	store    *reconcile.Store
+	client   *worker.Client
+	runner   *reconcile.Runner
+	webhooks *webhooks.Handler
+	server   *worker.Server
+}
+
+// poolSize is the PostgreSQL connection budget of a process: PostgreSQL
+// allows 100 by default, shared by every web and worker process.
+func poolSize(cfg config.Config, roles role) int32 {
+	n := int32(0)
+	if roles&roleWeb != 0 {
+		n += 10
+	}
+	if roles&roleWorker != 0 {
+		n += int32(cfg.WorkerConcurrency) + 2
+	}
+	if roles&roleScheduler != 0 {
+		n += 2
+	}
+	return n
+}
+
+func connect(ctx context.Context, cfg config.Config, log *zap.Logger, roles role) (*deps, error) {
+	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if !strings.Contains(cfg.DatabaseURL, "pool_max_conns=") { // an explicit budget in the URL wins
+		pcfg.MaxConns = poolSize(cfg, roles)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	rc, ok := cfg.Redis.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		pool.Close()
+		return nil, fmt.Errorf("REDIS_URL: not a Redis client option")
+	}
+	d := &deps{cfg: cfg, log: log, pool: pool, redis: rc, store: reconcile.NewStore(pool)}
+	d.client = worker.NewClient(cfg.Redis, d.store, log)
+	var stripe reconcile.StripeEvents
+	if cfg.StripeAPIKey != "" {
+		stripe = reconcile.NewStripeEvents(cfg.StripeAPIKey, cfg.StripeAPIBase)
+	}
+	d.runner = reconcile.NewRunner(d.store, d.client, reconcile.RunnerConfig{
+		RelayAfter: cfg.RelayAfter, Stripe: stripe, Log: log.Named("reconcile")})
+	return d, nil
+}
+
+func (d *deps) workerServer() *worker.Server {
+	if d.server == nil {
+		h := worker.NewHandlers(d.store, d.client, d.runner, d.cfg.RelayAfter, d.log.Named("worker"))
+		d.server = worker.NewServer(d.cfg.Redis, d.cfg.WorkerConcurrency, h, d.log)
+	}
+	return d.server
+}
+
+func (d *deps) scheduler() *worker.Scheduler {
+	return worker.NewScheduler(d.client, d.cfg.ReconcileEvery, d.cfg.RelayAfter, d.log.Named("scheduler"))
+}
+
+// closeWeb stops the webhook batch writer after the server has drained.
+func (d *deps) closeWeb() {
+	if d.webhooks != nil {
+		d.webhooks.Close()
+	}
+}
+
+// Close releases the connections.
+func (d *deps) Close() {
+	_ = d.client.Close()
+	_ = d.redis.Close()
+	d.pool.Close()
+}
+
+// newHTTPServer serves the web role. Its timeouts bound what a slow client
+// can hold: a slowloris connection is dropped after ReadHeaderTimeout.
+func newHTTPServer(cfg config.Config, d *deps, log *zap.Logger) *http.Server {
+	d.webhooks = webhooks.New(webhooks.Config{Secrets: cfg.WebhookSecrets}, d.store, d.client, log.Named("webhooks"))
+	api := admin.New(admin.Config{Token: cfg.AdminToken, Store: d.store, Jobs: d.client, Log: log.Named("admin"), Now: time.Now})
+	mux := http.NewServeMux()
+	mux.Handle("/webhooks/stripe", d.webhooks)
+	mux.Handle("/admin/", api)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	})
+	mux.HandleFunc("GET /readyz", d.ready)
+	mux.Handle("GET /metrics", promhttp.Handler())
+	return &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+}
+
+// ready answers 200 only when PostgreSQL and Redis both answer.
+func (d *deps) ready(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	status := map[string]string{"postgres": "ok", "redis": "ok"}
+	code := http.StatusOK
+	if err := d.store.Ping(ctx); err != nil {
+		status["postgres"], code = "unavailable", http.StatusServiceUnavailable
+	}
+	if err := d.redis.Ping(ctx).Err(); err != nil {
+		status["redis"], code = "unavailable", http.StatusServiceUnavailable
+	}
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(status)
+}

@@ -1,0 +1,76 @@
+// Command reconciler runs the payment reconciliation service: one binary,
+// one subcommand per process (see usage). It only wires things together;
+// the business lives in the packages it imports.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/payrecon/reconciler/admin/cli"
+	"github.com/payrecon/reconciler/internal/config"
+)
+
+const usage = `Usage: reconciler COMMAND
+
+Commands:
+  migrate     apply the database migrations, then exit (safe twice, and concurrently)
+  web         serve /webhooks/stripe, /admin, /healthz, /readyz, /metrics
+  worker      run the Asynq worker that runs every job
+  scheduler   queue the periodic reconciliation runs and relay sweeps
+  all         migrate, then web + worker + scheduler in one process
+  admin       the operator CLI over the admin API (reconciler admin -h)
+
+Configuration (environment):
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: it returns the exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage+config.Help())
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, rest := args[0], args[1:]
+	if cmd == "admin" {
+		return cli.Run(ctx, rest, getenv, stdout, stderr)
+	}
+	if len(rest) > 0 && (rest[0] == "-h" || rest[0] == "--help") {
+		fmt.Fprint(stdout, usage+config.Help())
+		return 0
+	}
+	start, ok := commands[cmd]
+	if !ok || len(rest) > 0 {
+		fmt.Fprintf(stderr, "reconciler: unknown command %q (reconciler --help lists them)\n", args)
+		return 2
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "reconciler: %v\n", err)
+		return 2
+	}
+	log, err := cfg.NewLogger()
+	if err != nil {
+		fmt.Fprintf(stderr, "reconciler: %v\n", err)
+		return 2
+	}
+	defer log.Sync() //nolint:errcheck // nothing to do if stderr is gone
+	if err := start(ctx, cfg, log); err != nil {
+		log.Error(cmd+" stopped", errField(err))
+		return 1
+	}
+	return 0
+}

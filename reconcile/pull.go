@@ -1,0 +1,120 @@
+package reconcile
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/stripe/stripe-go/v76"
+	"github.com/stripe/stripe-go/v76/form"
+)
+
+// stripeEvents lists events through stripe-go's backend (authentication,
+// Stripe-Version, retries, STRIPE_API_BASE) and its list iterator, but
+// decodes each event itself. event.Client.List would decode into
+// stripe.Event, whose typed fields fail on shapes of other API versions, and
+// whose re-encoding would not be what Stripe sent; the inbox keeps events
+// as Stripe sent them, like the webhook does.
+type stripeEvents struct {
+	backend stripe.Backend
+	key     string
+}
+
+// NewStripeEvents lists events from Stripe's API with the key apiKey, at
+// apiBase when it is set (stripe-mock, a test server) or at Stripe's own.
+// It uses a client of its own, never stripe-go's global key or backend.
+func NewStripeEvents(apiKey, apiBase string) StripeEvents {
+	cfg := &stripe.BackendConfig{
+		// Errors come back to the run, which records them; stripe-go's
+		// default logger would print them again to stderr.
+		LeveledLogger: &stripe.LeveledLogger{Level: stripe.LevelNull},
+	}
+	if apiBase != "" {
+		cfg.URL = stripe.String(apiBase)
+	}
+	return &stripeEvents{backend: stripe.GetBackendWithConfig(stripe.APIBackend, cfg), key: apiKey}
+}
+
+// rawEvent is one listed event: the fields the pull needs, and the event's
+// JSON as Stripe sent it (compacted).
+type rawEvent struct {
+	ID      string // the iterator pages with starting_after = the last ID
+	Type    string
+	Created int64
+	Raw     []byte
+}
+
+// UnmarshalJSON keeps the event's bytes and reads only id, type and created,
+// so any API version's event decodes.
+func (e *rawEvent) UnmarshalJSON(b []byte) error {
+	var head struct {
+		ID      string `json:"id"`
+		Type    string `json:"type"`
+		Created int64  `json:"created"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return err
+	}
+	e.ID, e.Type, e.Created, e.Raw = head.ID, head.Type, head.Created, buf.Bytes()
+	return nil
+}
+
+// rawEventList is one page of /v1/events.
+type rawEventList struct {
+	stripe.APIResource
+	stripe.ListMeta
+	Data []*rawEvent `json:"data"`
+}
+
+// listPageSize is Stripe's largest page.
+const listPageSize = 100
+
+// List lists the events of types created at or after since, page by page
+// (memory holds one page), and calls each for every one.
+func (s *stripeEvents) List(ctx context.Context, since time.Time, types []string, onlyFailed bool,
+	each func(id, typ string, created time.Time, raw []byte) error) error {
+	params := &stripe.EventListParams{
+		ListParams:   stripe.ListParams{Context: ctx, Limit: stripe.Int64(listPageSize)},
+		CreatedRange: &stripe.RangeQueryParams{GreaterThanOrEqual: since.Unix()},
+		Types:        stripe.StringSlice(types),
+	}
+	if onlyFailed {
+		params.DeliverySuccess = stripe.Bool(false)
+	}
+	var prevFirst string
+	it := stripe.GetIter(params, func(p *stripe.Params, b *form.Values) ([]any, stripe.ListContainer, error) {
+		list := &rawEventList{}
+		err := s.backend.CallRaw(http.MethodGet, "/v1/events", s.key, b, p, list)
+		if err == nil && len(list.Data) > 0 {
+			// A server that ignores starting_after would send the same
+			// page for ever.
+			if list.Data[0].ID == prevFirst {
+				list.HasMore = false
+				return nil, list, fmt.Errorf("the page after %s repeats the previous page", prevFirst)
+			}
+			prevFirst = list.Data[0].ID
+		}
+		items := make([]any, len(list.Data))
+		for i, e := range list.Data {
+			items[i] = e
+		}
+		return items, list, err
+	})
+	for it.Next() {
+		e := it.Current().(*rawEvent)
+		if err := each(e.ID, e.Type, time.Unix(e.Created, 0).UTC(), e.Raw); err != nil {
+			return err
+		}
+	}
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("list Stripe events: %w", err)
+	}
+	return nil
+}
