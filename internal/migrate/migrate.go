@@ -13,6 +13,7 @@ import (
 	"io/fs"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/tern/v2/migrate"
 )
 
@@ -25,7 +26,14 @@ const versionTable = "schema_version"
 // Up brings the database at databaseURL to the newest schema and reports the
 // version it ended at.
 func Up(ctx context.Context, databaseURL string) (int32, error) {
-	conn, err := pgx.Connect(ctx, databaseURL)
+	// Parsed as a pool URL so pool_* parameters (pool_max_conns, which the
+	// service's DATABASE_URL may carry) are understood, not sent to
+	// PostgreSQL as settings it would refuse.
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return 0, fmt.Errorf("migrate: DATABASE_URL: %w", err)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
 	if err != nil {
 		return 0, fmt.Errorf("migrate: connect: %w", err)
 	}
