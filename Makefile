@@ -12,7 +12,7 @@ DEV_ADMIN_TOKEN    ?= dev-admin-token-change-me
 DEV_WEBHOOK_SECRET ?= whsec_dev_secret_change_me
 PORT               ?= 8080
 
-.PHONY: build test lint run migrate services stop-services tools bench chaos clean
+.PHONY: build test lint run migrate services stop-services tools clean
 
 build:
 	$(GO) build -o $(BIN)/reconciler ./cmd/reconciler
@@ -54,3 +54,6 @@ run: services build
 
 clean:
 	rm -rf $(BIN)
+
+# Longer suites (make bench, make chaos) live in their own files.
+include $(wildcard mk/*.mk)
