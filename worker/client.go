@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
@@ -66,6 +67,24 @@ func (c *Client) EnqueueJob(ctx context.Context, job reconcile.Job) error {
 	}
 	return c.enqueue(ctx, asynq.NewTask(TypeRunJob, payload),
 		asynq.TaskID(job.ID), asynq.Queue(QueueJobs), asynq.MaxRetry(jobMaxRetry), asynq.Timeout(timeout))
+}
+
+// EnqueueDelivery queues an attempt at a notification's delivery at a
+// time (notify.Enqueuer). A delivery offered twice is attempted once: the
+// attempt claims its row. One already waiting in Redis keeps its task id.
+func (c *Client) EnqueueDelivery(ctx context.Context, deliveryID string, at time.Time) error {
+	return c.enqueueDelivery(ctx, deliveryID, "delivery:"+deliveryID, at)
+}
+
+func (c *Client) enqueueDelivery(ctx context.Context, deliveryID, taskID string, at time.Time) error {
+	payload, err := json.Marshal(DeliveryPayload{DeliveryID: deliveryID})
+	if err != nil {
+		return fmt.Errorf("encode delivery task: %w", err)
+	}
+	// The delivery's own retry budget (3 days) lives in its row; Asynq
+	// retries only faults of this process, a few times.
+	return c.enqueue(ctx, asynq.NewTask(TypeDeliver, payload), asynq.TaskID(taskID), asynq.ProcessAt(at),
+		asynq.Queue(QueueNotifications), asynq.MaxRetry(3), asynq.Timeout(taskTimeout))
 }
 
 // Submit stores a job and queues it. With an idempotency key already used,

@@ -3,12 +3,14 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
+	"github.com/payrecon/reconciler/internal/notify"
 	"github.com/payrecon/reconciler/internal/stripeevent"
 	"github.com/payrecon/reconciler/reconcile"
 )
@@ -24,6 +26,7 @@ type Reconciler interface {
 // Handlers turn tasks into ledger changes.
 type Handlers struct {
 	store      *reconcile.Store
+	deliverer  *notify.Deliverer
 	client     *Client
 	relayAfter time.Duration
 	reconciler Reconciler
@@ -34,6 +37,39 @@ type Handlers struct {
 // may wait before a relay sweep queues it again.
 func NewHandlers(store *reconcile.Store, client *Client, reconciler Reconciler, relayAfter time.Duration, log *zap.Logger) *Handlers {
 	return &Handlers{store: store, client: client, reconciler: reconciler, relayAfter: relayAfter, log: log}
+}
+
+// WithDeliverer lets the handlers deliver notifications (TypeDeliver).
+func (h *Handlers) WithDeliverer(d *notify.Deliverer) *Handlers {
+	h.deliverer = d
+	return h
+}
+
+// Deliver makes one attempt at a notification's delivery. A failed attempt
+// is queued again for when its backoff ends; a busy endpoint (too many
+// requests in flight from this process) is tried again shortly, so a slow
+// receiver never holds up a worker.
+func (h *Handlers) Deliver(ctx context.Context, task *asynq.Task) error {
+	var p DeliveryPayload
+	if err := json.Unmarshal(task.Payload(), &p); err != nil || p.DeliveryID == "" {
+		return fmt.Errorf("bad delivery task payload: %w", asynq.SkipRetry)
+	}
+	if h.deliverer == nil {
+		return fmt.Errorf("notifications are not delivered by this worker: %w", asynq.SkipRetry)
+	}
+	res, err := h.deliverer.Deliver(ctx, p.DeliveryID)
+	if res.Retry {
+		// The retry is a task of its own: this one's id is taken until it ends.
+		taskID := fmt.Sprintf("delivery:%s:%d", p.DeliveryID, res.NextAt.UnixNano())
+		if enqErr := h.client.enqueueDelivery(ctx, p.DeliveryID, taskID, res.NextAt); enqErr != nil {
+			// The row stays pending: the dispatcher's sweep offers it again.
+			h.log.Warn("could not queue the next delivery attempt", zap.String("delivery", p.DeliveryID), zap.Error(enqErr))
+		}
+	}
+	if err != nil && !errors.Is(err, notify.ErrEndpointBusy) {
+		return err
+	}
+	return nil
 }
 
 // Relay runs a relay sweep (TypeRelay).

@@ -40,6 +40,7 @@ func NewServer(redis asynq.RedisConnOpt, concurrency int, h *Handlers, log *zap.
 	mux.HandleFunc(TypeProcessEvent, h.ProcessEvent)
 	mux.HandleFunc(TypeRunJob, h.RunJob)
 	mux.HandleFunc(TypeRelay, h.Relay)
+	mux.HandleFunc(TypeDeliver, h.Deliver)
 	return &Server{srv: srv, mux: mux}
 }
 

@@ -15,16 +15,18 @@ const (
 	TypeProcessEvent = "event:process"
 	TypeRunJob       = "job:run"
 	TypeRelay        = "relay:sweep"
+	TypeDeliver      = "notification:deliver"
 )
 
 // Queues and their weights: payments first, operators next, upkeep last.
 const (
-	QueueEvents      = "events"
-	QueueJobs        = "jobs"
-	QueueMaintenance = "maintenance"
+	QueueEvents        = "events"
+	QueueJobs          = "jobs"
+	QueueMaintenance   = "maintenance"
+	QueueNotifications = "notifications"
 )
 
-var queueWeights = map[string]int{QueueEvents: 6, QueueJobs: 3, QueueMaintenance: 1}
+var queueWeights = map[string]int{QueueEvents: 6, QueueJobs: 3, QueueNotifications: 2, QueueMaintenance: 1}
 
 // Retry budgets for transient faults (a database or Redis down). Refusals
 // are never retried.
@@ -42,6 +44,11 @@ type EventPayload struct {
 // JobPayload is the payload of TypeRunJob.
 type JobPayload struct {
 	JobID string `json:"job_id"`
+}
+
+// DeliveryPayload is the payload of TypeDeliver.
+type DeliveryPayload struct {
+	DeliveryID string `json:"delivery_id"`
 }
 
 // RecordPaymentArgs are the arguments of a JobRecordPayment job.

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,34 +16,39 @@ import (
 
 	"github.com/payrecon/reconciler/admin"
 	"github.com/payrecon/reconciler/admin/cli"
+	"github.com/payrecon/reconciler/internal/notify"
 	"github.com/payrecon/reconciler/internal/testenv"
+	"github.com/payrecon/reconciler/reconcile"
 	"github.com/payrecon/reconciler/worker"
 )
 
 const token = "test-admin-token"
 
-// fakeReconciler stands in for the reconciliation run, which is not what
-// these tests are about.
-type fakeReconciler struct{}
-
-func (fakeReconciler) Run(context.Context, bool) (string, error) { return "run_test", nil }
-
 // startAPI serves the real admin API on a fresh database, with a real worker
-// applying its jobs, and returns its URL.
+// applying its jobs and delivering notifications, and returns its URL.
 func startAPI(t *testing.T) string {
 	t.Helper()
-	store, _ := testenv.Store(t)
+	store, pool := testenv.Store(t)
 	redisOpt := testenv.Redis(t)
 	// Nop: the worker may log while shutting down after the test's end.
 	log := zap.NewNop()
 	client := worker.NewClient(redisOpt, store, log)
 	t.Cleanup(func() { _ = client.Close() })
-	srv := worker.NewServer(redisOpt, 4, worker.NewHandlers(store, client, fakeReconciler{}, time.Minute, log), log)
+	notifications := notify.NewStore(pool)
+	runner := reconcile.NewRunner(store, client, reconcile.RunnerConfig{RelayAfter: time.Minute, Log: log})
+	deliverer := notify.NewDeliverer(notifications, notify.NewHTTPClient(true, nil), notify.DelivererConfig{}, log)
+	srv := worker.NewServer(redisOpt, 4, worker.NewHandlers(store, client, runner, time.Minute, log).WithDeliverer(deliverer), log)
 	if err := srv.Start(); err != nil {
 		t.Fatalf("start worker: %v", err)
 	}
 	t.Cleanup(srv.Shutdown)
-	api := httptest.NewServer(admin.New(admin.Config{Token: token, Store: store, Jobs: client, Log: log}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = notify.Dispatch(ctx, pool, notifications, client, log) }()
+	t.Cleanup(func() { cancel(); <-done })
+	a := admin.New(admin.Config{Token: token, Store: store, Jobs: client, Log: log})
+	a.MountNotifications(notifications)
+	api := httptest.NewServer(a)
 	t.Cleanup(api.Close)
 	return api.URL
 }
@@ -228,6 +236,79 @@ func TestJobsAndIdempotencyKeys(t *testing.T) {
 	contains(t, op.ok("jobs", "show", first.ID), first.ID, "payment.record", "succeeded", "inv_key")
 
 	out = op.ok("reconcile", "--full", "--wait")
-	contains(t, out, "reconcile.run", "succeeded", "run_test")
+	contains(t, out, "reconcile.run", "succeeded", "run_")
 	contains(t, op.ok("events", "list"), "no events")
+}
+
+// TestNotificationsFromTheCLI is the operator's story of outbound
+// notifications: register a local receiver, record a partial payment, write
+// off the rest; the receiver hears invoice.payment_recorded then
+// invoice.written_off, signed, each once.
+func TestNotificationsFromTheCLI(t *testing.T) {
+	t.Parallel()
+	op := newOperator(t)
+	var mu sync.Mutex
+	var secret string
+	var types []string
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if err := notify.Verify(body, r.Header.Get(notify.SignatureHeader), secret, time.Minute); err != nil {
+			t.Errorf("signature: %v", err)
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		var n struct {
+			Type string `json:"type"`
+		}
+		_ = json.Unmarshal(body, &n)
+		types = append(types, n.Type)
+	}))
+	t.Cleanup(receiver.Close)
+
+	var ep struct {
+		ID     string `json:"id"`
+		Secret string `json:"secret"`
+	}
+	if err := json.Unmarshal([]byte(op.ok("--json", "endpoints", "add", receiver.URL, "--description", "accounting")), &ep); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	secret = ep.Secret
+	mu.Unlock()
+	if !strings.HasPrefix(secret, "whsec_") {
+		t.Fatalf("secret %q", secret)
+	}
+	if out := op.ok("endpoints", "list"); !strings.Contains(out, ep.ID) || strings.Contains(out, secret) {
+		t.Fatalf("endpoints list shows %q", out)
+	}
+	op.ok("invoices", "create", "--id", "inv_ntf", "--number", "N-1", "--client", "acme", "--currency", "usd", "--amount", "100.00")
+	op.ok("invoices", "send", "inv_ntf")
+	op.ok("payments", "record", "inv_ntf", "--amount", "40", "--wait")
+	op.ok("write-off", "inv_ntf", "--wait")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		got := append([]string(nil), types...)
+		mu.Unlock()
+		if len(got) >= 2 {
+			if strings.Join(got, " ") != "invoice.payment_recorded invoice.written_off" {
+				t.Fatalf("received %v", got)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("received only %v", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out := op.ok("endpoints", "deliveries", ep.ID)
+	if strings.Count(out, "delivered") != 2 {
+		t.Fatalf("deliveries:\n%s", out)
+	}
+	op.ok("endpoints", "delete", ep.ID)
+	if out := op.ok("endpoints", "list"); !strings.Contains(out, "no endpoints") {
+		t.Fatalf("after delete: %s", out)
+	}
 }

@@ -51,6 +51,11 @@ var commands = []command{
 	{"events list", "list received Stripe events", eventsList},
 	{"reconcile", "start a reconciliation run (queues a job)", reconcileRun},
 	{"report summary", "money per currency over a date range", reportSummary},
+	{"endpoints add", "subscribe a URL to invoice notifications", endpointsAdd},
+	{"endpoints list", "list notification endpoints", endpointsList},
+	{"endpoints delete", "delete a notification endpoint", endpointsDelete},
+	{"endpoints deliveries", "list an endpoint's deliveries", deliveriesList},
+	{"deliveries resend", "queue one more attempt at a delivery", deliveriesResend},
 }
 
 // Run runs `reconciler admin ARGS...` and returns the exit code: 0, 1 when

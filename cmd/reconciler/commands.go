@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -86,16 +87,16 @@ func runProcesses(ctx context.Context, cfg config.Config, log *zap.Logger, roles
 		}
 		log.Info("worker running", zap.Int("concurrency", cfg.WorkerConcurrency))
 	}
-	schedCtx, stopScheduler := context.WithCancel(context.WithoutCancel(ctx))
-	schedDone := make(chan struct{})
+	// The scheduler and the notification dispatcher stop first, before the
+	// worker they feed.
+	loopsCtx, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
+	var loops sync.WaitGroup
+	if roles&roleWorker != 0 {
+		loops.Go(func() { _ = deps.dispatch(loopsCtx) })
+	}
 	if roles&roleScheduler != 0 {
 		log.Info("scheduler running", zap.Duration("reconcile_every", cfg.ReconcileEvery), zap.Duration("relay_after", cfg.RelayAfter))
-		go func() {
-			defer close(schedDone)
-			_ = deps.scheduler().Run(schedCtx)
-		}()
-	} else {
-		close(schedDone)
+		loops.Go(func() { _ = deps.scheduler().Run(loopsCtx) })
 	}
 
 	var runErr error
@@ -104,8 +105,8 @@ func runProcesses(ctx context.Context, cfg config.Config, log *zap.Logger, roles
 		log.Info("stopping")
 	case runErr = <-errs:
 	}
-	stopScheduler()
-	<-schedDone
+	stopLoops()
+	loops.Wait()
 	if srv != nil {
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 		if err := srv.Shutdown(shutdownCtx); err != nil {

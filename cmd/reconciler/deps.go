@@ -15,6 +15,7 @@ import (
 
 	"github.com/payrecon/reconciler/admin"
 	"github.com/payrecon/reconciler/internal/config"
+	"github.com/payrecon/reconciler/internal/notify"
 	"github.com/payrecon/reconciler/reconcile"
 	"github.com/payrecon/reconciler/webhooks"
 	"github.com/payrecon/reconciler/worker"
@@ -27,6 +28,7 @@ type deps struct {
 	pool     *pgxpool.Pool
 	redis    redis.UniversalClient
 	store    *reconcile.Store
+	notify   *notify.Store
 	client   *worker.Client
 	runner   *reconcile.Runner
 	webhooks *webhooks.Handler
@@ -41,7 +43,7 @@ func poolSize(cfg config.Config, roles role) int32 {
 		n += 10
 	}
 	if roles&roleWorker != 0 {
-		n += int32(cfg.WorkerConcurrency) + 2
+		n += int32(cfg.WorkerConcurrency) + 3 // + the notification dispatcher's LISTEN connection
 	}
 	if roles&roleScheduler != 0 {
 		n += 2
@@ -66,7 +68,7 @@ func connect(ctx context.Context, cfg config.Config, log *zap.Logger, roles role
 		pool.Close()
 		return nil, fmt.Errorf("REDIS_URL: not a Redis client option")
 	}
-	d := &deps{cfg: cfg, log: log, pool: pool, redis: rc, store: reconcile.NewStore(pool)}
+	d := &deps{cfg: cfg, log: log, pool: pool, redis: rc, store: reconcile.NewStore(pool), notify: notify.NewStore(pool)}
 	d.client = worker.NewClient(cfg.Redis, d.store, log)
 	var stripe reconcile.StripeEvents
 	if cfg.StripeAPIKey != "" {
@@ -79,10 +81,18 @@ func connect(ctx context.Context, cfg config.Config, log *zap.Logger, roles role
 
 func (d *deps) workerServer() *worker.Server {
 	if d.server == nil {
-		h := worker.NewHandlers(d.store, d.client, d.runner, d.cfg.RelayAfter, d.log.Named("worker"))
+		deliverer := notify.NewDeliverer(d.notify, notify.NewHTTPClient(d.cfg.NotifyAllowPrivate, nil),
+			notify.DelivererConfig{}, d.log.Named("notify"))
+		h := worker.NewHandlers(d.store, d.client, d.runner, d.cfg.RelayAfter, d.log.Named("worker")).WithDeliverer(deliverer)
 		d.server = worker.NewServer(d.cfg.Redis, d.cfg.WorkerConcurrency, h, d.log)
 	}
 	return d.server
+}
+
+// dispatch queues notification deliveries as the ledger commits them, until
+// ctx ends.
+func (d *deps) dispatch(ctx context.Context) error {
+	return notify.Dispatch(ctx, d.pool, d.notify, d.client, d.log.Named("notify"))
 }
 
 func (d *deps) scheduler() *worker.Scheduler {
@@ -108,6 +118,7 @@ func (d *deps) Close() {
 func newHTTPServer(cfg config.Config, d *deps, log *zap.Logger) *http.Server {
 	d.webhooks = webhooks.New(webhooks.Config{Secrets: cfg.WebhookSecrets}, d.store, d.client, log.Named("webhooks"))
 	api := admin.New(admin.Config{Token: cfg.AdminToken, Store: d.store, Jobs: d.client, Log: log.Named("admin"), Now: time.Now})
+	api.MountNotifications(d.notify)
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/stripe", d.webhooks)
 	mux.Handle("/admin/", api)
