@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/payrecon/reconciler/internal/reqlog"
 	"github.com/payrecon/reconciler/internal/stripeevent"
 	"github.com/payrecon/reconciler/reconcile"
 )
@@ -148,7 +149,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case err != nil && r.Context().Err() != nil:
 		// The sender is gone; the event may still be committed, and a
 		// retry finds it stored.
-		h.log.Debug("webhook request ended before its commit", zap.String("event_id", ev.ID), zap.Error(err))
+		reqlog.Logger(r.Context(), h.log).Debug("webhook request ended before its commit", zap.String("event_id", ev.ID), zap.Error(err))
 		writeError(w, http.StatusServiceUnavailable, CodeDatabaseUnavailable, "the request ended before the event was stored")
 		return
 	case err != nil:
@@ -156,6 +157,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	log := reqlog.Logger(r.Context(), h.log)
 	fields := []zap.Field{zap.String("event_id", ev.ID), zap.String("type", ev.Type), zap.Bool("new", isNew)}
 	if isNew {
 		h.stats.fresh.Add(1)
@@ -164,9 +166,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if malformed {
 		h.stats.malformed.Add(1)
-		h.log.Warn("webhook event stored malformed", append(fields, zap.Error(decodeErr))...)
+		log.Warn("webhook event stored malformed", append(fields, zap.Error(decodeErr))...)
 	} else {
-		h.log.Info("webhook event stored", fields...)
+		log.Info("webhook event stored", fields...)
 	}
 	writeReceived(w)
 }

@@ -27,6 +27,7 @@ type Reconciler interface {
 type Handlers struct {
 	store      *reconcile.Store
 	deliverer  *notify.Deliverer
+	metrics    *Metrics
 	client     *Client
 	relayAfter time.Duration
 	reconciler Reconciler
@@ -37,6 +38,12 @@ type Handlers struct {
 // may wait before a relay sweep queues it again.
 func NewHandlers(store *reconcile.Store, client *Client, reconciler Reconciler, relayAfter time.Duration, log *zap.Logger) *Handlers {
 	return &Handlers{store: store, client: client, reconciler: reconciler, relayAfter: relayAfter, log: log}
+}
+
+// WithMetrics records the handlers' figures in m.
+func (h *Handlers) WithMetrics(m *Metrics) *Handlers {
+	h.metrics = m
+	return h
 }
 
 // WithDeliverer lets the handlers deliver notifications (TypeDeliver).
@@ -58,6 +65,18 @@ func (h *Handlers) Deliver(ctx context.Context, task *asynq.Task) error {
 		return fmt.Errorf("notifications are not delivered by this worker: %w", asynq.SkipRetry)
 	}
 	res, err := h.deliverer.Deliver(ctx, p.DeliveryID)
+	switch {
+	case errors.Is(err, notify.ErrEndpointBusy):
+		h.metrics.delivery("busy")
+	case err != nil:
+		h.metrics.delivery("error")
+	case res.Delivered:
+		h.metrics.delivery("delivered")
+	case res.Retry:
+		h.metrics.delivery("retry")
+	default:
+		h.metrics.delivery("done")
+	}
 	if res.Retry {
 		// The retry is a task of its own: this one's id is taken until it ends.
 		taskID := fmt.Sprintf("delivery:%s:%d", p.DeliveryID, res.NextAt.UnixNano())
@@ -114,6 +133,7 @@ func (h *Handlers) ProcessEvent(ctx context.Context, task *asynq.Task) error {
 			return markErr
 		}
 	}
+	h.metrics.event(ev.Type, res.Status)
 	h.log.Info("event processed", zap.String("event", ev.ID), zap.String("type", ev.Type),
 		zap.String("invoice", res.InvoiceID), zap.String("outcome", string(res.Status)), zap.String("reason", res.Reason))
 	return nil
@@ -165,12 +185,17 @@ func (h *Handlers) RunJob(ctx context.Context, task *asynq.Task) error {
 		return nil
 	}
 	log := h.log.With(zap.String("job", job.ID), zap.String("type", string(job.Type)))
+	started := time.Now()
 	result, err := h.applyJob(ctx, job)
+	outcome := "retried"
+	defer func() { h.metrics.job(job.Type, outcome, time.Since(started)) }()
 	if err == nil {
+		outcome = "succeeded"
 		log.Info("job succeeded")
 		return h.store.FinishJob(ctx, job.ID, reconcile.JobSucceeded, "", result)
 	}
 	if _, refused := reconcile.AsError(err); refused || lastAttempt(ctx) {
+		outcome = "failed"
 		log.Info("job failed", zap.Error(err))
 		if finishErr := h.store.FinishJob(ctx, job.ID, reconcile.JobFailed, err.Error(), nil); finishErr != nil {
 			return finishErr
@@ -228,6 +253,7 @@ func (h *Handlers) applyJob(ctx context.Context, job reconcile.Job) (any, error)
 			return nil, err
 		}
 		runID, err := h.reconciler.Run(ctx, a.Full)
+		h.observeRun(ctx, runID)
 		return map[string]string{"run_id": runID}, err
 	}
 	return nil, reconcile.Errorf(reconcile.KindInvalid, "bad_job", "job %s has unknown type %q", job.ID, job.Type)

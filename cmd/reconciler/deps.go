@@ -8,7 +8,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -16,6 +20,7 @@ import (
 	"github.com/payrecon/reconciler/admin"
 	"github.com/payrecon/reconciler/internal/config"
 	"github.com/payrecon/reconciler/internal/notify"
+	"github.com/payrecon/reconciler/internal/reqlog"
 	"github.com/payrecon/reconciler/reconcile"
 	"github.com/payrecon/reconciler/webhooks"
 	"github.com/payrecon/reconciler/worker"
@@ -33,6 +38,11 @@ type deps struct {
 	runner   *reconcile.Runner
 	webhooks *webhooks.Handler
 	server   *worker.Server
+	// metrics is the process's own registry: /metrics shows what this
+	// process's roles record, Go and process figures, and queue depth.
+	metrics *prometheus.Registry
+	workerM *worker.Metrics
+	queues  *asynq.Inspector
 }
 
 // poolSize is the PostgreSQL connection budget of a process: PostgreSQL
@@ -70,6 +80,13 @@ func connect(ctx context.Context, cfg config.Config, log *zap.Logger, roles role
 	}
 	d := &deps{cfg: cfg, log: log, pool: pool, redis: rc, store: reconcile.NewStore(pool), notify: notify.NewStore(pool)}
 	d.client = worker.NewClient(cfg.Redis, d.store, log)
+	d.metrics = prometheus.NewRegistry()
+	d.queues = asynq.NewInspector(cfg.Redis)
+	d.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		worker.NewQueueCollector(d.queues))
+	if roles&roleWorker != 0 {
+		d.workerM = worker.NewMetrics(d.metrics)
+	}
 	var stripe reconcile.StripeEvents
 	if cfg.StripeAPIKey != "" {
 		stripe = reconcile.NewStripeEvents(cfg.StripeAPIKey, cfg.StripeAPIBase)
@@ -83,7 +100,7 @@ func (d *deps) workerServer() *worker.Server {
 	if d.server == nil {
 		deliverer := notify.NewDeliverer(d.notify, notify.NewHTTPClient(d.cfg.NotifyAllowPrivate, nil),
 			notify.DelivererConfig{}, d.log.Named("notify"))
-		h := worker.NewHandlers(d.store, d.client, d.runner, d.cfg.RelayAfter, d.log.Named("worker")).WithDeliverer(deliverer)
+		h := worker.NewHandlers(d.store, d.client, d.runner, d.cfg.RelayAfter, d.log.Named("worker")).WithDeliverer(deliverer).WithMetrics(d.workerM)
 		d.server = worker.NewServer(d.cfg.Redis, d.cfg.WorkerConcurrency, h, d.log)
 	}
 	return d.server
@@ -109,6 +126,7 @@ func (d *deps) closeWeb() {
 // Close releases the connections.
 func (d *deps) Close() {
 	_ = d.client.Close()
+	_ = d.queues.Close()
 	_ = d.redis.Close()
 	d.pool.Close()
 }
@@ -117,23 +135,42 @@ func (d *deps) Close() {
 // can hold: a slowloris connection is dropped after ReadHeaderTimeout.
 func newHTTPServer(cfg config.Config, d *deps, log *zap.Logger) *http.Server {
 	d.webhooks = webhooks.New(webhooks.Config{Secrets: cfg.WebhookSecrets}, d.store, d.client, log.Named("webhooks"))
+	d.metrics.MustRegister(d.webhooks.Collector())
 	api := admin.New(admin.Config{Token: cfg.AdminToken, Store: d.store, Jobs: d.client, Log: log.Named("admin"), Now: time.Now})
 	api.MountNotifications(d.notify)
+	queues := asynqmon.New(asynqmon.Options{RootPath: "/admin/queues", RedisConnOpt: cfg.Redis})
+	api.Handle("/admin/queues/", queues.ServeHTTP)
+
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "reconciler_http_requests_total", Help: "HTTP requests by handler and status code.",
+	}, []string{"handler", "code"})
+	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "reconciler_http_request_duration_seconds", Help: "Time to answer HTTP requests, by handler.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
+	}, []string{"handler"})
+	d.metrics.MustRegister(requests, latency)
+	instrument := func(name string, h http.Handler) http.Handler {
+		labels := prometheus.Labels{"handler": name}
+		return promhttp.InstrumentHandlerCounter(requests.MustCurryWith(labels),
+			promhttp.InstrumentHandlerDuration(latency.MustCurryWith(labels), h))
+	}
+
 	mux := http.NewServeMux()
-	mux.Handle("/webhooks/stripe", d.webhooks)
-	mux.Handle("/admin/", api)
+	mux.Handle("/webhooks/stripe", instrument("webhooks", d.webhooks))
+	mux.Handle("/admin/", instrument("admin", api))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 	})
 	mux.HandleFunc("GET /readyz", d.ready)
-	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{}))
 	return &http.Server{
-		Handler:           mux,
+		Handler:           reqlog.Middleware(log, mux),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
 	}
 }
 

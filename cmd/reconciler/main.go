@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/payrecon/reconciler/admin/cli"
@@ -54,7 +55,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	start, ok := commands[cmd]
 	if !ok || len(rest) > 0 {
-		fmt.Fprintf(stderr, "reconciler: unknown command %q (reconciler --help lists them)\n", args)
+		fmt.Fprintf(stderr, "reconciler: unknown command %q (reconciler --help lists them)\n", strings.Join(args, " "))
 		return 2
 	}
 	cfg, err := config.Load(getenv)

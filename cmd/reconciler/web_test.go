@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stripe/stripe-go/v76/webhook"
+	"go.uber.org/zap"
+
+	"github.com/payrecon/reconciler/internal/config"
+	"github.com/payrecon/reconciler/internal/testenv"
+)
+
+const (
+	testToken  = "test-admin-token-0123456789"
+	testSecret = "whsec_test_web"
+)
+
+// startWeb serves the web role as reconciler web does, on a fresh database.
+func startWeb(t *testing.T, redisURL string) *httptest.Server {
+	t.Helper()
+	env := map[string]string{
+		"DATABASE_URL": testenv.DatabaseURL(t), "REDIS_URL": redisURL,
+		"ADMIN_TOKEN": testToken, "STRIPE_WEBHOOK_SECRET": testSecret,
+	}
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := connect(context.Background(), cfg, zap.NewNop(), roleWeb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(newHTTPServer(cfg, d, zap.NewNop()).Handler)
+	t.Cleanup(func() { srv.Close(); d.closeWeb(); d.Close() })
+	return srv
+}
+
+func get(t *testing.T, url string, headers ...string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestWebServesHealthMetricsAndQueues(t *testing.T) {
+	t.Parallel()
+	redis := testenv.Redis(t)
+	srv := startWeb(t, "redis://"+redis.Addr+"/"+itoa(redis.DB))
+
+	t.Run("healthz and readyz answer 200 when PostgreSQL and Redis do", func(t *testing.T) {
+		if resp, _ := get(t, srv.URL+"/healthz"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("healthz %d", resp.StatusCode)
+		}
+		if resp, body := get(t, srv.URL+"/readyz"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("readyz %d %s", resp.StatusCode, body)
+		}
+	})
+	t.Run("every answer carries a request id, the caller's when it is plain", func(t *testing.T) {
+		resp, _ := get(t, srv.URL+"/healthz", "X-Request-Id", "trace-42")
+		if got := resp.Header.Get("X-Request-Id"); got != "trace-42" {
+			t.Fatalf("request id %q", got)
+		}
+		resp, _ = get(t, srv.URL+"/healthz", "X-Request-Id", "bad id\twith tab")
+		if got := resp.Header.Get("X-Request-Id"); !strings.HasPrefix(got, "req_") {
+			t.Fatalf("request id %q, want a fresh one", got)
+		}
+	})
+	t.Run("a webhook moves the webhook and HTTP metric families", func(t *testing.T) {
+		payload, err := os.ReadFile(filepath.Join("..", "..", "internal", "stripeevent", "testdata", "payment_intent.succeeded.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		header := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: payload, Secret: testSecret, Timestamp: time.Now()}).Header
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/stripe", bytes.NewReader(payload))
+		req.Header.Set("Stripe-Signature", header)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("webhook %d", resp.StatusCode)
+		}
+		_, metrics := get(t, srv.URL+"/metrics")
+		for _, want := range []string{
+			`reconciler_webhook_events_total{outcome="new"} 1`,
+			`reconciler_http_requests_total{code="200",handler="webhooks"} 1`,
+			`reconciler_http_request_duration_seconds_count{handler="webhooks"} 1`,
+			`reconciler_queue_tasks{queue="events",state="pending"} 1`,
+			`go_goroutines`,
+		} {
+			if !strings.Contains(metrics, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+	})
+	t.Run("the queue dashboard needs the admin token", func(t *testing.T) {
+		if resp, _ := get(t, srv.URL+"/admin/queues/"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("without token: %d", resp.StatusCode)
+		}
+		resp, body := get(t, srv.URL+"/admin/queues/api/queues", "Authorization", "Bearer "+testToken)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"queue":"events"`) {
+			t.Fatalf("with token: %d %s", resp.StatusCode, body)
+		}
+	})
+}
+
+func TestReadyzWithRedisDown(t *testing.T) {
+	t.Parallel()
+	srv := startWeb(t, "redis://127.0.0.1:1/0")
+	resp, body := get(t, srv.URL+"/readyz")
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, `"redis":"unavailable"`) || !strings.Contains(body, `"postgres":"ok"`) {
+		t.Fatalf("readyz %d %s", resp.StatusCode, body)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
