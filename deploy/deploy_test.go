@@ -343,9 +343,8 @@ func TestComposeStartOrder(t *testing.T) {
 	}
 }
 
-// The URLs point at the compose services, and release can use its URL: pgx's
-// single connection (migrate) sends unknown query parameters such as
-// pool_max_conns to the server, which refuses them.
+// The URLs point at the compose services, and each process keeps its own
+// connection budget: pool_max_conns belongs on web only.
 func TestComposeURLs(t *testing.T) {
 	c := readCompose(t)
 	pg := c.Services["postgres"]
@@ -464,7 +463,7 @@ func TestComposeConnectionBudget(t *testing.T) {
 						t.Fatalf("%s WORKER_CONCURRENCY=%q", name, v)
 					}
 				}
-				pool = conc + 2
+				pool = conc + 3 // + the notification dispatcher's LISTEN connection
 			case "scheduler":
 				pool = 2
 			}
