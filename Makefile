@@ -38,7 +38,10 @@ lint: $(BIN)/staticcheck
 	$(BIN)/staticcheck ./...
 
 # Every test, with the race detector, against real PostgreSQL and Redis.
+# Debian's chromium drives the console's browser test; where it cannot be
+# installed that one test skips, saying why.
 test: services tools lint
+	@scripts/chromium.sh ensure || echo "chromium unavailable: the console's browser test will skip"
 	$(GO) test -race -timeout 15m ./...
 
 migrate: services build

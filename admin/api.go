@@ -46,6 +46,7 @@ type API struct {
 	log      *zap.Logger
 	now      func() time.Time
 	mux      *http.ServeMux
+	patterns []string // as given to Handle, for Routes
 }
 
 // New builds the API with its routes.
@@ -84,6 +85,7 @@ func (a *API) routes() {
 	a.Handle("POST /admin/reconcile", a.errs(a.reconcile))
 	a.Handle("GET /admin/reconcile/runs", a.errs(a.listRuns))
 	a.Handle("GET /admin/reports/summary", a.errs(a.summary))
+	a.Handle("GET /admin/openapi.yaml", a.serveOpenAPI)
 }
 
 // Handle adds a route, with a Go 1.22 ServeMux pattern such as
@@ -91,7 +93,14 @@ func (a *API) routes() {
 // as every other route, because ServeHTTP checks the token before routing.
 func (a *API) Handle(pattern string, h http.HandlerFunc) {
 	a.mux.HandleFunc(pattern, h)
+	a.patterns = append(a.patterns, pattern)
 }
+
+// Routes returns the patterns of every route added with Handle, in the
+// order they were added; the OpenAPI document's tests check that each is
+// documented. Add routes before serving: Routes does not guard against a
+// concurrent Handle.
+func (a *API) Routes() []string { return append([]string(nil), a.patterns...) }
 
 // handlerFunc is a route that returns its error for WriteError to answer,
 // so every failure path ends in the same mapping.

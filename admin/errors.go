@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap"
 
+	"github.com/payrecon/reconciler/internal/reqlog"
 	"github.com/payrecon/reconciler/reconcile"
 )
 
@@ -47,7 +48,7 @@ type errorDetail struct {
 // out of reach as 503 (the caller should retry), and anything else as 500
 // with its detail only in the log. Routes added with Handle use it too.
 func (a *API) WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	status, code, message := a.classify(r, err)
+	status, code, message := a.Classify(r, err)
 	b, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: message}}) // two strings always marshal
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -55,7 +56,11 @@ func (a *API) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	_, _ = w.Write(append(b, '\n')) // a caller that hung up has nothing to learn
 }
 
-func (a *API) classify(r *http.Request, err error) (status int, code, message string) {
+// Classify maps err to the status, machine code and message it is answered
+// with, logging what callers are not shown. It is exported so that another
+// front end of the same actions (the operator console) refuses exactly as
+// this API does.
+func (a *API) Classify(r *http.Request, err error) (status int, code, message string) {
 	var he *httpError
 	if errors.As(err, &he) {
 		return he.status, he.code, he.message
@@ -78,10 +83,10 @@ func (a *API) classify(r *http.Request, err error) (status int, code, message st
 		return http.StatusServiceUnavailable, "request_canceled", "the request ended before it was answered"
 	}
 	if databaseUnavailable(err) {
-		a.log.Warn("admin: database unavailable", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
+		reqlog.Logger(r.Context(), a.log).Warn("admin: database unavailable", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
 		return http.StatusServiceUnavailable, "database_unavailable", "the database is unavailable; retry"
 	}
-	a.log.Error("admin: internal error", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
+	reqlog.Logger(r.Context(), a.log).Error("admin: internal error", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
 	return http.StatusInternalServerError, "internal", "internal error"
 }
 

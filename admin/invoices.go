@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 
@@ -90,18 +91,23 @@ func (a *API) getInvoice(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// sendInvoice answers POST /admin/invoices/{id}/send. Sending is not money,
-// so it is applied at once rather than queued; sending again changes nothing.
+// sendInvoice answers POST /admin/invoices/{id}/send with the invoice.
 func (a *API) sendInvoice(w http.ResponseWriter, r *http.Request) error {
 	if err := a.emptyBody(w, r); err != nil {
 		return err
 	}
-	inv, err := a.store.SendInvoice(r.Context(), r.PathValue("id"))
+	inv, err := a.SendInvoice(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
 	a.WriteJSON(w, http.StatusOK, inv)
 	return nil
+}
+
+// SendInvoice marks invoice id sent and returns it. Sending is not money,
+// so it is applied at once rather than queued; sending again changes nothing.
+func (a *API) SendInvoice(ctx context.Context, id string) (reconcile.Invoice, error) {
+	return a.store.SendInvoice(ctx, id)
 }
 
 // deleteInvoice answers DELETE /admin/invoices/{id}: 204, or 409 when money

@@ -19,12 +19,8 @@ const maxKeyLength = 255
 // to queue.
 type prepareFunc func(ctx context.Context, body []byte) (reconcile.NewJob, error)
 
-// queueJob runs a write that queues a job. The Idempotency-Key is looked up
-// before anything else, so a replay gets its first job whatever the invoice
-// has become since (a replay of a payment that made the invoice paid must
-// not be refused as an overpayment). A new request is checked by prepare and
-// then stored and queued; concurrent requests with one key meet in the
-// jobs table's unique key, so they too get one job.
+// queueJob runs a JSON write that queues a job: it reads the
+// Idempotency-Key and the body, and hands them to submit.
 func (a *API) queueJob(w http.ResponseWriter, r *http.Request, prepare prepareFunc) error {
 	key, err := idempotencyKey(r)
 	if err != nil {
@@ -34,38 +30,50 @@ func (a *API) queueJob(w http.ResponseWriter, r *http.Request, prepare prepareFu
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	hash := requestHash(r, body)
+	job, err := a.submit(r.Context(), key, requestHash(r, body), func(ctx context.Context) (reconcile.NewJob, error) {
+		return prepare(ctx, body)
+	})
+	if err != nil {
+		return err
+	}
+	a.writeJob(w, job)
+	return nil
+}
+
+// submit is the one path of every write that queues a job, from the JSON
+// API and from the operator console alike. The idempotency key is looked up
+// before anything else, so a replay gets its first job whatever the invoice
+// has become since (a replay of a payment that made the invoice paid must
+// not be refused as an overpayment). A new request is checked by prepare and
+// then stored and queued; concurrent requests with one key meet in the jobs
+// table's unique key, so they too get one job.
+func (a *API) submit(ctx context.Context, key, hash string, prepare func(context.Context) (reconcile.NewJob, error)) (reconcile.Job, error) {
 	if key != "" {
+		if err := checkKey(key); err != nil {
+			return reconcile.Job{}, err
+		}
 		job, found, err := a.store.LookupJobByKey(ctx, key, hash)
 		if err != nil {
-			return err
+			return reconcile.Job{}, err
 		}
 		if found {
-			a.writeJob(w, job)
-			return nil
+			return job, nil
 		}
 	}
-	n, err := prepare(ctx, body)
+	n, err := prepare(ctx)
 	if err != nil {
 		if _, refused := reconcile.AsError(err); refused && key != "" {
 			// A request with the same key may have been queued, and its job
 			// run, between the lookup and the check: the replay still gets
 			// that job, not a refusal caused by it.
 			if job, found, lookupErr := a.store.LookupJobByKey(ctx, key, hash); lookupErr == nil && found {
-				a.writeJob(w, job)
-				return nil
+				return job, nil
 			}
 		}
-		return err
+		return reconcile.Job{}, err
 	}
 	n.IdempotencyKey, n.RequestHash = key, hash
-	job, err := a.jobs.Submit(ctx, n)
-	if err != nil {
-		return err
-	}
-	a.writeJob(w, job)
-	return nil
+	return a.jobs.Submit(ctx, n)
 }
 
 func (a *API) writeJob(w http.ResponseWriter, job reconcile.Job) {
@@ -80,16 +88,31 @@ func idempotencyKey(r *http.Request) (string, error) {
 	if !present {
 		return "", nil
 	}
-	bad := invalid("invalid_idempotency_key", "Idempotency-Key must be one value of 1 to 255 printable ASCII characters")
-	if len(values) != 1 || len(values[0]) == 0 || len(values[0]) > maxKeyLength {
-		return "", bad
+	if len(values) != 1 {
+		return "", errBadKey()
 	}
-	for i := 0; i < len(values[0]); i++ {
-		if c := values[0][i]; c < 0x20 || c > 0x7e {
-			return "", bad
-		}
+	if err := checkKey(values[0]); err != nil {
+		return "", err
 	}
 	return values[0], nil
+}
+
+func errBadKey() error {
+	return invalid("invalid_idempotency_key", "Idempotency-Key must be one value of 1 to 255 printable ASCII characters")
+}
+
+// checkKey refuses an idempotency key that is empty, longer than 255
+// characters or not printable ASCII.
+func checkKey(key string) error {
+	if len(key) == 0 || len(key) > maxKeyLength {
+		return errBadKey()
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c < 0x20 || c > 0x7e {
+			return errBadKey()
+		}
+	}
+	return nil
 }
 
 // requestHash identifies a request, so a key reused for another request is

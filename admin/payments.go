@@ -19,9 +19,7 @@ type recordPaymentBody struct {
 }
 
 // recordPayment answers POST /admin/invoices/{id}/payments: 202 with the job
-// that records the payment. The invoice as it stands must take it; the
-// worker asks the same rule again under the row lock, because the balance
-// may move before the job runs.
+// that records the payment.
 func (a *API) recordPayment(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	return a.queueJob(w, r, func(ctx context.Context, body []byte) (reconcile.NewJob, error) {
@@ -33,35 +31,60 @@ func (a *API) recordPayment(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return reconcile.NewJob{}, err
 		}
-		paid := reconcile.DateOf(a.now())
+		args := worker.RecordPaymentArgs{InvoiceID: id, Amount: amount, Notes: b.Notes}
 		if b.PaidDate != nil {
 			d, err := parseDate("paid_date", b.PaidDate)
 			if err != nil {
 				return reconcile.NewJob{}, err
 			}
-			paid = *d
+			args.PaidDate = *d
 		}
-		var method string
 		if b.Method != nil {
-			if !reconcile.ValidMethod(*b.Method) {
-				return reconcile.NewJob{}, invalid("invalid_method", "method must be bank_transfer, check, cash or other")
+			// Given, the method may not be empty; absent, it is unknown.
+			if *b.Method == "" {
+				return reconcile.NewJob{}, errInvalidMethod()
 			}
-			method = *b.Method
+			args.Method = *b.Method
 		}
-		if err := checkNotes(b.Notes); err != nil {
-			return reconcile.NewJob{}, err
-		}
-		inv, err := a.store.GetInvoice(ctx, id)
-		if err != nil {
-			return reconcile.NewJob{}, err
-		}
-		if err := inv.CanRecordManualPayment(amount); err != nil {
-			return reconcile.NewJob{}, err
-		}
-		return reconcile.NewJob{Type: reconcile.JobRecordPayment, InvoiceID: id, Payload: worker.RecordPaymentArgs{
-			InvoiceID: id, Amount: amount, PaidDate: paid, Method: method, Notes: b.Notes,
-		}}, nil
+		return a.prepareRecordPayment(ctx, args)
 	})
+}
+
+// RecordPayment queues the job that records a manual payment of args.Amount
+// on invoice args.InvoiceID, paid on args.PaidDate (today when zero). The
+// invoice as it stands must take it; the worker asks the same rule again
+// under the row lock, because the balance may move before the job runs.
+// key, when not empty, is an idempotency key looked up before any check;
+// requestHash tells a replay from another request reusing the key. Its
+// refusals are ledger errors (reconcile.AsError) or errors Classify maps.
+func (a *API) RecordPayment(ctx context.Context, args worker.RecordPaymentArgs, key, requestHash string) (reconcile.Job, error) {
+	return a.submit(ctx, key, requestHash, func(ctx context.Context) (reconcile.NewJob, error) {
+		return a.prepareRecordPayment(ctx, args)
+	})
+}
+
+func (a *API) prepareRecordPayment(ctx context.Context, args worker.RecordPaymentArgs) (reconcile.NewJob, error) {
+	if args.PaidDate.IsZero() {
+		args.PaidDate = reconcile.DateOf(a.now())
+	}
+	if args.Method != "" && !reconcile.ValidMethod(args.Method) {
+		return reconcile.NewJob{}, errInvalidMethod()
+	}
+	if err := checkNotes(args.Notes); err != nil {
+		return reconcile.NewJob{}, err
+	}
+	inv, err := a.store.GetInvoice(ctx, args.InvoiceID)
+	if err != nil {
+		return reconcile.NewJob{}, err
+	}
+	if err := inv.CanRecordManualPayment(args.Amount); err != nil {
+		return reconcile.NewJob{}, err
+	}
+	return reconcile.NewJob{Type: reconcile.JobRecordPayment, InvoiceID: args.InvoiceID, Payload: args}, nil
+}
+
+func errInvalidMethod() error {
+	return invalid("invalid_method", "method must be bank_transfer, check, cash or other")
 }
 
 // deletePayment answers DELETE /admin/invoices/{id}/payments/{payment_id}:
@@ -72,17 +95,30 @@ func (a *API) deletePayment(w http.ResponseWriter, r *http.Request) error {
 		if err := decodeStrict(body, &struct{}{}, true); err != nil {
 			return reconcile.NewJob{}, err
 		}
-		inv, err := a.store.GetInvoice(ctx, id)
-		if err != nil {
-			return reconcile.NewJob{}, err
-		}
-		if _, err := a.store.GetPayment(ctx, id, paymentID); err != nil {
-			return reconcile.NewJob{}, err
-		}
-		if err := inv.CanDeletePayment(); err != nil {
-			return reconcile.NewJob{}, err
-		}
-		return reconcile.NewJob{Type: reconcile.JobDeletePayment, InvoiceID: id,
-			Payload: worker.DeletePaymentArgs{InvoiceID: id, PaymentID: paymentID}}, nil
+		return a.prepareDeletePayment(ctx, id, paymentID)
 	})
+}
+
+// DeletePayment queues the job that deletes payment paymentID of invoice
+// invoiceID, after checking that both exist and that the invoice allows it.
+// key and requestHash are as for RecordPayment.
+func (a *API) DeletePayment(ctx context.Context, invoiceID, paymentID, key, requestHash string) (reconcile.Job, error) {
+	return a.submit(ctx, key, requestHash, func(ctx context.Context) (reconcile.NewJob, error) {
+		return a.prepareDeletePayment(ctx, invoiceID, paymentID)
+	})
+}
+
+func (a *API) prepareDeletePayment(ctx context.Context, id, paymentID string) (reconcile.NewJob, error) {
+	inv, err := a.store.GetInvoice(ctx, id)
+	if err != nil {
+		return reconcile.NewJob{}, err
+	}
+	if _, err := a.store.GetPayment(ctx, id, paymentID); err != nil {
+		return reconcile.NewJob{}, err
+	}
+	if err := inv.CanDeletePayment(); err != nil {
+		return reconcile.NewJob{}, err
+	}
+	return reconcile.NewJob{Type: reconcile.JobDeletePayment, InvoiceID: id,
+		Payload: worker.DeletePaymentArgs{InvoiceID: id, PaymentID: paymentID}}, nil
 }

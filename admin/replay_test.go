@@ -88,7 +88,9 @@ func TestIdempotencyKeys(t *testing.T) {
 	t.Run("a key reused for another request is 422 and queues nothing", func(t *testing.T) {
 		h := h.in(t)
 		h.createInvoice("inv-kreuse", 10000, true)
-		h.queue("POST", "/admin/invoices/inv-kreuse/payments", `{"amount": 100}`, "Idempotency-Key", "reused")
+		first := h.queue("POST", "/admin/invoices/inv-kreuse/payments", `{"amount": 100}`, "Idempotency-Key", "reused")
+		// The worker runs: the first payment must land before the snapshot.
+		h.waitSucceeded(first.ID)
 		h.unchanged("inv-kreuse", func() {
 			for _, c := range []struct{ method, path, body string }{
 				{"POST", "/admin/invoices/inv-kreuse/payments", `{"amount": 200}`},

@@ -87,7 +87,7 @@ const (
 
 // HistoryEntry is one change of an invoice, oldest first in a listing.
 type HistoryEntry struct {
-	ID        int64          `json:"id"`
+	ID        int64          `json:"id,string"` // every id in JSON is a string
 	At        time.Time      `json:"at"`
 	Kind      HistoryKind    `json:"kind"`
 	Amount    *Amount        `json:"amount"`

@@ -81,7 +81,10 @@ func (s *Store) GetPayment(ctx context.Context, invoiceID, paymentID string) (Pa
 
 // InvoiceFilter selects a page of invoices, newest first.
 type InvoiceFilter struct {
-	State  State  // empty: every state
+	State State // empty: every state
+	// States, when not empty, keeps invoices in any of them (the console's
+	// "open" tab is open and partial). With State set too, both apply.
+	States []State
 	Client string // empty: every client
 	Limit  int
 	Cursor string // from the previous page's NextCursor
@@ -102,6 +105,13 @@ func (s *Store) ListInvoices(ctx context.Context, f InvoiceFilter) (InvoicePage,
 	if f.State != "" && !ValidState(string(f.State)) {
 		return InvoicePage{}, Errorf(KindInvalid, "invalid_state", "state must be draft, open, partial, paid or written_off")
 	}
+	states := make([]string, 0, len(f.States))
+	for _, st := range f.States {
+		if !ValidState(string(st)) {
+			return InvoicePage{}, Errorf(KindInvalid, "invalid_state", "state must be draft, open, partial, paid or written_off")
+		}
+		states = append(states, string(st))
+	}
 	if f.Limit <= 0 {
 		f.Limit = 50
 	}
@@ -116,8 +126,9 @@ func (s *Store) ListInvoices(ctx context.Context, f InvoiceFilter) (InvoicePage,
 		  AND ($1 = '' OR state = $1)
 		  AND ($2 = '' OR client = $2)
 		  AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+		  AND (cardinality($6::text[]) = 0 OR state = ANY($6::text[]))
 		ORDER BY created_at DESC, id DESC
-		LIMIT $5`, string(f.State), f.Client, afterAt, afterID, f.Limit+1)
+		LIMIT $5`, string(f.State), f.Client, afterAt, afterID, f.Limit+1, states)
 	if err != nil {
 		return InvoicePage{}, fmt.Errorf("list invoices: %w", err)
 	}

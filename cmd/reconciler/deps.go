@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/payrecon/reconciler/admin"
+	"github.com/payrecon/reconciler/admin/ui"
 	"github.com/payrecon/reconciler/internal/config"
 	"github.com/payrecon/reconciler/internal/notify"
 	"github.com/payrecon/reconciler/internal/reqlog"
@@ -138,8 +139,12 @@ func newHTTPServer(cfg config.Config, d *deps, log *zap.Logger) *http.Server {
 	d.metrics.MustRegister(d.webhooks.Collector())
 	api := admin.New(admin.Config{Token: cfg.AdminToken, Store: d.store, Jobs: d.client, Log: log.Named("admin"), Now: time.Now})
 	api.MountNotifications(d.notify)
-	queues := asynqmon.New(asynqmon.Options{RootPath: "/admin/queues", RedisConnOpt: cfg.Redis})
-	api.Handle("/admin/queues/", queues.ServeHTTP)
+	console := ui.New(ui.Config{Token: cfg.AdminToken, API: api, Store: d.store, Log: log.Named("ui")})
+	// Asynq's dashboard, for a browser logged in to the console or a
+	// caller with the bearer token.
+	queues := asynqmon.New(asynqmon.Options{RootPath: strings.TrimSuffix(ui.QueuesPrefix, "/"), RedisConnOpt: cfg.Redis})
+	api.Handle(ui.QueuesPrefix, queues.ServeHTTP)
+	dashboard := console.Protect(queues)
 
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "reconciler_http_requests_total", Help: "HTTP requests by handler and status code.",
@@ -158,6 +163,14 @@ func newHTTPServer(cfg config.Config, d *deps, log *zap.Logger) *http.Server {
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/stripe", instrument("webhooks", d.webhooks))
 	mux.Handle("/admin/", instrument("admin", api))
+	mux.Handle(ui.Prefix, instrument("console", console))
+	mux.Handle(ui.QueuesPrefix, instrument("queues", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			api.ServeHTTP(w, r)
+			return
+		}
+		dashboard.ServeHTTP(w, r)
+	})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -112,13 +113,48 @@ func TestWebServesHealthMetricsAndQueues(t *testing.T) {
 			}
 		}
 	})
-	t.Run("the queue dashboard needs the admin token", func(t *testing.T) {
-		if resp, _ := get(t, srv.URL+"/admin/queues/"); resp.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("without token: %d", resp.StatusCode)
+	t.Run("the queue dashboard needs the admin token or a console login", func(t *testing.T) {
+		noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := noRedirect.Get(srv.URL + "/admin/queues/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/admin/ui/login?next=") {
+			t.Fatalf("without a session: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if resp, _ := get(t, srv.URL+"/admin/queues/api/queues", "Authorization", "Bearer wrong"); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong token: %d", resp.StatusCode)
 		}
 		resp, body := get(t, srv.URL+"/admin/queues/api/queues", "Authorization", "Bearer "+testToken)
 		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"queue":"events"`) {
 			t.Fatalf("with token: %d %s", resp.StatusCode, body)
+		}
+
+		// A browser logs in to the console, and its cookie opens the dashboard.
+		form := url.Values{"token": {testToken}, "next": {"/admin/queues/"}}
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/admin/ui/login", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", srv.URL)
+		login, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		login.Body.Close()
+		cookies := login.Cookies()
+		if login.StatusCode != http.StatusSeeOther || len(cookies) == 0 {
+			t.Fatalf("login: %d, cookies %v", login.StatusCode, cookies)
+		}
+		req, _ = http.NewRequest(http.MethodGet, srv.URL+"/admin/queues/", nil)
+		req.AddCookie(cookies[0])
+		page, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		html, _ := io.ReadAll(page.Body)
+		page.Body.Close()
+		if page.StatusCode != http.StatusOK || !strings.Contains(strings.ToLower(string(html)), "<html") {
+			t.Fatalf("dashboard with a session: %d", page.StatusCode)
 		}
 	})
 }
