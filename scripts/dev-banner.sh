@@ -25,6 +25,9 @@ cat <<BANNER
       -H "Idempotency-Key: ${inv}-wo" -d '{"notes":"client insolvent"}'
     curl -s "${base}/admin/invoices?state=written_off" -H "Authorization: Bearer \$ADMIN_TOKEN"
 
+  In a browser: ${base}/admin/ui/ (log in with the ADMIN_TOKEN above);
+  queues at ${base}/admin/queues/, the API's OpenAPI at ${base}/admin/openapi.yaml
+
   The same from the CLI: ADMIN_TOKEN=... bin/reconciler admin invoices list --state written_off
   Stripe CLI: stripe listen --forward-to ${base}/webhooks/stripe
     (then run with STRIPE_WEBHOOK_SECRET set to the whsec_ it prints)
