@@ -52,17 +52,6 @@ func mustTotals(t *testing.T, s *reconcile.Store, id string, want totals) reconc
 	return inv
 }
 
-func wantCode(t *testing.T, err error, kind reconcile.ErrorKind, code string) {
-	t.Helper()
-	e, ok := reconcile.AsError(err)
-	if !ok {
-		t.Fatalf("got error %v, want ledger error %s", err, code)
-	}
-	if e.Kind != kind || e.Code != code {
-		t.Fatalf("got %d %s (%s), want %d %s", e.Kind, e.Code, e.Message, kind, code)
-	}
-}
-
 func mustInvoice(t *testing.T) func(reconcile.Invoice, error) reconcile.Invoice {
 	return func(v reconcile.Invoice, err error) reconcile.Invoice { t.Helper(); noErr(t, err); return v }
 }

@@ -160,17 +160,6 @@ func ipAddrs(ips ...string) []net.IPAddr {
 	return out
 }
 
-func wantKind(t *testing.T, err error, kind reconcile.ErrorKind, code string) {
-	t.Helper()
-	e, ok := reconcile.AsError(err)
-	if !ok {
-		t.Fatalf("got error %v, want ledger error %s", err, code)
-	}
-	if e.Kind != kind || e.Code != code {
-		t.Fatalf("got %d %s (%s), want %d %s", e.Kind, e.Code, e.Message, kind, code)
-	}
-}
-
 func noErr(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {

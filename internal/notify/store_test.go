@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/payrecon/reconciler/internal/notify"
+	"github.com/payrecon/reconciler/internal/testenv"
 	"github.com/payrecon/reconciler/reconcile"
 )
 
@@ -76,7 +77,7 @@ func TestEndpoints(t *testing.T) {
 		t.Run(name+" is refused as invalid", func(t *testing.T) {
 			e := newEnv(t)
 			_, _, err := e.store.CreateEndpoint(t.Context(), u, nil, "")
-			wantKind(t, err, reconcile.KindInvalid, "invalid_url")
+			testenv.WantLedgerError(t, err, reconcile.KindInvalid, "invalid_url")
 		})
 	}
 	t.Run("an upper-case scheme is stored in lower case", func(t *testing.T) {
@@ -89,12 +90,12 @@ func TestEndpoints(t *testing.T) {
 	t.Run("an unknown event type is refused as invalid", func(t *testing.T) {
 		e := newEnv(t)
 		_, _, err := e.store.CreateEndpoint(t.Context(), "https://hooks.example.com/", []string{"invoice.paid", "invoice.eaten"}, "")
-		wantKind(t, err, reconcile.KindInvalid, "invalid_events")
+		testenv.WantLedgerError(t, err, reconcile.KindInvalid, "invalid_events")
 	})
 	t.Run("a description over 500 characters is refused as invalid", func(t *testing.T) {
 		e := newEnv(t)
 		_, _, err := e.store.CreateEndpoint(t.Context(), "https://hooks.example.com/", nil, strings.Repeat("é", 501))
-		wantKind(t, err, reconcile.KindInvalid, "invalid_description")
+		testenv.WantLedgerError(t, err, reconcile.KindInvalid, "invalid_description")
 	})
 	t.Run("deleting an endpoint fails its pending deliveries, which are never sent", func(t *testing.T) {
 		e := newEnv(t)
@@ -121,7 +122,7 @@ func TestEndpoints(t *testing.T) {
 			t.Fatalf("a deleted endpoint is listed: %+v", eps)
 		}
 		_, err = e.store.Resend(t.Context(), d.ID)
-		wantKind(t, err, reconcile.KindConflict, "endpoint_deleted")
+		testenv.WantLedgerError(t, err, reconcile.KindConflict, "endpoint_deleted")
 	})
 	t.Run("a deleted endpoint gets no new deliveries", func(t *testing.T) {
 		e := newEnv(t)
@@ -152,10 +153,10 @@ func TestEndpoints(t *testing.T) {
 	})
 	t.Run("deleting an unknown or deleted endpoint is not found", func(t *testing.T) {
 		e := newEnv(t)
-		wantKind(t, e.store.DeleteEndpoint(t.Context(), "ep_nope"), reconcile.KindNotFound, "endpoint_not_found")
+		testenv.WantLedgerError(t, e.store.DeleteEndpoint(t.Context(), "ep_nope"), reconcile.KindNotFound, "endpoint_not_found")
 		ep, _ := e.endpoint(t, "https://hooks.example.com/")
 		noErr(t, e.store.DeleteEndpoint(t.Context(), ep.ID))
-		wantKind(t, e.store.DeleteEndpoint(t.Context(), ep.ID), reconcile.KindNotFound, "endpoint_not_found")
+		testenv.WantLedgerError(t, e.store.DeleteEndpoint(t.Context(), ep.ID), reconcile.KindNotFound, "endpoint_not_found")
 	})
 }
 
@@ -201,12 +202,12 @@ func TestDeliveryRecords(t *testing.T) {
 		e := newEnv(t)
 		ep, _ := e.endpoint(t, "https://hooks.example.com/")
 		_, err := e.store.ListDeliveries(t.Context(), ep.ID, "lost", 10)
-		wantKind(t, err, reconcile.KindInvalid, "invalid_status")
+		testenv.WantLedgerError(t, err, reconcile.KindInvalid, "invalid_status")
 	})
 	t.Run("listing the deliveries of an unknown endpoint is not found", func(t *testing.T) {
 		e := newEnv(t)
 		_, err := e.store.ListDeliveries(t.Context(), "ep_nope", "", 10)
-		wantKind(t, err, reconcile.KindNotFound, "endpoint_not_found")
+		testenv.WantLedgerError(t, err, reconcile.KindNotFound, "endpoint_not_found")
 	})
 	t.Run("listing by status shows only that status, newest first", func(t *testing.T) {
 		e := newEnv(t)
@@ -230,6 +231,6 @@ func TestDeliveryRecords(t *testing.T) {
 	t.Run("resending an unknown delivery is not found", func(t *testing.T) {
 		e := newEnv(t)
 		_, err := e.store.Resend(t.Context(), "dlv_nope")
-		wantKind(t, err, reconcile.KindNotFound, "delivery_not_found")
+		testenv.WantLedgerError(t, err, reconcile.KindNotFound, "delivery_not_found")
 	})
 }

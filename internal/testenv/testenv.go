@@ -212,3 +212,16 @@ func flush(t testing.TB, opt asynq.RedisClientOpt) {
 		t.Errorf("testenv: flush Redis db %d: %v", opt.DB, err)
 	}
 }
+
+// WantLedgerError fails the test unless err is the ledger's refusal of the
+// given kind and code.
+func WantLedgerError(t testing.TB, err error, kind reconcile.ErrorKind, code string) {
+	t.Helper()
+	e, ok := reconcile.AsError(err)
+	if !ok {
+		t.Fatalf("got error %v, want ledger error %s", err, code)
+	}
+	if e.Kind != kind || e.Code != code {
+		t.Fatalf("got %d %s (%s), want %d %s", e.Kind, e.Code, e.Message, kind, code)
+	}
+}
