@@ -10,7 +10,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/payrecon/reconciler/reconcile"
 )
@@ -151,8 +150,8 @@ func parseDate(field string, s *string) (*reconcile.Date, error) {
 
 // checkNotes applies the ledger's limit on notes.
 func checkNotes(notes string) error {
-	if !utf8.ValidString(notes) || utf8.RuneCountInString(notes) > maxNotes {
-		return invalid("invalid_notes", fmt.Sprintf("notes must be at most %d characters", maxNotes))
+	if !reconcile.ValidText(notes, maxNotes) {
+		return invalid("invalid_notes", fmt.Sprintf("notes must be at most %d characters of text", maxNotes))
 	}
 	return nil
 }

@@ -29,7 +29,7 @@ const testToken = "s3cret-admin-token"
 // harness is one API on its own database and Redis db, with the real worker
 // client behind it and, when started, the real worker server.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	url      string
 	api      *admin.API
 	store    *reconcile.Store
@@ -49,7 +49,7 @@ func (h *harness) in(t *testing.T) *harness {
 }
 
 // newHarness builds the API with the given config changes applied.
-func newHarness(t *testing.T, change ...func(*admin.Config)) *harness {
+func newHarness(t testing.TB, change ...func(*admin.Config)) *harness {
 	t.Helper()
 	pool := testenv.PoolOn(t, testenv.DatabaseURL(t), 10)
 	h := &harness{t: t, store: reconcile.NewStore(pool), pool: pool, redis: testenv.Redis(t), now: new(atomic.Pointer[time.Time])}
@@ -152,7 +152,7 @@ var authed = []string{"Authorization", "Bearer " + testToken}
 
 // must fails the test unless the answer has status; it decodes the body
 // into out when out is not nil.
-func (r response) must(t *testing.T, status int, out any) {
+func (r response) must(t testing.TB, status int, out any) {
 	t.Helper()
 	if r.status != status {
 		t.Fatalf("status %d, want %d; body %s", r.status, status, r.body)
@@ -176,7 +176,7 @@ type apiError struct {
 
 // mustError fails the test unless the answer is the JSON error of status
 // and code, and returns its message.
-func (r response) mustError(t *testing.T, status int, code string) string {
+func (r response) mustError(t testing.TB, status int, code string) string {
 	t.Helper()
 	var e apiError
 	r.must(t, status, &e)

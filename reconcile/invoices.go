@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -31,7 +30,7 @@ func ValidID(s string) bool { return idPattern.MatchString(s) }
 // Validate names the first bad field.
 func (n NewInvoice) Validate() error {
 	text := func(field, v string) error {
-		if v == "" || utf8.RuneCountInString(v) > 200 || !utf8.ValidString(v) {
+		if v == "" || !ValidText(v, 200) {
 			return Errorf(KindInvalid, "invalid_"+field, "%s must be 1 to 200 characters", field)
 		}
 		return nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -38,7 +37,7 @@ func (m ManualPayment) Validate() error {
 		return Errorf(KindInvalid, "invalid_paid_date", "paid_date is required")
 	case m.Method != "" && !ValidMethod(m.Method):
 		return Errorf(KindInvalid, "invalid_method", "method must be bank_transfer, check, cash or other")
-	case utf8.RuneCountInString(m.Notes) > 2000 || !utf8.ValidString(m.Notes):
+	case !ValidText(m.Notes, 2000):
 		return Errorf(KindInvalid, "invalid_notes", "notes must be at most 2000 characters")
 	}
 	return nil

@@ -3,7 +3,6 @@ package reconcile
 import (
 	"context"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -12,7 +11,7 @@ import (
 // invoice keeps its payments; payments received later recover the debt
 // first. Key makes it idempotent.
 func (s *Store) WriteOff(ctx context.Context, key, invoiceID, notes string) (Invoice, error) {
-	if utf8.RuneCountInString(notes) > 2000 || !utf8.ValidString(notes) {
+	if !ValidText(notes, 2000) {
 		return Invoice{}, Errorf(KindInvalid, "invalid_notes", "notes must be at most 2000 characters")
 	}
 	return s.change(ctx, invoiceID, key, NotifyWrittenOff, func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -41,7 +42,10 @@ func startWeb(t *testing.T, redisURL string) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(newHTTPServer(cfg, d, zap.NewNop()).Handler)
+	// The real server, with its timeouts, not httptest's default one.
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config = newHTTPServer(cfg, d, zap.NewNop())
+	srv.Start()
 	t.Cleanup(func() { srv.Close(); d.closeWeb(); d.Close() })
 	return srv
 }
@@ -169,3 +173,39 @@ func TestReadyzWithRedisDown(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestSlowClientsAreDropped holds a connection open sending headers a byte
+// at a time, as a slowloris attack does: the server closes it once its
+// header timeout passes, so it cannot hold a connection forever.
+func TestSlowClientsAreDropped(t *testing.T) {
+	t.Parallel()
+	redis := testenv.Redis(t)
+	srv := startWeb(t, "redis://"+redis.Addr+"/"+strconv.Itoa(redis.DB))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() {
+		_, err := io.ReadAll(conn) // returns when the server closes the connection
+		closed <- err
+	}()
+	// Dribble a header byte every 500 ms; the server must hang up on its own.
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(60 * time.Second)
+	for {
+		select {
+		case <-closed:
+			return
+		case <-tick.C:
+			_, _ = conn.Write([]byte("X"))
+		case <-deadline:
+			t.Fatal("the server kept a slow client's connection for a minute")
+		}
+	}
+}

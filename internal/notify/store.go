@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -60,7 +59,7 @@ func (s *Store) CreateEndpoint(ctx context.Context, rawURL string, events []stri
 	if err != nil {
 		return Endpoint{}, "", err
 	}
-	if !utf8.ValidString(description) || utf8.RuneCountInString(description) > maxDescriptionLength {
+	if !reconcile.ValidText(description, maxDescriptionLength) {
 		return Endpoint{}, "", reconcile.Errorf(reconcile.KindInvalid, "invalid_description",
 			"description must be at most %d characters", maxDescriptionLength)
 	}
