@@ -197,13 +197,13 @@ func (s *Store) RetryJob(ctx context.Context, id, reason string) error {
 	return nil
 }
 
-// UnfinishedJobs lists jobs not finished and untouched for olderThan: their
-// task may have been lost with Redis.
-func (s *Store) UnfinishedJobs(ctx context.Context, olderThan time.Duration, limit int) ([]Job, error) {
+// UnfinishedJobs lists, in id order after afterID, jobs not finished and
+// untouched for olderThan: their task may have been lost with Redis.
+func (s *Store) UnfinishedJobs(ctx context.Context, olderThan time.Duration, afterID string, limit int) ([]Job, error) {
 	rows, err := s.db.Query(ctx, `
 		SELECT `+jobColumns+` FROM jobs
-		WHERE status IN ('queued', 'running', 'retrying') AND updated_at < now() - $1::interval
-		ORDER BY updated_at LIMIT $2`, olderThan, limit)
+		WHERE status IN ('queued', 'running', 'retrying') AND updated_at < now() - $1::interval AND id > $2
+		ORDER BY id LIMIT $3`, olderThan, afterID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list unfinished jobs: %w", err)
 	}
@@ -214,12 +214,13 @@ func (s *Store) UnfinishedJobs(ctx context.Context, olderThan time.Duration, lim
 	return jobs, nil
 }
 
-// StaleEvents lists events still received after olderThan, or unmatched
-// ones when unmatched is set: their processing is to be queued again.
-func (s *Store) StaleEvents(ctx context.Context, status EventStatus, olderThan time.Duration, limit int) ([]string, error) {
+// StaleEvents lists, in id order after afterID, the events of a status
+// received more than olderThan ago: their processing is to be queued again.
+// Paging by id lets a sweep take a whole backlog, however large.
+func (s *Store) StaleEvents(ctx context.Context, status EventStatus, olderThan time.Duration, afterID string, limit int) ([]string, error) {
 	rows, err := s.db.Query(ctx, `
-		SELECT id FROM events WHERE status = $1 AND received_at < now() - $2::interval
-		ORDER BY received_at LIMIT $3`, status, olderThan, limit)
+		SELECT id FROM events WHERE status = $1 AND received_at < now() - $2::interval AND id > $3
+		ORDER BY id LIMIT $4`, status, olderThan, afterID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list %s events: %w", status, err)
 	}

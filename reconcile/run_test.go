@@ -36,7 +36,7 @@ func (r *recordingRelay) RelayReceived(ctx context.Context, olderThan time.Durat
 	if r.relayErr != nil {
 		return 0, r.relayErr
 	}
-	ids, err := r.store.StaleEvents(ctx, reconcile.EventReceived, olderThan, 1000)
+	ids, err := r.store.StaleEvents(ctx, reconcile.EventReceived, olderThan, "", 1000)
 	if err != nil {
 		return 0, err
 	}

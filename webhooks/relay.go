@@ -2,6 +2,7 @@ package webhooks
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -12,7 +13,10 @@ const (
 	// a batch is not enqueued here at all: its events stay received in
 	// PostgreSQL and the relay sweep (RELAY_AFTER) enqueues them, which is
 	// better than letting a slow Redis back up into the webhook answers.
-	relayQueue = 64
+	relayQueue = 256
+	// relaySenders enqueue batches side by side: one Redis round trip per
+	// event, in one goroutine, cannot keep up with group-committed ingest.
+	relaySenders = 8
 	// enqueueTimeout bounds one EnqueueEvents call, for the same reason.
 	enqueueTimeout = 5 * time.Second
 	// closeGrace is how long Close lets queued enqueues run before giving
@@ -58,6 +62,15 @@ func (r *relay) submit(ids []string) {
 
 func (r *relay) run() {
 	defer close(r.stopped)
+	var senders sync.WaitGroup
+	for range relaySenders {
+		senders.Go(r.send)
+	}
+	senders.Wait()
+}
+
+// send enqueues queued batches until the queue is closed.
+func (r *relay) send() {
 	for ids := range r.ids {
 		ctx, cancel := context.WithTimeout(r.ctx, enqueueTimeout)
 		err := r.enq.EnqueueEvents(ctx, ids)

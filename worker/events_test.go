@@ -150,7 +150,7 @@ func TestEventsInAnyOrder(t *testing.T) {
 				process(t, h, id)
 			}
 			// Reconciliation retries what stayed unmatched.
-			unmatched, err := s.StaleEvents(ctx, reconcile.EventUnmatched, 0, 1000)
+			unmatched, err := s.StaleEvents(ctx, reconcile.EventUnmatched, 0, "", 1000)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,7 +14,7 @@ import (
 // errRelayFailed marks a relay that could not reach Redis.
 var errRelayFailed = errors.New("relay failed")
 
-// relayBatch bounds one sweep's work; a larger backlog is taken by the next.
+// relayBatch is the page size of a sweep.
 const relayBatch = 1000
 
 // RelayCounts are what one sweep queued again.
@@ -34,15 +34,21 @@ func (c *Client) Relay(ctx context.Context, olderThan time.Duration) (RelayCount
 	if n.Events, err = c.RelayReceived(ctx, olderThan); err != nil {
 		return n, err
 	}
-	jobs, err := c.store.UnfinishedJobs(ctx, olderThan, relayBatch)
-	if err != nil {
-		return n, err
-	}
-	for _, j := range jobs {
-		if err := c.EnqueueJob(ctx, j); err != nil {
-			return n, fmt.Errorf("%w: %w", errRelayFailed, err)
+	for after := ""; ; {
+		jobs, err := c.store.UnfinishedJobs(ctx, olderThan, after, relayBatch)
+		if err != nil {
+			return n, err
 		}
-		n.Jobs++
+		for _, j := range jobs {
+			if err := c.EnqueueJob(ctx, j); err != nil {
+				return n, fmt.Errorf("%w: %w", errRelayFailed, err)
+			}
+			n.Jobs++
+		}
+		if len(jobs) < relayBatch {
+			break
+		}
+		after = jobs[len(jobs)-1].ID
 	}
 	if n.Events+n.Jobs > 0 {
 		c.log.Info("relayed work Redis had lost", zap.Int("events", n.Events), zap.Int("jobs", n.Jobs))
@@ -50,16 +56,24 @@ func (c *Client) Relay(ctx context.Context, olderThan time.Duration) (RelayCount
 	return n, nil
 }
 
-// RelayReceived queues again the events still received after olderThan
-// and reports how many (reconcile.Relayer: every reconciliation run does it
-// too).
+// RelayReceived queues again every event still received after olderThan,
+// page by page, and reports how many (reconcile.Relayer: every
+// reconciliation run does it too). However large the backlog, one sweep
+// takes all of it: an event is late by RELAY_AFTER at worst.
 func (c *Client) RelayReceived(ctx context.Context, olderThan time.Duration) (int, error) {
-	ids, err := c.store.StaleEvents(ctx, reconcile.EventReceived, olderThan, relayBatch)
-	if err != nil {
-		return 0, err
+	n := 0
+	for after := ""; ; {
+		ids, err := c.store.StaleEvents(ctx, reconcile.EventReceived, olderThan, after, relayBatch)
+		if err != nil {
+			return n, err
+		}
+		if err := c.EnqueueEvents(ctx, ids); err != nil {
+			return n, fmt.Errorf("%w: %w", errRelayFailed, err)
+		}
+		n += len(ids)
+		if len(ids) < relayBatch {
+			return n, nil
+		}
+		after = ids[len(ids)-1]
 	}
-	if err := c.EnqueueEvents(ctx, ids); err != nil {
-		return 0, fmt.Errorf("%w: %w", errRelayFailed, err)
-	}
-	return len(ids), nil
 }

@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -154,5 +155,35 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 30s")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRelayTakesAWholeBacklog: one sweep queues every stranded event, not
+// only its first page, so a large backlog is late by one sweep at worst.
+func TestRelayTakesAWholeBacklog(t *testing.T) {
+	t.Parallel()
+	s, _ := testenv.Store(t)
+	redis := testenv.Redis(t)
+	client := worker.NewClient(redis, s, zap.NewNop())
+	t.Cleanup(func() { _ = client.Close() })
+	const backlog = 2500 // two and a half pages
+	events := map[string][]byte{}
+	for i := range backlog {
+		id := fmt.Sprintf("evt_backlog_%05d", i)
+		events[id] = piSucceeded(id, "pi_"+id, "inv_none", 100)
+	}
+	storeEvents(t, s, events)
+	n, err := client.Relay(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Events != backlog {
+		t.Fatalf("one sweep relayed %d events, want %d", n.Events, backlog)
+	}
+	insp := asynq.NewInspector(redis)
+	defer insp.Close()
+	info, err := insp.GetQueueInfo(worker.QueueEvents)
+	if err != nil || info.Pending != backlog {
+		t.Fatalf("queue info %+v (%v), want %d pending", info, err, backlog)
 	}
 }

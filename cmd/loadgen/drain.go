@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+
+	"github.com/payrecon/reconciler/reconcile"
+	"github.com/payrecon/reconciler/worker"
+)
+
+// cmdDrain waits until no stored event is still received: the worker has
+// caught up with everything posted so far. With -emit it reports the rate at
+// which the worker processed the backlog, a figure the later phases are
+// bounded by.
+//
+// Events whose enqueue the service dropped (its queue to Redis was full)
+// stay received with no task: the service's relay sweep queues them, 1000
+// per RELAY_AFTER. Waiting for that would take the bench many minutes, so
+// once Redis holds no event task and some are still received, drain queues
+// them itself, as the sweep would, and says how many.
+func cmdDrain(ctx context.Context, args []string) error {
+	fs := flags("drain")
+	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
+	name := fs.String("emit", "", "figure name for the rate the backlog was processed at (none when empty)")
+	servicePID := fs.Int("service-pid", 0, "the service's pid, for the CPU note")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	db, err := connectPool(ctx, 1)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	start := time.Now()
+	first, err := receivedEvents(ctx, db)
+	if err != nil {
+		return err
+	}
+	if first == 0 {
+		progress("drain: no event waits")
+		return nil
+	}
+	progress("drain: %d events wait for the worker...", first)
+	cpu0, db0 := readCPU(*servicePID), readDBCounters(ctx, db)
+	waits := startWaitSampler(ctx, db, 20*time.Millisecond)
+	queue, err := newEventQueue()
+	if err != nil {
+		return err
+	}
+	defer queue.close()
+	last, lastChange, lastNote := first, start, start
+	emptySince := time.Time{}
+	// The rate counts only the time Redis held tasks: the worker was busy.
+	prevAt, prevN, prevQueued := start, first, 1
+	var busy time.Duration
+	busyDone := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		n, err := receivedEvents(ctx, db)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		if n != last {
+			last, lastChange = n, now
+		}
+		if prevQueued > 0 {
+			busy += now.Sub(prevAt)
+			busyDone += prevN - n
+		}
+		if n == 0 {
+			break
+		}
+		if now.Sub(lastNote) > 10*time.Second {
+			lastNote = now
+			progress("drain: %d left (%.0f events/s)", n, float64(first-n)/now.Sub(start).Seconds())
+		}
+		queued, err := queue.waiting()
+		if err != nil {
+			return err
+		}
+		prevAt, prevN, prevQueued = now, n, queued
+		if queued > 0 {
+			emptySince = time.Time{}
+		} else if emptySince.IsZero() {
+			emptySince = now
+		} else if now.Sub(emptySince) > time.Second {
+			relayed, err := queue.relayStranded(ctx, db)
+			if err != nil {
+				return err
+			}
+			progress("drain: %d received events had no task in Redis (their enqueue was dropped): queued them as the relay sweep would", relayed)
+			emptySince = time.Time{}
+		}
+		if now.Sub(lastChange) > 30*time.Second {
+			progress("drain: %d events have not moved for 30s", n)
+			lastChange = now
+		}
+		if now.Sub(start) > *timeout {
+			return fmt.Errorf("%d events still received after %v", n, *timeout)
+		}
+	}
+	took := time.Since(start)
+	cpu1, db1 := readCPU(*servicePID), readDBCounters(ctx, db)
+	waitReport := waits.report(14)
+	rate := float64(busyDone) / max(busy.Seconds(), 1e-3)
+	statuses, _ := eventStatuses(ctx, db)
+	progress("drain: %d events processed in %v (%.0f/s); inbox: %s", first, took.Round(time.Millisecond), rate, statuses)
+	progress("drain: %s", cpuNote(cpu0, cpu1, float64(first), "event"))
+	progress("drain: %s", dbNote(db0, db1, float64(first), "event"))
+	progress("drain: %s", waitReport)
+	if *name != "" {
+		emit(*name, rate, "events/s")
+	}
+	return nil
+}
+
+func receivedEvents(ctx context.Context, db *pgxpool.Pool) (int, error) {
+	var n int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM events WHERE status = 'received'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count received events: %w", err)
+	}
+	return n, nil
+}
+
+func eventStatuses(ctx context.Context, db *pgxpool.Pool) (string, error) {
+	rows, err := db.Query(ctx, `SELECT status, count(*) FROM events GROUP BY status ORDER BY status`)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var parts []string
+	for rows.Next() {
+		var s string
+		var n int
+		if err := rows.Scan(&s, &n); err != nil {
+			return "", err
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", s, n))
+	}
+	return strings.Join(parts, ", "), rows.Err()
+}
+
+// eventQueue looks at the service's Asynq events queue.
+type eventQueue struct {
+	inspector *asynq.Inspector
+	opt       asynq.RedisClientOpt
+}
+
+func newEventQueue() (*eventQueue, error) {
+	raw, err := need("REDIS_URL")
+	if err != nil {
+		return nil, err
+	}
+	opt, err := redisOptions(raw)
+	if err != nil {
+		return nil, err
+	}
+	return &eventQueue{inspector: asynq.NewInspector(opt), opt: opt}, nil
+}
+
+func (q *eventQueue) close() { _ = q.inspector.Close() }
+
+// waiting counts the event tasks Redis holds that will still run.
+func (q *eventQueue) waiting() (int, error) {
+	info, err := q.inspector.GetQueueInfo(worker.QueueEvents)
+	if errors.Is(err, asynq.ErrQueueNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("inspect the events queue: %w", err)
+	}
+	return info.Pending + info.Active + info.Scheduled + info.Retry, nil
+}
+
+// relayStranded runs the service's relay sweep now, rather than waiting
+// RELAY_AFTER for it (the task id is the event's, so one already queued is
+// not doubled).
+func (q *eventQueue) relayStranded(ctx context.Context, db *pgxpool.Pool) (int, error) {
+	c := worker.NewClient(q.opt, reconcile.NewStore(db), zap.NewNop())
+	defer c.Close()
+	n, err := c.RelayReceived(ctx, 0)
+	if err != nil {
+		return n, fmt.Errorf("queue stranded events: %w", err)
+	}
+	return n, nil
+}
+
+// cmdSettle waits until the reconciliation run the scheduler queues when the
+// service starts has finished, so that it does not run under a measurement.
+func cmdSettle(ctx context.Context, args []string) error {
+	fs := flags("settle")
+	timeout := fs.Duration("timeout", time.Minute, "give up after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	db, err := connectPool(ctx, 1)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	deadline := time.Now().Add(*timeout)
+	for {
+		var finished, running int
+		if err := db.QueryRow(ctx, `
+			SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed')),
+			       count(*) FILTER (WHERE status NOT IN ('succeeded', 'failed'))
+			FROM jobs WHERE type = $1`, reconcile.JobReconcile).Scan(&finished, &running); err != nil {
+			return fmt.Errorf("count reconciliation jobs: %w", err)
+		}
+		if finished > 0 && running == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the scheduler's first reconciliation run did not finish within %v", *timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// serviceTarget is where the service phases post, with what secret.
+type serviceTarget struct {
+	base   string
+	signer signer
+}
+
+func target() (serviceTarget, error) {
+	base, err := need("BENCH_URL")
+	if err != nil {
+		return serviceTarget{}, err
+	}
+	secret, err := need("STRIPE_WEBHOOK_SECRET")
+	if err != nil {
+		return serviceTarget{}, err
+	}
+	return serviceTarget{base: base, signer: signer{secret: secret}}, nil
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(env(name, "")); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// senderResult is one sender's count, kept apart so senders share nothing.
+type senderResult struct {
+	lat        latencies
+	ok, failed int
+	lastErr    string
+}
+
+// cmdIngest posts distinct signed payment_intent.succeeded events from
+// concurrent senders, each waiting for its answer (a closed loop), for a
+// fixed time after a short warm-up. An event counts when its 200 arrives
+// inside the window; its latency is from its request's start.
+func cmdIngest(ctx context.Context, args []string) error {
+	fs := flags("ingest")
+	seconds := fs.Int("seconds", envInt("BENCH_SECONDS", 15), "measured seconds")
+	warmup := fs.Duration("warmup", time.Second, "unmeasured warm-up before the window")
+	senders := fs.Int("senders", 64, "concurrent senders, one keep-alive connection each")
+	invoices := fs.Int("invoices", 150000, "size of the ingest invoice pool (seed-pools -ingest)")
+	servicePID := fs.Int("service-pid", 0, "the service's pid, for the CPU note")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	t, err := target()
+	if err != nil {
+		return err
+	}
+	db, err := connectPool(ctx, 2)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	client := newHTTPClient(*senders)
+	url := t.base + "/webhooks/stripe"
+
+	progress("ingest: %d senders for %ds (after %v warm-up)...", *senders, *seconds, *warmup)
+	from := time.Now().Add(*warmup)
+	end := from.Add(time.Duration(*seconds) * time.Second)
+	var seq atomic.Int64
+	results := make([]senderResult, *senders)
+	var wg sync.WaitGroup
+	for s := range *senders {
+		wg.Go(func() {
+			r := &results[s]
+			for ctx.Err() == nil && time.Now().Before(end) {
+				n := int(seq.Add(1))
+				ev := newEvent(poolID(ingestPrefix, (n-1)%*invoices+1), poolAmount)
+				now := time.Now()
+				body := ev.body(now)
+				header := t.signer.header(body, now)
+				t0 := time.Now()
+				code, err := postSigned(ctx, client, url, header, body)
+				t1 := time.Now()
+				if t1.Before(from) || t1.After(end) {
+					continue
+				}
+				switch {
+				case err != nil:
+					r.failed++
+					r.lastErr = err.Error()
+				case code != http.StatusOK:
+					r.failed++
+					r.lastErr = fmt.Sprintf("status %d", code)
+				default:
+					r.ok++
+					r.lat = append(r.lat, t1.Sub(t0))
+				}
+			}
+		})
+	}
+	sleepUntil(ctx, from)
+	cpu0, db0 := readCPU(*servicePID), readDBCounters(ctx, db)
+	waits := startWaitSampler(ctx, db, 10*time.Millisecond)
+	sleepUntil(ctx, end)
+	cpu1, db1 := readCPU(*servicePID), readDBCounters(ctx, db)
+	waitReport := waits.report(12)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	var all latencies
+	ok, failed, lastErr := 0, 0, ""
+	for _, r := range results {
+		all = append(all, r.lat...)
+		ok += r.ok
+		failed += r.failed
+		if r.lastErr != "" {
+			lastErr = r.lastErr
+		}
+	}
+	if ok == 0 {
+		return fmt.Errorf("no event was acknowledged (%d failed, last: %s)", failed, lastErr)
+	}
+	rate := float64(ok) / float64(*seconds)
+	progress("ingest: %d acknowledged, %d failed%s; ack %s", ok, failed, errNote(lastErr), all.summary())
+	progress("ingest: %s", cpuNote(cpu0, cpu1, float64(ok), "event"))
+	progress("ingest: %s", dbNote(db0, db1, float64(ok), "event"))
+	progress("ingest: %s", waitReport)
+	emit("ingest_events_per_sec", rate, "events/s")
+	emit("ingest_ack_p50_ms", ms(all.percentile(0.50)), "ms")
+	emit("ingest_ack_p99_ms", ms(all.percentile(0.99)), "ms")
+	emit("ingest_errors", float64(failed), "requests")
+	return nil
+}
+
+func errNote(lastErr string) string {
+	if lastErr == "" {
+		return ""
+	}
+	return " (last error: " + lastErr + ")"
+}
+
+func sleepUntil(ctx context.Context, t time.Time) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Until(t)):
+	}
+}

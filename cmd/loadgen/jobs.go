@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// cmdJobs queues one manual payment per invoice of the jobs pool through
+// the admin API, as fast as its senders get 202s, and times the worker from
+// the first 202 until every job has succeeded.
+func cmdJobs(ctx context.Context, args []string) error {
+	fs := flags("jobs")
+	n := fs.Int("n", envInt("BENCH_JOBS", 3000), "manual payments to queue (at most the jobs pool)")
+	senders := fs.Int("senders", 32, "concurrent senders")
+	timeout := fs.Duration("timeout", 5*time.Minute, "give up waiting for the jobs after this long")
+	servicePID := fs.Int("service-pid", 0, "the service's pid, for the CPU note")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	base, err := need("BENCH_URL")
+	if err != nil {
+		return err
+	}
+	token, err := need("ADMIN_TOKEN")
+	if err != nil {
+		return err
+	}
+	db, err := connectPool(ctx, 2)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	client := newHTTPClient(*senders)
+	keys := "bench-" + randomID(10) + "-"
+	body := fmt.Appendf(nil, `{"amount":%d,"method":"bank_transfer","notes":"bench"}`, manualAmount)
+
+	progress("jobs: queueing %d manual payments from %d senders...", *n, *senders)
+	start := time.Now()
+	var first, last atomic.Int64 // unix nanos of the first and last 202
+	var seq atomic.Int64
+	var failed atomic.Int64
+	var errMu sync.Mutex
+	var lastErr string
+	var wg sync.WaitGroup
+	for range *senders {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := int(seq.Add(1))
+				if i > *n {
+					return
+				}
+				code, err := postPayment(ctx, client, base, token, poolID(jobsPrefix, i), keys+fmt.Sprint(i), body)
+				if err == nil && code != http.StatusAccepted {
+					err = fmt.Errorf("status %d", code)
+				}
+				if err != nil {
+					failed.Add(1)
+					errMu.Lock()
+					lastErr = err.Error()
+					errMu.Unlock()
+					continue
+				}
+				now := time.Now().UnixNano()
+				first.CompareAndSwap(0, now)
+				last.Store(now)
+			}
+		})
+	}
+	cpu0, db0 := readCPU(*servicePID), readDBCounters(ctx, db)
+	waits := startWaitSampler(ctx, db, 10*time.Millisecond)
+	wg.Wait()
+	queued := *n - int(failed.Load())
+	if queued == 0 {
+		waits.report(0)
+		return fmt.Errorf("no payment was queued (last error: %s)", lastErr)
+	}
+	enqueueRate := float64(queued) / time.Unix(0, last.Load()).Sub(start).Seconds()
+	progress("jobs: %d queued at %.0f/s, %d refused%s; waiting for the worker...", queued, enqueueRate, failed.Load(), errNote(lastErr))
+
+	var succeeded, jobsFailed int
+	for {
+		began := time.Now()
+		err := db.QueryRow(ctx, `
+			SELECT count(*) FILTER (WHERE status = 'succeeded'), count(*) FILTER (WHERE status = 'failed')
+			FROM jobs WHERE idempotency_key LIKE $1`, keys+"%").Scan(&succeeded, &jobsFailed)
+		if err != nil {
+			return fmt.Errorf("count jobs: %w", err)
+		}
+		if succeeded+jobsFailed >= queued {
+			break
+		}
+		if time.Since(start) > *timeout {
+			return fmt.Errorf("%d of %d jobs finished after %v", succeeded+jobsFailed, queued, *timeout)
+		}
+		// At most a fifth of one backend goes to watching the worker.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(max(5*time.Millisecond, 4*time.Since(began))):
+		}
+	}
+	done := time.Now()
+	cpu1, db1 := readCPU(*servicePID), readDBCounters(ctx, db)
+	waitReport := waits.report(12)
+	took := done.Sub(time.Unix(0, first.Load()))
+	progress("jobs: %d succeeded, %d failed, %v from the first 202 to the last job", succeeded, jobsFailed, took.Round(time.Millisecond))
+	progress("jobs: %s", cpuNote(cpu0, cpu1, float64(queued), "job"))
+	progress("jobs: %s", dbNote(db0, db1, float64(queued), "job"))
+	progress("jobs: %s", waitReport)
+	emit("jobs_manual_payments_per_sec", float64(succeeded)/took.Seconds(), "payments/s")
+	emit("jobs_enqueue_per_sec", enqueueRate, "requests/s")
+	emit("jobs_failed", float64(jobsFailed+int(failed.Load())), "jobs")
+	return nil
+}
+
+func postPayment(ctx context.Context, c *http.Client, base, token, invoiceID, key string, body []byte) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/admin/invoices/"+invoiceID+"/payments", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return resp.StatusCode, nil
+}

@@ -1,0 +1,357 @@
+#!/usr/bin/env bash
+# bench.sh - the figures of DESIGN.md "Performance", measured on this machine (make bench).
+#
+# Usage: scripts/bench.sh    (make bench first starts the services and builds bin/reconciler)
+#
+# 1. creates the database $BENCH_DB anew and migrates it with bin/reconciler migrate;
+# 2. measures the ceiling: pgbench inserting the webhook's rows, one per transaction;
+# 3. starts `reconciler all` on a free port, against that database and a leased Redis
+#    database (RECONCILE_EVERY=24h: only its run at start, waited for, reconciles), and
+#    drives it with bin/loadgen: webhook ingest, end to end at half that rate (and, as an
+#    extra, at half the rate the worker drained the ingest at), manual payments through the
+#    worker; then stops it. Events whose enqueue the service dropped are counted
+#    (*_enqueue_dropped) and queued by loadgen drain, as the relay sweep would, only later;
+#    end-to-end percentiles count an event never paid with its wait so far (lower bounds);
+# 4. seeds BENCH_INVOICES invoices with three payments each (COPY) and times a full and an
+#    incremental reconciliation, each in a process of its own, against one SQL statement;
+# 5. runs the Go micro-benchmarks of the webhook's pure functions.
+#
+# stdout: one "name value unit" line per figure, nothing else. Progress and the diagnostics
+# that explain the figures (CPU per event, commits, what PostgreSQL waited for) go to stderr.
+#
+# Environment (defaults in brackets):
+#   BENCH_SECONDS [15]         measured seconds of ingest, and of pgbench
+#   BENCH_E2E_SECONDS [10]     seconds of end-to-end sending
+#   BENCH_JOBS [3000]          manual payments queued in the jobs phase
+#   BENCH_INVOICES [1000000]   invoices of the reconciliation data set (payments: 3x)
+#   BENCH_DB [reconciler_bench]
+#   BENCH_KEEP_DB [0]          1 keeps the bench database after a successful run
+#   BENCH_PROFILE [0]          1 records the service with perf during ingest and end to end
+#                              (needs perf); the reports stay in the run's directory
+#   DATABASE_URL, REDIS_URL    the servers to use (the database in DATABASE_URL is only
+#                              connected to, to create BENCH_DB)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+readonly ROOT=$PWD
+readonly BIN=$ROOT/bin
+readonly LOADGEN=$BIN/loadgen
+readonly RECONCILER=$BIN/reconciler
+readonly GO=${GO:-go}
+
+BENCH_SECONDS=${BENCH_SECONDS:-15}
+BENCH_E2E_SECONDS=${BENCH_E2E_SECONDS:-10}
+BENCH_JOBS=${BENCH_JOBS:-3000}
+BENCH_INVOICES=${BENCH_INVOICES:-1000000}
+BENCH_DB=${BENCH_DB:-reconciler_bench}
+BENCH_KEEP_DB=${BENCH_KEEP_DB:-0}
+BENCH_PROFILE=${BENCH_PROFILE:-0}
+export DATABASE_URL=${DATABASE_URL:-postgres://localhost:5432/reconciler?sslmode=disable}
+readonly SERVER_DATABASE_URL=$DATABASE_URL # where BENCH_DB is created and dropped from
+export REDIS_URL=${REDIS_URL:-redis://localhost:6379/0}
+
+# Secrets of this run only: the service is reachable on this host while it runs.
+ADMIN_TOKEN=bench-admin-$RANDOM$RANDOM$RANDOM$RANDOM
+STRIPE_WEBHOOK_SECRET=whsec_bench_$RANDOM$RANDOM$RANDOM$RANDOM
+export ADMIN_TOKEN STRIPE_WEBHOOK_SECRET
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/reconciler-bench.XXXXXX")
+readonly WORK RESULTS=$WORK/figures.txt
+: >"$RESULTS"
+
+BENCH_URL_DB='' # the bench database's URL, once created
+REDIS_LEASE='' REDIS_TOKEN=''
+SERVICE_PID='' PGBENCH_PID='' PERF_PID=''
+OK=0
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+die() {
+	printf 'bench: FAILED: %s\n' "$*" >&2
+	exit 1
+}
+
+is_uint() { [[ $1 =~ ^[0-9]+$ && $1 -gt 0 ]]; }
+
+for v in BENCH_SECONDS BENCH_E2E_SECONDS BENCH_JOBS BENCH_INVOICES; do
+	is_uint "${!v}" || die "$v must be a positive whole number (got '${!v}')"
+done
+
+# ---------------------------------------------------------------------------------------------
+# cleanup: whatever happened, stop what this script started and give back the Redis lease.
+
+stop_service() {
+	local pid=$SERVICE_PID i rc=0
+	[[ -n $pid ]] || return 0
+	SERVICE_PID=''
+	kill -0 "$pid" 2>/dev/null || {
+		wait "$pid" 2>/dev/null || rc=$?
+		say "the service had already exited ($rc)"
+		return 0
+	}
+	kill -TERM "$pid" 2>/dev/null || true
+	# The worker lets running jobs finish for up to 25 s.
+	for ((i = 0; i < 160; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.25
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		say "the service did not stop within 40s of SIGTERM: killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || rc=$?
+	[[ $rc -eq 0 ]] || say "the service exited $rc (log: $WORK/service.log)"
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	[[ -z $PERF_PID ]] || kill -INT "$PERF_PID" 2>/dev/null || true
+	[[ -z $PGBENCH_PID ]] || kill -TERM "$PGBENCH_PID" 2>/dev/null || true
+	stop_service
+	if [[ -n $REDIS_LEASE ]]; then
+		"$LOADGEN" redis-release "$REDIS_LEASE" "$REDIS_TOKEN" || say "could not release the Redis lease"
+	fi
+	if [[ $OK -eq 1 ]]; then
+		if [[ $BENCH_KEEP_DB != 1 && -n $BENCH_URL_DB ]]; then
+			DATABASE_URL=$SERVER_DATABASE_URL "$LOADGEN" createdb -db "$BENCH_DB" -drop-only || say "could not drop $BENCH_DB"
+		fi
+		if [[ $BENCH_PROFILE == 1 ]]; then
+			say "profiles kept in $WORK"
+		else
+			rm -rf "$WORK"
+		fi
+	else
+		say "logs kept in $WORK (service.log); database $BENCH_DB kept for inspection"
+		[[ ! -s $WORK/service.log ]] || { say "last lines of the service log:" && tail -n 15 "$WORK/service.log" >&2; }
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'say "interrupted"; exit 130' INT TERM
+
+# ---------------------------------------------------------------------------------------------
+# figures
+
+# figures CMD...: runs a step whose stdout is figures, passes them on and keeps them.
+figures() {
+	local out
+	out=$("$@") || die "$(basename "$1") ${2:-}: see above"
+	[[ -z $out ]] || printf '%s\n' "$out" | tee -a "$RESULTS"
+}
+
+emit() {
+	printf '%s %s %s\n' "$1" "$2" "$3" | tee -a "$RESULTS"
+}
+
+# figure NAME: the value of a figure already measured.
+figure() {
+	local v
+	v=$(awk -v n="$1" '$1 == n { v = $2 } END { print v }' "$RESULTS")
+	[[ -n $v ]] || die "figure $1 was not measured"
+	printf '%s' "$v"
+}
+
+# ratio A B: A/B with three decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "0"; else printf "%.3f\n", a / b }'; }
+
+# ---------------------------------------------------------------------------------------------
+# preparation
+
+build() {
+	[[ -x $RECONCILER ]] || {
+		say "building bin/reconciler..."
+		"$GO" build -o "$RECONCILER" ./cmd/reconciler
+	}
+	say "building bin/loadgen..."
+	"$GO" build -o "$LOADGEN" ./cmd/loadgen
+}
+
+find_pgbench() {
+	local p
+	if p=$(command -v pgbench); then
+		printf '%s' "$p"
+		return 0
+	fi
+	p=$(printf '%s\n' /usr/lib/postgresql/*/bin/pgbench | sort -V | tail -1)
+	[[ -x $p ]] || die "pgbench not found: install Debian's postgresql-client (apt-get install postgresql-client)"
+	printf '%s' "$p"
+}
+
+create_database() {
+	say "creating database $BENCH_DB anew..."
+	BENCH_URL_DB=$("$LOADGEN" createdb -db "$BENCH_DB") || die "could not create $BENCH_DB (DATABASE_URL must reach a server where this role may create databases)"
+	DATABASE_URL=$BENCH_URL_DB "$RECONCILER" migrate >"$WORK/migrate.log" 2>&1 ||
+		die "bin/reconciler migrate failed: $(tail -n 3 "$WORK/migrate.log")"
+	export DATABASE_URL=$BENCH_URL_DB
+}
+
+lease_redis() {
+	local line
+	line=$("$LOADGEN" redis-lease) || die "could not lease a Redis database at REDIS_URL"
+	read -r REDIS_LEASE REDIS_TOKEN <<<"$line"
+	# Every later step, and the service, use the leased database; never the shared one.
+	export REDIS_URL=$REDIS_LEASE
+	say "Redis database leased: $REDIS_LEASE"
+}
+
+# ---------------------------------------------------------------------------------------------
+# the ceiling: pgbench inserting what the webhook inserts, one row per transaction
+
+pgbench_ceiling() {
+	local pgbench payload out tps
+	pgbench=$(find_pgbench)
+	payload=$("$LOADGEN" sample-event)
+	psql_exec "CREATE TABLE bench_pgbench_events (LIKE events INCLUDING ALL)"
+	cat >"$WORK/pgbench.sql" <<'SQL'
+\set n random(1, 9223372036854775806)
+INSERT INTO bench_pgbench_events (id, type, stripe_created, payload, source)
+VALUES ('evt_pgb_' || :client_id || '_' || :n, 'payment_intent.succeeded', now(), convert_to(:payload, 'UTF8'), 'webhook')
+ON CONFLICT (id) DO NOTHING;
+SQL
+	say "pgbench: 64 clients inserting ${#payload}-byte events, one per transaction, for ${BENCH_SECONDS}s..."
+	"$pgbench" -n -M prepared -c 64 -j 2 -T "$BENCH_SECONDS" -D "payload=$payload" -f "$WORK/pgbench.sql" \
+		"$BENCH_URL_DB" >"$WORK/pgbench.out" 2>&1 &
+	PGBENCH_PID=$!
+	wait "$PGBENCH_PID" || die "pgbench failed: $(tail -n 3 "$WORK/pgbench.out")"
+	PGBENCH_PID=''
+	out=$(cat "$WORK/pgbench.out")
+	tps=$(awk '/^tps = / { print $3; exit }' <<<"$out")
+	[[ -n $tps ]] || die "no tps in pgbench's output: $(tail -n 3 <<<"$out")"
+	grep -E '^(number of (transactions actually processed|failed)|latency average)' <<<"$out" | sed 's/^/bench: pgbench: /' >&2 || true
+	emit ingest_pgbench_ceiling "$(awk -v t="$tps" 'BEGIN { printf "%.0f", t }')" tx/s
+	psql_exec "DROP TABLE bench_pgbench_events"
+}
+
+# psql_exec SQL: runs one statement on the bench database.
+psql_exec() {
+	local psql
+	psql=$(command -v psql || printf '%s\n' /usr/lib/postgresql/*/bin/psql | sort -V | tail -1)
+	[[ -x $psql ]] || die "psql not found: install Debian's postgresql-client"
+	"$psql" "$BENCH_URL_DB" -X -q -v ON_ERROR_STOP=1 -c "$1" >/dev/null || die "psql: $1"
+}
+
+# ---------------------------------------------------------------------------------------------
+# the service
+
+start_service() {
+	local port i
+	port=$("$LOADGEN" freeport) || die "no free port"
+	export BENCH_URL=http://127.0.0.1:$port
+	say "starting reconciler all on port $port..."
+	# RECONCILE_EVERY=24h: the scheduler's run at start is the only one (settle waits for it),
+	# so no scheduled run lands inside a measurement.
+	DATABASE_URL=$BENCH_URL_DB REDIS_URL=$REDIS_LEASE PORT=$port LOG_LEVEL=warn RECONCILE_EVERY=24h \
+		"$RECONCILER" all >"$WORK/service.log" 2>&1 &
+	SERVICE_PID=$!
+	for ((i = 0; i < 120; i++)); do
+		kill -0 "$SERVICE_PID" 2>/dev/null || die "the service exited at start"
+		if "$LOADGEN" ready 2>/dev/null; then
+			say "service ready (pid $SERVICE_PID)"
+			return 0
+		fi
+		sleep 0.25
+	done
+	die "the service did not answer /readyz with 200 within 30s"
+}
+
+# profile SECONDS NAME: records the service's CPU with perf, in the background.
+profile() {
+	[[ $BENCH_PROFILE == 1 ]] || return 0
+	command -v perf >/dev/null || die "BENCH_PROFILE=1 needs perf (apt-get install linux-perf)"
+	perf record -q -F 499 -g -p "$SERVICE_PID" -o "$WORK/$2.perf.data" -- sleep "$1" >/dev/null 2>&1 &
+	PERF_PID=$!
+}
+
+profile_report() {
+	[[ $BENCH_PROFILE == 1 && -n $PERF_PID ]] || return 0
+	wait "$PERF_PID" || true
+	PERF_PID=''
+	perf report -q -i "$WORK/$1.perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
+		grep -v '^$' | grep -v '^#' | grep '%' | head -n 40 >"$WORK/$1.perf.txt" || true
+	say "perf profile of the service during $1: $WORK/$1.perf.txt"
+}
+
+# dropped_events: how many events the service stored but did not enqueue (its queue to Redis
+# was full, or the enqueue failed), so far: they wait for the relay sweep. The service logs
+# each such batch at warn.
+dropped_events() {
+	awk -F'"events":' '/left for the relay sweep/ { split($2, a, /[,}]/); n += a[1] } END { print n + 0 }' "$WORK/service.log"
+}
+
+service_phases() {
+	local rate dropped
+	start_service
+	"$LOADGEN" settle || die "the service's first reconciliation run did not finish"
+	"$LOADGEN" seed-pools -ingest 50000 -e2e 40000 -jobs "$BENCH_JOBS" || die "seeding the invoice pools failed"
+	profile $((BENCH_SECONDS + 1)) ingest
+	figures "$LOADGEN" ingest -seconds "$BENCH_SECONDS" -invoices 50000 -service-pid "$SERVICE_PID"
+	profile_report ingest
+	emit ingest_ratio "$(ratio "$(figure ingest_events_per_sec)" "$(figure ingest_pgbench_ceiling)")" ratio
+	dropped=$(dropped_events)
+	emit ingest_enqueue_dropped "$dropped" events
+	# The worker catches up with the ingest before the end-to-end phase starts from idle.
+	figures "$LOADGEN" drain -emit worker_events_per_sec -timeout 8m -service-pid "$SERVICE_PID"
+	rate=$(awk -v r="$(figure ingest_events_per_sec)" 'BEGIN { printf "%.0f", r / 2 }')
+	profile "$BENCH_E2E_SECONDS" e2e
+	figures "$LOADGEN" e2e -rate "$rate" -seconds "$BENCH_E2E_SECONDS" -invoices 30000 -service-pid "$SERVICE_PID"
+	profile_report e2e
+	emit e2e_enqueue_dropped "$(($(dropped_events) - dropped))" events
+	figures "$LOADGEN" drain -timeout 8m
+	# Not asked for, but it tells what the service does when the worker keeps up: the same
+	# at half the rate the worker processed the ingest backlog at.
+	rate=$(awk -v r="$(figure worker_events_per_sec)" 'BEGIN { printf "%.0f", r / 2 }')
+	figures "$LOADGEN" e2e -name e2e_sustainable -rate "$rate" -seconds "$BENCH_E2E_SECONDS" \
+		-invoices 40000 -first 30001 -service-pid "$SERVICE_PID"
+	figures "$LOADGEN" drain -timeout 8m
+	figures "$LOADGEN" jobs -n "$BENCH_JOBS" -service-pid "$SERVICE_PID"
+	say "stopping the service..."
+	stop_service
+}
+
+# ---------------------------------------------------------------------------------------------
+# reconciliation at scale
+
+reconcile_phases() {
+	# seed-scale empties the ledger first: the runs see exactly BENCH_INVOICES invoices.
+	figures "$LOADGEN" seed-scale -invoices "$BENCH_INVOICES"
+	figures "$LOADGEN" sqlfloor
+	# Each run in a process of its own: its peak RSS is the run's alone.
+	figures "$LOADGEN" reconcile -full
+	figures "$LOADGEN" reconcile
+	emit reconcile_ratio "$(ratio "$(figure reconcile_full_seconds)" "$(figure reconcile_sql_floor_seconds)")" ratio
+}
+
+# ---------------------------------------------------------------------------------------------
+# Go micro-benchmarks of the hot pure functions
+
+micro_benchmarks() {
+	local out decode verify
+	say "go test -bench 'BenchmarkDecode|BenchmarkVerify' ./internal/stripeevent ./webhooks..."
+	out=$("$GO" test -run='^$' -bench 'BenchmarkDecode|BenchmarkVerify' -benchtime=2000x -benchmem \
+		./internal/stripeevent ./webhooks 2>&1) || die "go test -bench failed: $(tail -n 5 <<<"$out")"
+	grep '^Benchmark' <<<"$out" | sed 's/^/bench: /' >&2
+	decode=$(awk '$1 ~ /^BenchmarkDecode(-[0-9]+)?$/ { for (i = 2; i < NF; i++) if ($(i + 1) == "ns/op") print $i }' <<<"$out")
+	verify=$(awk '$1 ~ /^BenchmarkVerify\/signed_with_the_first_secret/ { for (i = 2; i < NF; i++) if ($(i + 1) == "ns/op") print $i }' <<<"$out")
+	[[ -n $decode ]] || die "no BenchmarkDecode result"
+	[[ -n $verify ]] || die "no BenchmarkVerify result"
+	emit decode_ns_per_op "$decode" ns/op
+	emit verify_ns_per_op "$verify" ns/op
+}
+
+# ---------------------------------------------------------------------------------------------
+
+main() {
+	local began=$SECONDS
+	build
+	lease_redis
+	create_database
+	pgbench_ceiling
+	service_phases
+	reconcile_phases
+	micro_benchmarks
+	say "done in $((SECONDS - began))s"
+	OK=1
+}
+
+main "$@"
