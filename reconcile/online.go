@@ -181,7 +181,7 @@ func applyRefund(ctx context.Context, tx pgx.Tx, r Refund) (EventResult, error) 
 		WITH old AS (SELECT refunded_amount FROM payments WHERE id = $1)
 		UPDATE payments p SET refunded_amount = LEAST(p.amount, $2)
 		FROM old WHERE p.id = $1 AND LEAST(p.amount, $2) > old.refunded_amount
-		RETURNING `+prefixed("p.", paymentColumns)+`, p.refunded_amount - old.refunded_amount`, payID, total), []any{&delta}})
+		RETURNING `+paymentColumnsOfP+`, p.refunded_amount - old.refunded_amount`, payID, total), []any{&delta}})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return EventResult{Status: EventProcessed, InvoiceID: inv.ID}, nil // nothing new
 	}

@@ -91,7 +91,7 @@ func recompute(ctx context.Context, tx pgx.Tx, id string) (Invoice, error) {
 			updated_at = now()
 		FROM invoice_truth t
 		WHERE t.id = i.id AND i.id = $1
-		RETURNING `+prefixed("i.", invoiceColumns), id))
+		RETURNING `+invoiceColumnsOfI, id))
 	if err != nil {
 		return Invoice{}, fmt.Errorf("recompute invoice %s: %w", id, err)
 	}
@@ -106,6 +106,11 @@ type rowWith struct {
 }
 
 func (r rowWith) Scan(dest ...any) error { return r.Row.Scan(append(dest, r.extra...)...) }
+
+// invoiceColumnsOfI is invoiceColumns qualified by the alias i, for
+// statements that join invoices to a view with the same column names. It
+// is worked out once: recompute runs in every ledger transaction.
+var invoiceColumnsOfI = prefixed("i.", invoiceColumns)
 
 // prefixed qualifies each column of a list with a table alias.
 func prefixed(alias, columns string) string {

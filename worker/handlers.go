@@ -97,6 +97,15 @@ func (h *Handlers) Relay(ctx context.Context, _ *asynq.Task) error {
 	return err
 }
 
+// retryUnlessRefused hands err back for Asynq to retry, unless the ledger
+// refused: a refusal (no such event or job) never succeeds on retry.
+func retryUnlessRefused(what string, err error) error {
+	if _, refused := reconcile.AsError(err); refused {
+		return fmt.Errorf("%s: %v: %w", what, err, asynq.SkipRetry)
+	}
+	return err
+}
+
 // lastAttempt reports whether Asynq will not retry this task after a failure.
 func lastAttempt(ctx context.Context) bool {
 	retried, ok1 := asynq.GetRetryCount(ctx)
@@ -114,10 +123,7 @@ func (h *Handlers) ProcessEvent(ctx context.Context, task *asynq.Task) error {
 	}
 	ev, err := h.store.GetEvent(ctx, p.EventID)
 	if err != nil {
-		if _, refused := reconcile.AsError(err); refused {
-			return fmt.Errorf("event %s: %v: %w", p.EventID, err, asynq.SkipRetry)
-		}
-		return err
+		return retryUnlessRefused("event "+p.EventID, err)
 	}
 	if ev.Status.Final() {
 		return nil
@@ -176,10 +182,7 @@ func (h *Handlers) RunJob(ctx context.Context, task *asynq.Task) error {
 	}
 	job, err := h.store.StartJob(ctx, p.JobID)
 	if err != nil {
-		if _, refused := reconcile.AsError(err); refused {
-			return fmt.Errorf("job %s: %v: %w", p.JobID, err, asynq.SkipRetry)
-		}
-		return err
+		return retryUnlessRefused("job "+p.JobID, err)
 	}
 	if job.Status.Finished() {
 		return nil

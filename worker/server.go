@@ -55,9 +55,6 @@ func (s *Server) Start() error {
 // Shutdown stops taking tasks and waits for running ones, up to a timeout.
 func (s *Server) Shutdown() { s.srv.Shutdown() }
 
-// Ping reports whether Redis answers.
-func (s *Server) Ping() error { return s.srv.Ping() }
-
 // asynqLogger sends Asynq's own logs to zap.
 type asynqLogger struct{ *zap.SugaredLogger }
 

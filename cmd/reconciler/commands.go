@@ -36,8 +36,6 @@ var commands = map[string]func(ctx context.Context, cfg config.Config, log *zap.
 	},
 }
 
-func errField(err error) zap.Field { return zap.Error(err) }
-
 func runMigrate(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	v, err := migrate.Up(ctx, cfg.DatabaseURL)
 	if err != nil {

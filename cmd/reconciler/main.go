@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 
+	"go.uber.org/zap"
+
 	"github.com/payrecon/reconciler/admin/cli"
 	"github.com/payrecon/reconciler/internal/config"
 )
@@ -70,7 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer log.Sync() //nolint:errcheck // nothing to do if stderr is gone
 	if err := start(ctx, cfg, log); err != nil {
-		log.Error(cmd+" stopped", errField(err))
+		log.Error(cmd+" stopped", zap.Error(err))
 		return 1
 	}
 	return 0
