@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,9 +34,10 @@ func ValidEventStatus(s string) bool {
 
 // Final reports whether processing the event again can change nothing.
 // Unmatched events are retried: their invoice may exist later.
-func (s EventStatus) Final() bool {
-	return s == EventProcessed || s == EventIgnored || s == EventNeedsReview
-}
+func (s EventStatus) Final() bool { return slices.Contains(finalStatuses, s) }
+
+// finalStatuses are the statuses of Final.
+var finalStatuses = []EventStatus{EventProcessed, EventIgnored, EventNeedsReview}
 
 // EventSource says how an event reached the inbox.
 type EventSource string
@@ -116,6 +118,8 @@ func (s *Store) StoreEvents(ctx context.Context, events []InboxEvent) ([]bool, e
 
 const eventColumns = `id, type, status, invoice_id, error, attempts, received_at, processed_at, payload`
 
+var eventColumnsOfE = prefixed("e.", eventColumns)
+
 func scanEvent(row pgx.Row) (Event, error) {
 	var e Event
 	err := row.Scan(&e.ID, &e.Type, &e.Status, &e.InvoiceID, &e.Error, &e.Attempts, &e.ReceivedAt, &e.ProcessedAt, &e.Payload)
@@ -137,6 +141,26 @@ func (s *Store) GetEvent(ctx context.Context, id string) (Event, error) {
 		return Event{}, fmt.Errorf("read event %s: %w", id, err)
 	}
 	return e, nil
+}
+
+// UnfinishedEvents reads, with their payloads and in the order of ids, the
+// events of ids that processing may still change: those not yet final.
+// Ids not stored are left out, and an id given twice is read once.
+func (s *Store) UnfinishedEvents(ctx context.Context, ids []string) ([]Event, error) {
+	rows, err := s.db.Query(ctx, `
+		SELECT `+eventColumnsOfE+`
+		FROM (SELECT id, min(n) AS n FROM unnest($1::text[]) WITH ORDINALITY AS u (id, n) GROUP BY id) w
+		JOIN events e ON e.id = w.id
+		WHERE e.status <> ALL ($2)
+		ORDER BY w.n`, ids, finalStatuses)
+	if err != nil {
+		return nil, fmt.Errorf("read %d events: %w", len(ids), err)
+	}
+	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) { return scanEvent(r) })
+	if err != nil {
+		return nil, fmt.Errorf("read %d events: %w", len(ids), err)
+	}
+	return events, nil
 }
 
 // ListEvents lists events newest first, of one status when status is set.
@@ -169,15 +193,18 @@ func setEventStatus(ctx context.Context, tx pgx.Tx, eventID string, r EventResul
 	if eventID == "" {
 		return nil
 	}
-	_, err := tx.Exec(ctx, `
-		UPDATE events SET status = $2, invoice_id = COALESCE(NULLIF($3, ''), invoice_id), error = $4,
-			attempts = attempts + 1, processed_at = now()
-		WHERE id = $1`, eventID, r.Status, r.InvoiceID, r.Reason)
-	if err != nil {
+	if _, err := tx.Exec(ctx, setEventStatusSQL, eventID, r.Status, r.InvoiceID, r.Reason); err != nil {
 		return fmt.Errorf("set status of event %s: %w", eventID, err)
 	}
 	return nil
 }
+
+// setEventStatusSQL takes the event id and the result's status, invoice id
+// and reason.
+const setEventStatusSQL = `
+	UPDATE events SET status = $2, invoice_id = COALESCE(NULLIF($3, ''), invoice_id), error = $4,
+		attempts = attempts + 1, processed_at = now()
+	WHERE id = $1`
 
 // MarkEvent records a result that needed no ledger change (an ignored type,
 // a malformed object).

@@ -31,93 +31,127 @@ type Refund struct {
 // payment and its refunds), so a refund racing its payment is never missed.
 // It is taken before any invoice lock.
 func lockProviderRef(ctx context.Context, tx pgx.Tx, ref string) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, ref); err != nil {
+	if _, err := tx.Exec(ctx, lockProviderRefSQL, ref); err != nil {
 		return fmt.Errorf("lock payment %s: %w", ref, err)
 	}
 	return nil
 }
 
+const lockProviderRefSQL = `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`
+
 // RecordOnlinePayment records a provider's payment, always: it is money
 // already taken, so an overpayment shows as a negative balance. eventID, when
 // set, is the inbox event whose status the result is written to, in the same
 // transaction.
+//
+// It is the worker's hot path, so its statements go in two pipelined round
+// trips between BEGIN and COMMIT (three when an endpoint is subscribed):
+// every read and lock first, then every write.
 func (s *Store) RecordOnlinePayment(ctx context.Context, eventID string, p OnlinePayment) (EventResult, error) {
 	if p.ProviderRef == "" || p.Amount <= 0 || !ValidCurrency(p.Currency) {
 		return EventResult{}, Errorf(KindInvalid, "invalid_payment", "online payment needs a provider ref, a positive amount and a currency")
 	}
 	var res EventResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := lockProviderRef(ctx, tx, p.ProviderRef); err != nil {
-			return err
-		}
 		var err error
-		res, err = recordOnline(ctx, tx, p)
-		if err != nil {
-			return err
-		}
-		return setEventStatus(ctx, tx, eventID, res)
+		res, err = recordOnline(ctx, tx, eventID, p)
+		return err
 	})
 	return res, err
 }
 
-func recordOnline(ctx context.Context, tx pgx.Tx, p OnlinePayment) (EventResult, error) {
-	var known string
-	err := tx.QueryRow(ctx, `SELECT invoice_id FROM payments WHERE provider_ref = $1`, p.ProviderRef).Scan(&known)
-	if err == nil {
-		return EventResult{Status: EventProcessed, InvoiceID: known}, nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return EventResult{}, fmt.Errorf("look up payment %s: %w", p.ProviderRef, err)
-	}
-	inv, err := scanInvoice(tx.QueryRow(ctx, `
+// onlineTarget is what the first round trip of recordOnline reads.
+type onlineTarget struct {
+	known string  // the invoice of the PaymentIntent's payment, when recorded already
+	inv   Invoice // the invoice to pay, locked, when found
+	found bool
+	subs  subscriptions
+}
+
+func recordOnline(ctx context.Context, tx pgx.Tx, eventID string, p OnlinePayment) (EventResult, error) {
+	var t onlineTarget
+	var reads pgx.Batch
+	// The PaymentIntent's lock comes first: the reads after it see every
+	// payment and refund of it committed before.
+	reads.Queue(lockProviderRefSQL, p.ProviderRef)
+	reads.Queue(`SELECT coalesce((SELECT invoice_id FROM payments WHERE provider_ref = $1), '')`, p.ProviderRef).
+		QueryRow(func(row pgx.Row) error { return row.Scan(&t.known) })
+	reads.Queue(`
 		SELECT `+invoiceColumns+` FROM invoices
 		WHERE deleted_at IS NULL AND (id = $1 OR stripe_invoice_id = NULLIF($2, ''))
 		ORDER BY id = $1 DESC LIMIT 1
-		FOR UPDATE`, p.InvoiceID, p.StripeInvoiceID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return EventResult{Status: EventUnmatched, InvoiceID: p.InvoiceID,
-			Reason: fmt.Sprintf("no invoice %q (stripe invoice %q) for payment %s", p.InvoiceID, p.StripeInvoiceID, p.ProviderRef)}, nil
-	}
-	if err != nil {
+		FOR UPDATE`, p.InvoiceID, p.StripeInvoiceID).QueryRow(func(row pgx.Row) error {
+		var err error
+		t.inv, err = scanInvoice(row)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		t.found = err == nil
+		return err
+	})
+	reads.Queue(subscribedTypes).QueryRow(func(row pgx.Row) error { return row.Scan(&t.subs) })
+	if err := tx.SendBatch(ctx, &reads).Close(); err != nil {
 		return EventResult{}, fmt.Errorf("find invoice for payment %s: %w", p.ProviderRef, err)
 	}
-	if inv.Currency != p.Currency {
-		return EventResult{Status: EventNeedsReview, InvoiceID: inv.ID,
-			Reason: fmt.Sprintf("payment %s is in %s, invoice %s in %s", p.ProviderRef, p.Currency, inv.ID, inv.Currency)}, nil
+
+	var res EventResult
+	switch {
+	case t.known != "":
+		res = EventResult{Status: EventProcessed, InvoiceID: t.known}
+	case !t.found:
+		res = EventResult{Status: EventUnmatched, InvoiceID: p.InvoiceID,
+			Reason: fmt.Sprintf("no invoice %q (stripe invoice %q) for payment %s", p.InvoiceID, p.StripeInvoiceID, p.ProviderRef)}
+	case t.inv.Currency != p.Currency:
+		res = EventResult{Status: EventNeedsReview, InvoiceID: t.inv.ID,
+			Reason: fmt.Sprintf("payment %s is in %s, invoice %s in %s", p.ProviderRef, p.Currency, t.inv.ID, t.inv.Currency)}
 	}
+	if res.Status != "" {
+		return res, setEventStatus(ctx, tx, eventID, res)
+	}
+
+	inv := t.inv
+	res = EventResult{Status: EventProcessed, InvoiceID: inv.ID}
+	var pay Payment
+	var after Invoice
+	var writes pgx.Batch
 	// A refund that arrived before its payment waits in refunds: it is
-	// applied here, as the payment is recorded.
-	pay, err := scanPayment(tx.QueryRow(ctx, `
+	// applied here, as the payment is recorded, with a history row of its own.
+	writes.Queue(`
 		INSERT INTO payments (id, invoice_id, source, amount, refunded_amount, currency, paid_date, provider_ref)
 		VALUES ($1, $2, 'stripe', $3,
 			LEAST($3, COALESCE((SELECT amount_refunded FROM refunds WHERE provider_ref = $6), 0)), $4, $5, $6)
 		RETURNING `+paymentColumns,
-		NewID("pay"), inv.ID, p.Amount, p.Currency, p.PaidDate.Time, p.ProviderRef))
-	if err != nil {
-		return EventResult{}, fmt.Errorf("insert payment %s: %w", p.ProviderRef, err)
+		NewID("pay"), inv.ID, p.Amount, p.Currency, p.PaidDate.Time, p.ProviderRef).QueryRow(func(row pgx.Row) error {
+		var err error
+		pay, err = scanPayment(row)
+		return err
+	})
+	writes.Queue(`
+		INSERT INTO invoice_history (invoice_id, kind, amount, payment_id, notes)
+		SELECT invoice_id, $2, amount, id, $3 FROM payments WHERE provider_ref = $1
+		UNION ALL
+		SELECT invoice_id, $4, refunded_amount, id, 'refunded before the payment arrived'
+		FROM payments WHERE provider_ref = $1 AND refunded_amount > 0`,
+		p.ProviderRef, HistoryPaymentRecorded, "stripe "+p.ProviderRef, HistoryRefundRecorded)
+	writes.Queue(recomputeSQL, inv.ID).QueryRow(func(row pgx.Row) error {
+		var err error
+		after, err = scanInvoice(row)
+		return err
+	})
+	if eventID != "" {
+		writes.Queue(setEventStatusSQL, eventID, res.Status, res.InvoiceID, res.Reason)
 	}
-	if err := addHistory(ctx, tx, inv.ID, history{kind: HistoryPaymentRecorded, amount: amountPtr(pay.Amount),
-		paymentID: pay.ID, notes: "stripe " + p.ProviderRef}); err != nil {
-		return EventResult{}, err
-	}
-	if pay.RefundedAmount > 0 {
-		if err := addHistory(ctx, tx, inv.ID, history{kind: HistoryRefundRecorded, amount: amountPtr(pay.RefundedAmount),
-			paymentID: pay.ID, notes: "refunded before the payment arrived"}); err != nil {
-			return EventResult{}, err
-		}
-	}
-	after, err := recompute(ctx, tx, inv.ID)
-	if err != nil {
-		return EventResult{}, err
+	if err := tx.SendBatch(ctx, &writes).Close(); err != nil {
+		return EventResult{}, fmt.Errorf("record payment %s on invoice %s: %w", p.ProviderRef, inv.ID, err)
 	}
 	notices := []notice{{typ: NotifyPaymentRecorded, payment: &pay}}
 	if pay.RefundedAmount > 0 {
 		notices = append(notices, notice{typ: NotifyRefunded, payment: &pay})
 	}
-	if err := notify(ctx, tx, inv.State, after, notices...); err != nil {
+	if err := notifyWanted(ctx, tx, t.subs, inv.State, after, notices...); err != nil {
 		return EventResult{}, err
 	}
-	return EventResult{Status: EventProcessed, InvoiceID: inv.ID}, nil
+	return res, nil
 }
 
 // ApplyRefund records a provider's cumulative refunded total. Only a higher

@@ -66,8 +66,14 @@ func invoiceNotFound(id string) error {
 // lockInvoice reads a live invoice and holds its row lock until the
 // transaction ends: every change of an invoice is serialised here.
 func lockInvoice(ctx context.Context, tx pgx.Tx, id string) (Invoice, error) {
-	inv, err := scanInvoice(tx.QueryRow(ctx,
-		`SELECT `+invoiceColumns+` FROM invoices WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, id))
+	return scanLocked(tx.QueryRow(ctx, lockInvoiceSQL, id), id)
+}
+
+const lockInvoiceSQL = `SELECT ` + invoiceColumns + ` FROM invoices WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`
+
+// scanLocked reads the row of lockInvoiceSQL.
+func scanLocked(row pgx.Row, id string) (Invoice, error) {
+	inv, err := scanInvoice(row)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Invoice{}, invoiceNotFound(id)
 	}
@@ -80,23 +86,25 @@ func lockInvoice(ctx context.Context, tx pgx.Tx, id string) (Invoice, error) {
 // recompute sets the invoice's cached totals and state from its rows, through
 // the invoice_truth view that reconciliation checks against.
 func recompute(ctx context.Context, tx pgx.Tx, id string) (Invoice, error) {
-	inv, err := scanInvoice(tx.QueryRow(ctx, `
-		UPDATE invoices i SET
-			paid_amount = t.paid_amount,
-			written_off_amount = t.written_off_amount,
-			balance = t.balance,
-			state = t.state,
-			paid_at = CASE WHEN t.state = 'paid' THEN COALESCE(i.paid_at, now()) END,
-			written_off_at = CASE WHEN t.state = 'written_off' THEN t.written_off_at END,
-			updated_at = now()
-		FROM invoice_truth t
-		WHERE t.id = i.id AND i.id = $1
-		RETURNING `+invoiceColumnsOfI, id))
+	inv, err := scanInvoice(tx.QueryRow(ctx, recomputeSQL, id))
 	if err != nil {
 		return Invoice{}, fmt.Errorf("recompute invoice %s: %w", id, err)
 	}
 	return inv, nil
 }
+
+var recomputeSQL = `
+	UPDATE invoices i SET
+		paid_amount = t.paid_amount,
+		written_off_amount = t.written_off_amount,
+		balance = t.balance,
+		state = t.state,
+		paid_at = CASE WHEN t.state = 'paid' THEN COALESCE(i.paid_at, now()) END,
+		written_off_at = CASE WHEN t.state = 'written_off' THEN t.written_off_at END,
+		updated_at = now()
+	FROM invoice_truth t
+	WHERE t.id = i.id AND i.id = $1
+	RETURNING ` + invoiceColumnsOfI
 
 // rowWith scans a row whose columns are a known set followed by extra ones,
 // so one scan function serves queries that return a little more.
@@ -132,14 +140,19 @@ type history struct {
 }
 
 func addHistory(ctx context.Context, tx pgx.Tx, invoiceID string, h history) error {
-	_, err := tx.Exec(ctx, `
-		INSERT INTO invoice_history (invoice_id, kind, amount, payment_id, notes, details, op_key)
-		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, NULLIF($7, ''))`,
-		invoiceID, h.kind, h.amount, h.paymentID, h.notes, h.details, h.opKey)
-	if err != nil {
+	if _, err := tx.Exec(ctx, insertHistorySQL, h.args(invoiceID)...); err != nil {
 		return fmt.Errorf("write %s history of invoice %s: %w", h.kind, invoiceID, err)
 	}
 	return nil
+}
+
+const insertHistorySQL = `
+	INSERT INTO invoice_history (invoice_id, kind, amount, payment_id, notes, details, op_key)
+	VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, NULLIF($7, ''))`
+
+// args are the arguments of insertHistorySQL.
+func (h history) args(invoiceID string) []any {
+	return []any{invoiceID, h.kind, h.amount, h.paymentID, h.notes, h.details, h.opKey}
 }
 
 func amountPtr(a Amount) *Amount { return &a }
@@ -149,19 +162,6 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.db, fn)
 }
 
-// opDone reports whether the change keyed opKey was already applied.
-func opDone(ctx context.Context, tx pgx.Tx, opKey string) (bool, error) {
-	if opKey == "" {
-		return false, nil
-	}
-	var done bool
-	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM invoice_history WHERE op_key = $1)`, opKey).Scan(&done)
-	if err != nil {
-		return false, fmt.Errorf("look up operation %s: %w", opKey, err)
-	}
-	return done, nil
-}
-
 // change runs one keyed change of an invoice: lock the row, skip a replay of
 // the same key, apply, recompute, and notify subscribers of typ (when set)
 // with the payment apply names. apply reports whether it changed anything.
@@ -169,15 +169,26 @@ func (s *Store) change(ctx context.Context, invoiceID, opKey string, typ Notific
 	apply func(tx pgx.Tx, inv Invoice) (bool, *Payment, error)) (Invoice, error) {
 	var out Invoice
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		inv, err := lockInvoice(ctx, tx, invoiceID)
-		if err != nil {
+		// One round trip: the lock, then, under it, whether the key was
+		// applied (a concurrent run of the same operation has committed or
+		// rolled back by then) and who wants to hear of the change.
+		var batch pgx.Batch
+		var inv Invoice
+		var done bool
+		var subs subscriptions
+		batch.Queue(lockInvoiceSQL, invoiceID).QueryRow(func(row pgx.Row) error {
+			var err error
+			inv, err = scanLocked(row, invoiceID)
 			return err
-		}
-		// The key is checked after the lock: a concurrent run of the same
-		// operation has committed or rolled back by then.
-		done, err := opDone(ctx, tx, opKey)
-		if err != nil {
-			return err
+		})
+		batch.Queue(`SELECT NULLIF($1, '') IS NOT NULL AND EXISTS (SELECT 1 FROM invoice_history WHERE op_key = $1)`, opKey).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&done) })
+		batch.Queue(subscribedTypes).QueryRow(func(row pgx.Row) error { return row.Scan(&subs) })
+		if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
+			if _, ok := AsError(err); ok {
+				return err
+			}
+			return fmt.Errorf("begin change of invoice %s: %w", invoiceID, err)
 		}
 		if done {
 			out = inv
@@ -197,7 +208,7 @@ func (s *Store) change(ctx context.Context, invoiceID, opKey string, typ Notific
 		if typ == "" {
 			return nil
 		}
-		return notify(ctx, tx, inv.State, out, notice{typ: typ, payment: pay})
+		return notifyWanted(ctx, tx, subs, inv.State, out, notice{typ: typ, payment: pay})
 	})
 	return out, err
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -39,17 +40,18 @@ func (c *Client) enqueue(ctx context.Context, task *asynq.Task, opts ...asynq.Op
 	return nil
 }
 
-// EnqueueEvents queues the processing of stored events.
+// EnqueueEvents queues the processing of stored events, in tasks of up to
+// maxEventsPerTask events.
 func (c *Client) EnqueueEvents(ctx context.Context, ids []string) error {
-	for _, id := range ids {
-		payload, err := json.Marshal(EventPayload{EventID: id})
+	for chunk := range slices.Chunk(ids, maxEventsPerTask) {
+		payload, err := json.Marshal(EventPayload{EventIDs: chunk})
 		if err != nil {
 			return fmt.Errorf("encode event task: %w", err)
 		}
 		if err := c.enqueue(ctx, asynq.NewTask(TypeProcessEvent, payload),
-			asynq.TaskID(eventTaskID(id)), asynq.Queue(QueueEvents),
+			asynq.TaskID(eventsTaskID(chunk)), asynq.Queue(QueueEvents),
 			asynq.MaxRetry(eventMaxRetry), asynq.Timeout(taskTimeout)); err != nil {
-			return fmt.Errorf("event %s: %w", id, err)
+			return fmt.Errorf("events %s..%s: %w", chunk[0], chunk[len(chunk)-1], err)
 		}
 	}
 	return nil

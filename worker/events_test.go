@@ -69,11 +69,11 @@ func storeEvents(t *testing.T, s *reconcile.Store, raws map[string][]byte) {
 	}
 }
 
-func process(t *testing.T, h *worker.Handlers, eventID string) {
+func process(t *testing.T, h *worker.Handlers, eventIDs ...string) {
 	t.Helper()
-	payload, _ := json.Marshal(worker.EventPayload{EventID: eventID})
+	payload, _ := json.Marshal(worker.EventPayload{EventIDs: eventIDs})
 	if err := h.ProcessEvent(context.Background(), asynq.NewTask(worker.TypeProcessEvent, payload)); err != nil {
-		t.Fatalf("process %s: %v", eventID, err)
+		t.Fatalf("process %v: %v", eventIDs, err)
 	}
 }
 
@@ -87,8 +87,10 @@ type outcome struct {
 // TestEventsInAnyOrder delivers the events of random payments (each
 // PaymentIntent announced by payment_intent.succeeded, perhaps without the
 // invoice's id, and a checkout completion) and cumulative refunds, in random
-// orders with random duplicates, and holds every delivery to the same final
-// invoice. Unmatched events are retried at the end, as reconciliation does.
+// orders with random duplicates, in tasks of random sizes (a duplicate may
+// share a task with its original), and holds every delivery to the same
+// final invoice. Unmatched events are retried at the end, as reconciliation
+// does.
 func TestEventsInAnyOrder(t *testing.T) {
 	t.Parallel()
 	s, _ := testenv.Store(t)
@@ -146,8 +148,10 @@ func TestEventsInAnyOrder(t *testing.T) {
 				}
 			}
 			r.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-			for _, id := range order {
-				process(t, h, id)
+			for len(order) > 0 {
+				n := min(len(order), 1+r.IntN(4))
+				process(t, h, order[:n]...)
+				order = order[n:]
 			}
 			// Reconciliation retries what stayed unmatched.
 			unmatched, err := s.StaleEvents(ctx, reconcile.EventUnmatched, 0, "", 1000)
@@ -176,7 +180,7 @@ func TestEventsInAnyOrder(t *testing.T) {
 				}
 				want = &got
 			} else if got != *want {
-				t.Fatalf("scenario %d delivery %d (order %v): got %+v, first delivery gave %+v", scenario, delivery, order, got, *want)
+				t.Fatalf("scenario %d delivery %d: got %+v, first delivery gave %+v", scenario, delivery, got, *want)
 			}
 		}
 	}
@@ -217,5 +221,42 @@ func TestEventStatuses(t *testing.T) {
 				t.Fatal("no reason stored")
 			}
 		})
+	}
+}
+
+// TestOneTaskManyEvents: a task of many events applies each, whatever the
+// others come to, and skips ids not stored and events already final.
+func TestOneTaskManyEvents(t *testing.T) {
+	t.Parallel()
+	s, _ := testenv.Store(t)
+	h := newHandlers(t, s)
+	ctx := context.Background()
+	inv, _ := s.CreateInvoice(ctx, reconcile.NewInvoice{ID: "inv_many", Number: "M", Client: "c", Currency: "usd", Amount: 1000})
+	storeEvents(t, s, map[string][]byte{
+		"evt_m_bad":  stripeEvent("evt_m_bad", "payment_intent.succeeded", map[string]any{"id": "pi_bad", "object": "payment_intent", "amount_received": 0, "currency": "usd"}),
+		"evt_m_1":    piSucceeded("evt_m_1", "pi_m_1", inv.ID, 300),
+		"evt_m_none": piSucceeded("evt_m_none", "pi_m_none", "inv_nope", 100),
+		"evt_m_2":    piSucceeded("evt_m_2", "pi_m_2", inv.ID, 700),
+	})
+	process(t, h, "evt_m_bad", "evt_m_1", "evt_missing", "evt_m_none", "evt_m_1", "evt_m_2")
+	process(t, h, "evt_m_1", "evt_m_2") // already final: nothing happens
+
+	want := map[string]reconcile.EventStatus{"evt_m_bad": reconcile.EventFailed, "evt_m_1": reconcile.EventProcessed,
+		"evt_m_none": reconcile.EventUnmatched, "evt_m_2": reconcile.EventProcessed}
+	for id, st := range want {
+		ev, err := s.GetEvent(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Status != st || ev.Attempts != 1 {
+			t.Errorf("%s: status %s after %d attempts, want %s after 1", id, ev.Status, ev.Attempts, st)
+		}
+	}
+	d, err := s.GetInvoiceDetail(ctx, inv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.PaidAmount != 1000 || d.State != reconcile.StatePaid || len(d.Payments) != 2 {
+		t.Fatalf("invoice paid %d, state %s, %d payments; want 1000, paid, 2", d.PaidAmount, d.State, len(d.Payments))
 	}
 }

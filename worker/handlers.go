@@ -113,26 +113,36 @@ func lastAttempt(ctx context.Context) bool {
 	return ok1 && ok2 && retried >= maxRetry
 }
 
-// ProcessEvent applies a stored Stripe event to the ledger. Processing is
-// idempotent (one payment per PaymentIntent, refunds as cumulative totals),
-// so a second delivery of the task, or a relay racing it, changes nothing.
+// ProcessEvent applies stored Stripe events to the ledger, each in its own
+// transaction. Processing is idempotent (one payment per PaymentIntent,
+// refunds as cumulative totals), so a second delivery of the task, or a
+// relay racing it, changes nothing. An event that fails for a transient
+// reason does not hold up the others: the task is retried for it, and the
+// events done by then are skipped.
 func (h *Handlers) ProcessEvent(ctx context.Context, task *asynq.Task) error {
 	var p EventPayload
-	if err := json.Unmarshal(task.Payload(), &p); err != nil || p.EventID == "" {
+	if err := json.Unmarshal(task.Payload(), &p); err != nil || len(p.EventIDs) == 0 {
 		return fmt.Errorf("bad event task payload: %w", asynq.SkipRetry)
 	}
-	ev, err := h.store.GetEvent(ctx, p.EventID)
+	events, err := h.store.UnfinishedEvents(ctx, p.EventIDs)
 	if err != nil {
-		return retryUnlessRefused("event "+p.EventID, err)
+		return err
 	}
-	if ev.Status.Final() {
-		return nil
+	var retry error
+	for _, ev := range events {
+		retry = errors.Join(retry, h.processEvent(ctx, ev))
 	}
+	return retry
+}
+
+// processEvent applies one event and records its outcome. It returns an
+// error only for a fault worth retrying.
+func (h *Handlers) processEvent(ctx context.Context, ev reconcile.Event) error {
 	res, err := h.applyEvent(ctx, ev)
 	if err != nil {
 		_, refused := reconcile.AsError(err)
 		if !refused && !lastAttempt(ctx) {
-			return err
+			return fmt.Errorf("event %s: %w", ev.ID, err)
 		}
 		res = reconcile.EventResult{Status: reconcile.EventFailed, Reason: err.Error()}
 		if markErr := h.store.MarkEvent(ctx, ev.ID, res); markErr != nil {
@@ -140,8 +150,10 @@ func (h *Handlers) ProcessEvent(ctx context.Context, task *asynq.Task) error {
 		}
 	}
 	h.metrics.event(ev.Type, res.Status)
-	h.log.Info("event processed", zap.String("event", ev.ID), zap.String("type", ev.Type),
-		zap.String("invoice", res.InvoiceID), zap.String("outcome", string(res.Status)), zap.String("reason", res.Reason))
+	if ce := h.log.Check(zap.InfoLevel, "event processed"); ce != nil {
+		ce.Write(zap.String("event", ev.ID), zap.String("type", ev.Type),
+			zap.String("invoice", res.InvoiceID), zap.String("outcome", string(res.Status)), zap.String("reason", res.Reason))
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -182,8 +183,23 @@ func TestRelayTakesAWholeBacklog(t *testing.T) {
 	}
 	insp := asynq.NewInspector(redis)
 	defer insp.Close()
-	info, err := insp.GetQueueInfo(worker.QueueEvents)
-	if err != nil || info.Pending != backlog {
-		t.Fatalf("queue info %+v (%v), want %d pending", info, err, backlog)
+	tasks, err := insp.ListPendingTasks(worker.QueueEvents, asynq.PageSize(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued := map[string]int{}
+	for _, task := range tasks {
+		var p worker.EventPayload
+		if err := json.Unmarshal(task.Payload, &p); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range p.EventIDs {
+			queued[id]++
+		}
+	}
+	for id := range events {
+		if queued[id] != 1 {
+			t.Fatalf("%s queued %d times, want once (%d tasks hold %d events)", id, queued[id], len(tasks), len(queued))
+		}
 	}
 }

@@ -5,6 +5,8 @@
 package worker
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"time"
 
 	"github.com/payrecon/reconciler/reconcile"
@@ -36,9 +38,11 @@ const (
 	taskTimeout   = time.Minute
 )
 
-// EventPayload is the payload of TypeProcessEvent.
+// EventPayload is the payload of TypeProcessEvent: stored events, processed
+// in this order. The events of one group commit travel in one task, so a
+// burst of webhooks costs Redis a task per commit, not per event.
 type EventPayload struct {
-	EventID string `json:"event_id"`
+	EventIDs []string `json:"event_ids"`
 }
 
 // JobPayload is the payload of TypeRunJob.
@@ -82,6 +86,17 @@ type ReconcileArgs struct {
 	Full bool `json:"full"`
 }
 
-// eventTaskID is the Asynq task id of an event's processing: one event, one
-// task, however often it is enqueued.
-func eventTaskID(eventID string) string { return "event:" + eventID }
+// maxEventsPerTask bounds one event task, so a relayed backlog is spread
+// over the workers rather than held by one.
+const maxEventsPerTask = 256
+
+// eventsTaskID is the Asynq task id of the processing of events: the same
+// events queued again, while their task waits, are the same task.
+func eventsTaskID(eventIDs []string) string {
+	h := sha256.New()
+	for _, id := range eventIDs {
+		h.Write([]byte(id))
+		h.Write([]byte{0})
+	}
+	return "events:" + hex.EncodeToString(h.Sum(nil)[:16])
+}
