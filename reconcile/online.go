@@ -44,9 +44,10 @@ const lockProviderRefSQL = `SELECT pg_advisory_xact_lock(hashtextextended($1, 0)
 // set, is the inbox event whose status the result is written to, in the same
 // transaction.
 //
-// It is the worker's hot path, so its statements go in two pipelined round
-// trips between BEGIN and COMMIT (three when an endpoint is subscribed):
-// every read and lock first, then every write.
+// It is the worker's hot path: between BEGIN and COMMIT it takes two
+// pipelined round trips of four statements (five when an endpoint is
+// subscribed): the PaymentIntent's lock and one read of everything the
+// change depends on, locking the invoice; then the writes and the recompute.
 func (s *Store) RecordOnlinePayment(ctx context.Context, eventID string, p OnlinePayment) (EventResult, error) {
 	if p.ProviderRef == "" || p.Amount <= 0 || !ValidCurrency(p.Currency) {
 		return EventResult{}, Errorf(KindInvalid, "invalid_payment", "online payment needs a provider ref, a positive amount and a currency")
@@ -62,36 +63,67 @@ func (s *Store) RecordOnlinePayment(ctx context.Context, eventID string, p Onlin
 
 // onlineTarget is what the first round trip of recordOnline reads.
 type onlineTarget struct {
-	known string  // the invoice of the PaymentIntent's payment, when recorded already
 	inv   Invoice // the invoice to pay, locked, when found
 	found bool
+	known string // the invoice of the PaymentIntent's payment, when recorded already
 	subs  subscriptions
 }
+
+// findOnlineTarget reads the invoice a payment names, locked, with whether
+// the PaymentIntent's payment is recorded already and who listens.
+const findOnlineTarget = `
+	SELECT ` + invoiceColumns + `,
+		coalesce((SELECT invoice_id FROM payments WHERE provider_ref = $3), ''),
+		(` + subscribedTypes + `)
+	FROM invoices
+	WHERE deleted_at IS NULL AND (id = $1 OR stripe_invoice_id = NULLIF($2, ''))
+	ORDER BY id = $1 DESC LIMIT 1
+	FOR UPDATE`
+
+// insertOnlinePayment writes the payment, its history (a refund that arrived
+// before it waits in refunds and is applied now, with a history row of its
+// own) and the inbox event's result, and returns the payment.
+const insertOnlinePayment = `
+	WITH pay AS (
+		INSERT INTO payments (id, invoice_id, source, amount, refunded_amount, currency, paid_date, provider_ref)
+		VALUES ($1, $2, 'stripe', $3,
+			LEAST($3, COALESCE((SELECT amount_refunded FROM refunds WHERE provider_ref = $6), 0)), $4, $5, $6)
+		RETURNING ` + paymentColumns + `),
+	hist AS (
+		INSERT INTO invoice_history (invoice_id, kind, amount, payment_id, notes)
+		SELECT invoice_id, $7, amount, id, 'stripe ' || provider_ref FROM pay
+		UNION ALL
+		SELECT invoice_id, $8, refunded_amount, id, 'refunded before the payment arrived' FROM pay WHERE refunded_amount > 0),
+	ev AS (
+		UPDATE events SET status = $10, invoice_id = $2, error = '', attempts = attempts + 1, processed_at = now()
+		WHERE id = $9)
+	SELECT ` + paymentColumns + ` FROM pay`
 
 func recordOnline(ctx context.Context, tx pgx.Tx, eventID string, p OnlinePayment) (EventResult, error) {
 	var t onlineTarget
 	var reads pgx.Batch
-	// The PaymentIntent's lock comes first: the reads after it see every
-	// payment and refund of it committed before.
+	// The PaymentIntent's lock comes first, in a statement of its own: the
+	// read after it then sees every payment and refund of it committed
+	// before.
 	reads.Queue(lockProviderRefSQL, p.ProviderRef)
-	reads.Queue(`SELECT coalesce((SELECT invoice_id FROM payments WHERE provider_ref = $1), '')`, p.ProviderRef).
-		QueryRow(func(row pgx.Row) error { return row.Scan(&t.known) })
-	reads.Queue(`
-		SELECT `+invoiceColumns+` FROM invoices
-		WHERE deleted_at IS NULL AND (id = $1 OR stripe_invoice_id = NULLIF($2, ''))
-		ORDER BY id = $1 DESC LIMIT 1
-		FOR UPDATE`, p.InvoiceID, p.StripeInvoiceID).QueryRow(func(row pgx.Row) error {
+	reads.Queue(findOnlineTarget, p.InvoiceID, p.StripeInvoiceID, p.ProviderRef).QueryRow(func(row pgx.Row) error {
 		var err error
-		t.inv, err = scanInvoice(row)
+		t.inv, err = scanInvoice(rowWith{row, []any{&t.known, &t.subs}})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
 		t.found = err == nil
 		return err
 	})
-	reads.Queue(subscribedTypes).QueryRow(func(row pgx.Row) error { return row.Scan(&t.subs) })
 	if err := tx.SendBatch(ctx, &reads).Close(); err != nil {
 		return EventResult{}, fmt.Errorf("find invoice for payment %s: %w", p.ProviderRef, err)
+	}
+	if !t.found { // rare: read on its own what the invoice's row did not carry
+		err := tx.QueryRow(ctx, `SELECT coalesce((SELECT invoice_id FROM payments WHERE provider_ref = $1), '')`,
+			p.ProviderRef).Scan(&t.known)
+		if err != nil {
+			return EventResult{}, fmt.Errorf("look up payment %s: %w", p.ProviderRef, err)
+		}
 	}
 
 	var res EventResult
@@ -110,37 +142,20 @@ func recordOnline(ctx context.Context, tx pgx.Tx, eventID string, p OnlinePaymen
 	}
 
 	inv := t.inv
-	res = EventResult{Status: EventProcessed, InvoiceID: inv.ID}
 	var pay Payment
 	var after Invoice
 	var writes pgx.Batch
-	// A refund that arrived before its payment waits in refunds: it is
-	// applied here, as the payment is recorded, with a history row of its own.
-	writes.Queue(`
-		INSERT INTO payments (id, invoice_id, source, amount, refunded_amount, currency, paid_date, provider_ref)
-		VALUES ($1, $2, 'stripe', $3,
-			LEAST($3, COALESCE((SELECT amount_refunded FROM refunds WHERE provider_ref = $6), 0)), $4, $5, $6)
-		RETURNING `+paymentColumns,
-		NewID("pay"), inv.ID, p.Amount, p.Currency, p.PaidDate.Time, p.ProviderRef).QueryRow(func(row pgx.Row) error {
+	writes.Queue(insertOnlinePayment, NewID("pay"), inv.ID, p.Amount, p.Currency, p.PaidDate.Time, p.ProviderRef,
+		HistoryPaymentRecorded, HistoryRefundRecorded, eventID, EventProcessed).QueryRow(func(row pgx.Row) error {
 		var err error
 		pay, err = scanPayment(row)
 		return err
 	})
-	writes.Queue(`
-		INSERT INTO invoice_history (invoice_id, kind, amount, payment_id, notes)
-		SELECT invoice_id, $2, amount, id, $3 FROM payments WHERE provider_ref = $1
-		UNION ALL
-		SELECT invoice_id, $4, refunded_amount, id, 'refunded before the payment arrived'
-		FROM payments WHERE provider_ref = $1 AND refunded_amount > 0`,
-		p.ProviderRef, HistoryPaymentRecorded, "stripe "+p.ProviderRef, HistoryRefundRecorded)
 	writes.Queue(recomputeSQL, inv.ID).QueryRow(func(row pgx.Row) error {
 		var err error
 		after, err = scanInvoice(row)
 		return err
 	})
-	if eventID != "" {
-		writes.Queue(setEventStatusSQL, eventID, res.Status, res.InvoiceID, res.Reason)
-	}
 	if err := tx.SendBatch(ctx, &writes).Close(); err != nil {
 		return EventResult{}, fmt.Errorf("record payment %s on invoice %s: %w", p.ProviderRef, inv.ID, err)
 	}
@@ -151,7 +166,7 @@ func recordOnline(ctx context.Context, tx pgx.Tx, eventID string, p OnlinePaymen
 	if err := notifyWanted(ctx, tx, t.subs, inv.State, after, notices...); err != nil {
 		return EventResult{}, err
 	}
-	return res, nil
+	return EventResult{Status: EventProcessed, InvoiceID: inv.ID}, nil
 }
 
 // ApplyRefund records a provider's cumulative refunded total. Only a higher

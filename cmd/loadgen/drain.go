@@ -185,8 +185,8 @@ func (q *eventQueue) waiting() (int, error) {
 }
 
 // relayStranded runs the service's relay sweep now, rather than waiting
-// RELAY_AFTER for it (the task id is the event's, so one already queued is
-// not doubled).
+// RELAY_AFTER for it (an event queued twice is processed once: the second
+// task skips it).
 func (q *eventQueue) relayStranded(ctx context.Context, db *pgxpool.Pool) (int, error) {
 	c := worker.NewClient(q.opt, reconcile.NewStore(db), zap.NewNop())
 	defer c.Close()

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/payrecon/reconciler/worker"
 )
 
 // serviceTarget is where the service phases post, with what secret.
@@ -53,8 +55,26 @@ func cmdIngest(ctx context.Context, args []string) error {
 	senders := fs.Int("senders", 64, "concurrent senders, one keep-alive connection each")
 	invoices := fs.Int("invoices", 150000, "size of the ingest invoice pool (seed-pools -ingest)")
 	servicePID := fs.Int("service-pid", 0, "the service's pid, for the CPU note")
+	pause := fs.Bool("pause-worker", false, "pause the service's events queue while posting: the figure is then the web tier's "+
+		"alone, as when web and worker run on machines of their own; the worker drains the backlog after")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *pause {
+		q, err := newEventQueue()
+		if err != nil {
+			return err
+		}
+		defer q.close()
+		if err := q.inspector.PauseQueue(worker.QueueEvents); err != nil {
+			return fmt.Errorf("pause the events queue: %w", err)
+		}
+		// Resumed whatever happens: a paused queue would hold every later event.
+		defer func() {
+			if err := q.inspector.UnpauseQueue(worker.QueueEvents); err != nil {
+				progress("ingest: could not resume the events queue: %v", err)
+			}
+		}()
 	}
 	t, err := target()
 	if err != nil {
