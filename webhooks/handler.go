@@ -129,15 +129,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, http.StatusBadRequest, CodeInvalidSignature, err.Error())
 		return
 	}
-	ev, decodeErr := stripeevent.Decode(payload)
-	malformed := errors.Is(decodeErr, stripeevent.ErrMalformed)
-	if decodeErr != nil && !malformed {
-		h.reject(w, http.StatusBadRequest, CodeNotAnEvent, decodeErr.Error())
+	// Only the envelope is read here: the object is the worker's to judge.
+	// A signed event whose object is malformed is still Stripe's: it is
+	// kept, and the worker marks it failed where an operator sees it,
+	// rather than Stripe retrying it for three days.
+	ev, err := stripeevent.DecodeEnvelope(payload)
+	if err != nil {
+		h.reject(w, http.StatusBadRequest, CodeNotAnEvent, err.Error())
 		return
 	}
-	// A malformed event is still Stripe's, signed: it is kept so that the
-	// worker marks it failed where an operator sees it, rather than Stripe
-	// retrying it for three days.
 
 	isNew, err := h.batch.submit(r.Context(), reconcile.InboxEvent{
 		ID: ev.ID, Type: ev.Type, Created: ev.Created, Payload: payload, Source: reconcile.SourceWebhook,
@@ -157,18 +157,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	log := reqlog.Logger(r.Context(), h.log)
-	fields := []zap.Field{zap.String("event_id", ev.ID), zap.String("type", ev.Type), zap.Bool("new", isNew)}
 	if isNew {
 		h.stats.fresh.Add(1)
 	} else {
 		h.stats.duplicate.Add(1)
 	}
-	if malformed {
-		h.stats.malformed.Add(1)
-		log.Warn("webhook event stored malformed", append(fields, zap.Error(decodeErr))...)
-	} else {
-		log.Info("webhook event stored", fields...)
+	if ce := reqlog.Logger(r.Context(), h.log).Check(zap.InfoLevel, "webhook event stored"); ce != nil {
+		ce.Write(zap.String("event_id", ev.ID), zap.String("type", ev.Type), zap.Bool("new", isNew))
 	}
 	writeReceived(w)
 }

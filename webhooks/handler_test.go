@@ -164,8 +164,8 @@ func TestReceive(t *testing.T) {
 		if enq.enqueued()[eventID] != 1 {
 			t.Errorf("enqueued %v, want %s once", enq.enqueued(), eventID)
 		}
-		if s := h.Stats(); s.Malformed != 1 {
-			t.Errorf("stats %+v, want 1 malformed", s)
+		if s := h.Stats(); s.New != 1 || s.Rejected != 0 {
+			t.Errorf("stats %+v, want 1 new, none rejected", s)
 		}
 	})
 

@@ -12,7 +12,7 @@ type collector struct {
 }
 
 // Collector exports the handler's figures to Prometheus: events by outcome
-// (new, duplicate, malformed, rejected, store_error), group-commit
+// (new, duplicate, rejected, store_error), group-commit
 // transactions, and enqueue failures left for the relay sweep.
 func (h *Handler) Collector() prometheus.Collector {
 	return &collector{h: h,
@@ -39,7 +39,6 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(c.events, s.New, "new")
 	counter(c.events, s.Duplicate, "duplicate")
-	counter(c.events, s.Malformed, "malformed")
 	counter(c.events, s.Rejected, "rejected")
 	counter(c.events, s.StoreErrors, "store_error")
 	counter(c.batches, s.Batches)

@@ -8,9 +8,6 @@ type Stats struct {
 	// New and Duplicate count acknowledged events: stored for the first
 	// time, or already stored.
 	New, Duplicate int64
-	// Malformed counts signed events the decoder refused; they are stored
-	// (and counted in New or Duplicate too) for the worker to mark failed.
-	Malformed int64
 	// Rejected counts requests answered 4xx: bad method, size, signature or
 	// body.
 	Rejected int64
@@ -26,14 +23,14 @@ type Stats struct {
 }
 
 type counters struct {
-	fresh, duplicate, malformed, rejected atomic.Int64
-	batches, storeErrors                  atomic.Int64
-	enqueueErrors, enqueueDropped         atomic.Int64
+	fresh, duplicate, rejected    atomic.Int64
+	batches, storeErrors          atomic.Int64
+	enqueueErrors, enqueueDropped atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
 	return Stats{
-		New: c.fresh.Load(), Duplicate: c.duplicate.Load(), Malformed: c.malformed.Load(),
+		New: c.fresh.Load(), Duplicate: c.duplicate.Load(),
 		Rejected: c.rejected.Load(), Batches: c.batches.Load(), StoreErrors: c.storeErrors.Load(),
 		EnqueueErrors: c.enqueueErrors.Load(), EnqueueDropped: c.enqueueDropped.Load(),
 	}

@@ -104,12 +104,20 @@ func TestWebServesHealthMetricsAndQueues(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("webhook %d", resp.StatusCode)
 		}
-		_, metrics := get(t, srv.URL+"/metrics")
+		// The event's task is queued after the answer, off the request's
+		// path: wait for it to show.
+		const queued = `reconciler_queue_tasks{queue="events",state="pending"} 1`
+		var metrics string
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if _, metrics = get(t, srv.URL+"/metrics"); strings.Contains(metrics, queued) || time.Now().After(deadline) {
+				break
+			}
+		}
 		for _, want := range []string{
 			`reconciler_webhook_events_total{outcome="new"} 1`,
 			`reconciler_http_requests_total{code="200",handler="webhooks"} 1`,
 			`reconciler_http_request_duration_seconds_count{handler="webhooks"} 1`,
-			`reconciler_queue_tasks{queue="events",state="pending"} 1`,
+			queued,
 			`go_goroutines`,
 		} {
 			if !strings.Contains(metrics, want) {

@@ -12,3 +12,14 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkDecodeEnvelope(b *testing.B) {
+	payload := readTestdata(b, "payment_intent.succeeded.json")
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeEnvelope(payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package stripeevent
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +27,15 @@ func FuzzDecode(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		ev, err := Decode(payload)
+		// What the webhook stores on must agree with what the worker reads:
+		// the same event, refused as not one in the same cases.
+		env, envErr := DecodeEnvelope(payload)
+		if errors.Is(err, ErrNotEvent) != (envErr != nil) {
+			t.Fatalf("Decode: %v; DecodeEnvelope: %v", err, envErr)
+		}
+		if envErr == nil && (env.ID != ev.ID || env.Type != ev.Type || !env.Created.Equal(ev.Created) || env.Livemode != ev.Livemode) {
+			t.Fatalf("envelope %+v, Decode %+v", env, ev)
+		}
 		if err != nil {
 			if ev.Payment != nil || ev.Refund != nil {
 				t.Fatalf("error %v returned with a payment or refund: %+v", err, ev)
