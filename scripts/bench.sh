@@ -284,7 +284,7 @@ service_phases() {
 	local rate dropped
 	start_service
 	"$LOADGEN" settle || die "the service's first reconciliation run did not finish"
-	"$LOADGEN" seed-pools -ingest 50000 -e2e 40000 -jobs "$BENCH_JOBS" || die "seeding the invoice pools failed"
+	"$LOADGEN" seed-pools -ingest 50000 -e2e 120000 -jobs "$BENCH_JOBS" || die "seeding the invoice pools failed"
 	profile $((BENCH_SECONDS + 1)) ingest
 	# The worker's queue is paused while the webhooks are posted: the figure is the web tier's
 	# own, as when web and worker run on machines of their own (Procfile), not what is left
@@ -298,7 +298,7 @@ service_phases() {
 	figures "$LOADGEN" drain -emit worker_events_per_sec -timeout 8m -service-pid "$SERVICE_PID"
 	rate=$(awk -v r="$(figure ingest_events_per_sec)" 'BEGIN { printf "%.0f", r / 2 }')
 	profile "$BENCH_E2E_SECONDS" e2e
-	figures "$LOADGEN" e2e -rate "$rate" -seconds "$BENCH_E2E_SECONDS" -invoices 30000 -service-pid "$SERVICE_PID"
+	figures "$LOADGEN" e2e -rate "$rate" -seconds "$BENCH_E2E_SECONDS" -invoices 100000 -service-pid "$SERVICE_PID"
 	profile_report e2e
 	emit e2e_enqueue_dropped "$(($(dropped_events) - dropped))" events
 	figures "$LOADGEN" drain -timeout 8m
@@ -306,7 +306,7 @@ service_phases() {
 	# at half the rate the worker processed the ingest backlog at.
 	rate=$(awk -v r="$(figure worker_events_per_sec)" 'BEGIN { printf "%.0f", r / 2 }')
 	figures "$LOADGEN" e2e -name e2e_sustainable -rate "$rate" -seconds "$BENCH_E2E_SECONDS" \
-		-invoices 40000 -first 30001 -service-pid "$SERVICE_PID"
+		-invoices 120000 -first 100001 -service-pid "$SERVICE_PID"
 	figures "$LOADGEN" drain -timeout 8m
 	figures "$LOADGEN" jobs -n "$BENCH_JOBS" -service-pid "$SERVICE_PID"
 	say "stopping the service..."
