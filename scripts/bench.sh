@@ -330,16 +330,19 @@ reconcile_phases() {
 # Go micro-benchmarks of the hot pure functions
 
 micro_benchmarks() {
-	local out decode verify
+	local out decode envelope verify
 	say "go test -bench 'BenchmarkDecode|BenchmarkVerify' ./internal/stripeevent ./webhooks..."
 	out=$("$GO" test -run='^$' -bench 'BenchmarkDecode|BenchmarkVerify' -benchtime=2000x -benchmem \
 		./internal/stripeevent ./webhooks 2>&1) || die "go test -bench failed: $(tail -n 5 <<<"$out")"
 	grep '^Benchmark' <<<"$out" | sed 's/^/bench: /' >&2
 	decode=$(awk '$1 ~ /^BenchmarkDecode(-[0-9]+)?$/ { for (i = 2; i < NF; i++) if ($(i + 1) == "ns/op") print $i }' <<<"$out")
+	envelope=$(awk '$1 ~ /^BenchmarkDecodeEnvelope(-[0-9]+)?$/ { for (i = 2; i < NF; i++) if ($(i + 1) == "ns/op") print $i }' <<<"$out")
 	verify=$(awk '$1 ~ /^BenchmarkVerify\/signed_with_the_first_secret/ { for (i = 2; i < NF; i++) if ($(i + 1) == "ns/op") print $i }' <<<"$out")
 	[[ -n $decode ]] || die "no BenchmarkDecode result"
+	[[ -n $envelope ]] || die "no BenchmarkDecodeEnvelope result"
 	[[ -n $verify ]] || die "no BenchmarkVerify result"
 	emit decode_ns_per_op "$decode" ns/op
+	emit decode_envelope_ns_per_op "$envelope" ns/op
 	emit verify_ns_per_op "$verify" ns/op
 }
 
