@@ -138,7 +138,7 @@ func flushRedis(t *testing.T, opt asynq.RedisClientOpt) {
 	}
 }
 
-func runWorker(t *testing.T, s *reconcile.Store, client *worker.Client, redis asynq.RedisClientOpt) {
+func runWorker(t *testing.T, s *reconcile.Store, client *worker.Client, redis asynq.RedisConnOpt) {
 	t.Helper()
 	h := worker.NewHandlers(s, client, nil, time.Minute, zap.NewNop())
 	srv := worker.NewServer(redis, 4, h, zap.NewNop())

@@ -27,7 +27,8 @@ type Config struct {
 	DatabaseURL string
 	// RedisURL is the Redis URL used by Asynq (REDIS_URL), as given.
 	RedisURL string
-	// Redis is RedisURL parsed by asynq.ParseRedisURI.
+	// Redis is RedisURL parsed: by asynq.ParseRedisURI, or for a
+	// redis-cluster URL into asynq's cluster option.
 	Redis asynq.RedisConnOpt
 	// Port is the HTTP port of the web and all modes (PORT).
 	Port int
@@ -100,7 +101,7 @@ func variables() []variable {
 		{
 			name: "REDIS_URL",
 			def:  "redis://localhost:6379/0",
-			help: "Redis for Asynq (redis://, rediss://, redis-socket://, redis-sentinel://)",
+			help: "Redis for Asynq (redis://, rediss://, redis-socket://, redis-sentinel://, redis-cluster://)",
 			parse: func(c *Config, v string) error {
 				opt, err := parseRedisURL(v)
 				if err != nil {
@@ -373,8 +374,22 @@ func parseRedisURL(v string) (asynq.RedisConnOpt, error) {
 		if u.Query().Get("master") == "" {
 			return nil, errors.New("needs the master name (e.g. redis-sentinel://host1:26379,host2:26379?master=mymaster)")
 		}
+	case "redis-cluster":
+		// asynq.ParseRedisURI knows no cluster URL: its option is built here.
+		if u.Opaque != "" || u.Host == "" {
+			return nil, errors.New("has no node addresses (e.g. redis-cluster://node1:6379,node2:6379)")
+		}
+		if strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
+			return nil, errors.New("takes node addresses only: a cluster has one database (e.g. redis-cluster://node1:6379,node2:6379)")
+		}
+		opt := asynq.RedisClusterClientOpt{Addrs: strings.Split(u.Host, ",")}
+		if u.User != nil {
+			opt.Username = u.User.Username()
+			opt.Password, _ = u.User.Password()
+		}
+		return opt, nil
 	default:
-		return nil, fmt.Errorf("scheme %q is not redis, rediss, redis-socket or redis-sentinel", u.Scheme)
+		return nil, fmt.Errorf("scheme %q is not redis, rediss, redis-socket, redis-sentinel or redis-cluster", u.Scheme)
 	}
 	opt, err := asynq.ParseRedisURI(v)
 	if err != nil {

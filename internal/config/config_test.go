@@ -126,6 +126,16 @@ func TestLoadGoodValues(t *testing.T) {
 			},
 		},
 		{
+			name: "a redis-cluster URL lists the nodes, and its credentials",
+			env:  map[string]string{"REDIS_URL": "redis-cluster://ops:s3cret@n1:6379,n2:6380"},
+			check: func(t *testing.T, c Config) {
+				want := asynq.RedisClusterClientOpt{Addrs: []string{"n1:6379", "n2:6380"}, Username: "ops", Password: "s3cret"}
+				if !reflect.DeepEqual(c.Redis, want) {
+					t.Errorf("Redis = %#v, want %#v", c.Redis, want)
+				}
+			},
+		},
+		{
 			name:  "the lowest port is accepted",
 			env:   map[string]string{"PORT": "1"},
 			check: func(t *testing.T, c Config) { wantEq(t, c.Port, 1) },
@@ -251,7 +261,7 @@ func TestLoadBadValues(t *testing.T) {
 			"REDIS_URL: is not a valid URL (percent-encode special characters in the password)"},
 		{"a redis URL with an unsupported scheme is rejected",
 			map[string]string{"REDIS_URL": "http://cache:6379"},
-			`REDIS_URL: scheme "http" is not redis, rediss, redis-socket or redis-sentinel`},
+			`REDIS_URL: scheme "http" is not redis, rediss, redis-socket, redis-sentinel or redis-cluster`},
 		{"a redis URL without a host is rejected",
 			map[string]string{"REDIS_URL": "redis:///0"},
 			"REDIS_URL: has no host (e.g. redis://localhost:6379/0)"},
@@ -270,6 +280,12 @@ func TestLoadBadValues(t *testing.T) {
 		{"a redis-sentinel URL without sentinels is rejected",
 			map[string]string{"REDIS_URL": "redis-sentinel:///?master=m"},
 			"REDIS_URL: has no sentinel addresses (e.g. redis-sentinel://host1:26379,host2:26379?master=mymaster)"},
+		{"a redis-cluster URL without nodes is rejected",
+			map[string]string{"REDIS_URL": "redis-cluster://"},
+			"REDIS_URL: has no node addresses (e.g. redis-cluster://node1:6379,node2:6379)"},
+		{"a redis-cluster URL with a database is rejected",
+			map[string]string{"REDIS_URL": "redis-cluster://n1:6379/2"},
+			"REDIS_URL: takes node addresses only: a cluster has one database (e.g. redis-cluster://node1:6379,node2:6379)"},
 		{"a redis-sentinel URL without a master is rejected",
 			map[string]string{"REDIS_URL": "redis-sentinel://s1:26379"},
 			"REDIS_URL: needs the master name (e.g. redis-sentinel://host1:26379,host2:26379?master=mymaster)"},
@@ -432,6 +448,16 @@ func TestSecretsStayHidden(t *testing.T) {
 		}
 		if !reflect.DeepEqual(r, want) {
 			t.Errorf("Redacted() =\n%v\nwant\n%v", r, want)
+		}
+	})
+
+	t.Run("Redacted masks a cluster URL's password", func(t *testing.T) {
+		c, err := Load(env(map[string]string{"REDIS_URL": "redis-cluster://ops:" + secret + "@n1:6379,n2:6380"}))
+		if err != nil {
+			t.Fatalf("Load: %v", err)
+		}
+		if got, want := c.Redacted()["REDIS_URL"], "redis-cluster://ops:xxxxx@n1:6379,n2:6380"; got != want {
+			t.Errorf("Redacted()[REDIS_URL] = %q, want %q", got, want)
 		}
 	})
 
