@@ -24,6 +24,11 @@ const (
 	JobReconcile     JobType = "reconcile.run"
 )
 
+// ChangesLedger reports whether a job of type t is a ledger change, keyed
+// by the job's id: such a job is marked succeeded by the change's own
+// transaction.
+func (t JobType) ChangesLedger() bool { return t != JobReconcile }
+
 // JobStatus is where a job stands.
 type JobStatus string
 
@@ -181,6 +186,26 @@ func (s *Store) FinishJob(ctx context.Context, id string, status JobStatus, reas
 	_, err := s.db.Exec(ctx, `
 		UPDATE jobs SET status = $2, error = $3, result = $4, finished_at = now(), updated_at = now()
 		WHERE id = $1 AND status NOT IN ('succeeded', 'failed')`, id, status, reason, res)
+	if err != nil {
+		return fmt.Errorf("finish job %s: %w", id, err)
+	}
+	return nil
+}
+
+// finishJobInTx marks the job id succeeded inside the transaction of the
+// ledger change it asked for. Its result is what the change made that the
+// operator needs next: a recorded payment's id, found by the job id, which
+// is the payment's idempotency key. A job already finished, or no job, is
+// left as it is.
+func finishJobInTx(ctx context.Context, tx pgx.Tx, id string) error {
+	if id == "" {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `
+		UPDATE jobs SET status = 'succeeded', error = '', finished_at = now(), updated_at = now(),
+			result = CASE WHEN type = $2 THEN
+				(SELECT jsonb_build_object('payment_id', p.id) FROM payments p WHERE p.idempotency_key = jobs.id) END
+		WHERE id = $1 AND status NOT IN ('succeeded', 'failed')`, id, JobRecordPayment)
 	if err != nil {
 		return fmt.Errorf("finish job %s: %w", id, err)
 	}

@@ -165,52 +165,60 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 // change runs one keyed change of an invoice: lock the row, skip a replay of
 // the same key, apply, recompute, and notify subscribers of typ (when set)
 // with the payment apply names. apply reports whether it changed anything.
+//
+// opKey is the id of the operator's job that asks for the change: that job
+// is marked succeeded in the change's own transaction, so a job reads
+// succeeded exactly when its change has committed (a key that names no job
+// marks nothing).
 func (s *Store) change(ctx context.Context, invoiceID, opKey string, typ NotificationType,
 	apply func(tx pgx.Tx, inv Invoice) (bool, *Payment, error)) (Invoice, error) {
 	var out Invoice
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		// One round trip: the lock, then, under it, whether the key was
-		// applied (a concurrent run of the same operation has committed or
-		// rolled back by then) and who wants to hear of the change.
-		var batch pgx.Batch
-		var inv Invoice
-		var done bool
-		var subs subscriptions
-		batch.Queue(lockInvoiceSQL, invoiceID).QueryRow(func(row pgx.Row) error {
-			var err error
-			inv, err = scanLocked(row, invoiceID)
-			return err
-		})
-		batch.Queue(`SELECT NULLIF($1, '') IS NOT NULL AND EXISTS (SELECT 1 FROM invoice_history WHERE op_key = $1)`, opKey).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&done) })
-		batch.Queue(subscribedTypes).QueryRow(func(row pgx.Row) error { return row.Scan(&subs) })
-		if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
-			if _, ok := AsError(err); ok {
-				return err
-			}
-			return fmt.Errorf("begin change of invoice %s: %w", invoiceID, err)
-		}
-		if done {
-			out = inv
-			return nil
-		}
-		changed, pay, err := apply(tx, inv)
-		if err != nil {
+		var err error
+		if out, err = applyChange(ctx, tx, invoiceID, opKey, typ, apply); err != nil {
 			return err
 		}
-		if !changed {
-			out = inv
-			return nil
-		}
-		if out, err = recompute(ctx, tx, invoiceID); err != nil {
-			return err
-		}
-		if typ == "" {
-			return nil
-		}
-		return notifyWanted(ctx, tx, subs, inv.State, out, notice{typ: typ, payment: pay})
+		return finishJobInTx(ctx, tx, opKey)
 	})
 	return out, err
+}
+
+// applyChange is change's work inside its transaction.
+func applyChange(ctx context.Context, tx pgx.Tx, invoiceID, opKey string, typ NotificationType,
+	apply func(tx pgx.Tx, inv Invoice) (bool, *Payment, error)) (Invoice, error) {
+	// One round trip: the lock, then, under it, whether the key was applied
+	// (a concurrent run of the same operation has committed or rolled back
+	// by then) and who wants to hear of the change.
+	var batch pgx.Batch
+	var inv Invoice
+	var done bool
+	var subs subscriptions
+	batch.Queue(lockInvoiceSQL, invoiceID).QueryRow(func(row pgx.Row) error {
+		var err error
+		inv, err = scanLocked(row, invoiceID)
+		return err
+	})
+	batch.Queue(`SELECT NULLIF($1, '') IS NOT NULL AND EXISTS (SELECT 1 FROM invoice_history WHERE op_key = $1)`, opKey).
+		QueryRow(func(row pgx.Row) error { return row.Scan(&done) })
+	batch.Queue(subscribedTypes).QueryRow(func(row pgx.Row) error { return row.Scan(&subs) })
+	if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
+		if _, ok := AsError(err); ok {
+			return Invoice{}, err
+		}
+		return Invoice{}, fmt.Errorf("begin change of invoice %s: %w", invoiceID, err)
+	}
+	if done {
+		return inv, nil
+	}
+	changed, pay, err := apply(tx, inv)
+	if err != nil || !changed {
+		return inv, err
+	}
+	out, err := recompute(ctx, tx, invoiceID)
+	if err != nil || typ == "" {
+		return out, err
+	}
+	return out, notifyWanted(ctx, tx, subs, inv.State, out, notice{typ: typ, payment: pay})
 }
 
 // isUniqueViolation reports whether err is a unique-key conflict on constraint.

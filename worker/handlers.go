@@ -207,6 +207,9 @@ func (h *Handlers) RunJob(ctx context.Context, task *asynq.Task) error {
 	if err == nil {
 		outcome = "succeeded"
 		log.Info("job succeeded")
+		if job.Type.ChangesLedger() {
+			return nil // its change's transaction marked it succeeded
+		}
 		return h.store.FinishJob(ctx, job.ID, reconcile.JobSucceeded, "", result)
 	}
 	if _, refused := reconcile.AsError(err); refused || lastAttempt(ctx) {
@@ -238,9 +241,9 @@ func (h *Handlers) applyJob(ctx context.Context, job reconcile.Job) (any, error)
 		if err := decode(&a); err != nil {
 			return nil, err
 		}
-		_, pay, err := h.store.RecordManualPayment(ctx, reconcile.ManualPayment{Key: job.ID, InvoiceID: a.InvoiceID,
+		_, _, err := h.store.RecordManualPayment(ctx, reconcile.ManualPayment{Key: job.ID, InvoiceID: a.InvoiceID,
 			Amount: a.Amount, PaidDate: a.PaidDate, Method: a.Method, Notes: a.Notes})
-		return map[string]string{"payment_id": pay.ID}, err
+		return nil, err
 	case reconcile.JobDeletePayment:
 		var a DeletePaymentArgs
 		if err := decode(&a); err != nil {

@@ -1,0 +1,67 @@
+package reconcile_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/payrecon/reconciler/internal/testenv"
+	"github.com/payrecon/reconciler/reconcile"
+)
+
+// TestLedgerJobsFinishWithTheirChange: a ledger change keyed by a job id
+// marks that job succeeded in its own transaction, with the recorded
+// payment's id as its result; a refused change leaves the job as it was.
+func TestLedgerJobsFinishWithTheirChange(t *testing.T) {
+	t.Parallel()
+	s, _ := testenv.Store(t)
+	ctx := context.Background()
+	inv := newInvoice(t, s, 10000, true)
+	newJob := func(typ reconcile.JobType) reconcile.Job {
+		t.Helper()
+		j, _, err := s.CreateJob(ctx, reconcile.NewJob{Type: typ, InvoiceID: inv.ID, Payload: map[string]string{}})
+		noErr(t, err)
+		return j
+	}
+	mustJob := func(id string, status reconcile.JobStatus) reconcile.Job {
+		t.Helper()
+		j, err := s.GetJob(ctx, id)
+		noErr(t, err)
+		if j.Status != status {
+			t.Fatalf("job %s is %s, want %s", id, j.Status, status)
+		}
+		return j
+	}
+
+	pay := newJob(reconcile.JobRecordPayment)
+	_, p, err := s.RecordManualPayment(ctx, reconcile.ManualPayment{Key: pay.ID, InvoiceID: inv.ID, Amount: 4000, PaidDate: today})
+	noErr(t, err)
+	var result struct {
+		PaymentID string `json:"payment_id"`
+	}
+	j := mustJob(pay.ID, reconcile.JobSucceeded)
+	if err := json.Unmarshal(j.Result, &result); err != nil || result.PaymentID != p.ID || j.FinishedAt == nil {
+		t.Fatalf("job %+v (result %s), want payment %s and a finish time", j, j.Result, p.ID)
+	}
+
+	over := newJob(reconcile.JobRecordPayment)
+	_, _, err = s.RecordManualPayment(ctx, reconcile.ManualPayment{Key: over.ID, InvoiceID: inv.ID, Amount: 6001, PaidDate: today})
+	testenv.WantLedgerError(t, err, reconcile.KindRefused, "overpayment")
+	mustJob(over.ID, reconcile.JobQueued)
+
+	del := newJob(reconcile.JobDeletePayment)
+	_, err = s.DeletePayment(ctx, del.ID, inv.ID, p.ID)
+	noErr(t, err)
+	if j := mustJob(del.ID, reconcile.JobSucceeded); j.Result != nil {
+		t.Fatalf("delete job result %s, want none", j.Result)
+	}
+	wo := newJob(reconcile.JobWriteOff)
+	_, err = s.WriteOff(ctx, wo.ID, inv.ID, "bad debt")
+	noErr(t, err)
+	mustJob(wo.ID, reconcile.JobSucceeded)
+	re := newJob(reconcile.JobReopen)
+	_, err = s.Reopen(ctx, re.ID, inv.ID)
+	noErr(t, err)
+	mustJob(re.ID, reconcile.JobSucceeded)
+	mustTotals(t, s, inv.ID, totals{0, 0, 10000, reconcile.StateOpen})
+}
