@@ -193,18 +193,15 @@ func setEventStatus(ctx context.Context, tx pgx.Tx, eventID string, r EventResul
 	if eventID == "" {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, setEventStatusSQL, eventID, r.Status, r.InvoiceID, r.Reason); err != nil {
+	_, err := tx.Exec(ctx, `
+		UPDATE events SET status = $2, invoice_id = COALESCE(NULLIF($3, ''), invoice_id), error = $4,
+			attempts = attempts + 1, processed_at = now()
+		WHERE id = $1`, eventID, r.Status, r.InvoiceID, r.Reason)
+	if err != nil {
 		return fmt.Errorf("set status of event %s: %w", eventID, err)
 	}
 	return nil
 }
-
-// setEventStatusSQL takes the event id and the result's status, invoice id
-// and reason.
-const setEventStatusSQL = `
-	UPDATE events SET status = $2, invoice_id = COALESCE(NULLIF($3, ''), invoice_id), error = $4,
-		attempts = attempts + 1, processed_at = now()
-	WHERE id = $1`
 
 // MarkEvent records a result that needed no ledger change (an ignored type,
 // a malformed object).

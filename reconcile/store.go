@@ -140,19 +140,14 @@ type history struct {
 }
 
 func addHistory(ctx context.Context, tx pgx.Tx, invoiceID string, h history) error {
-	if _, err := tx.Exec(ctx, insertHistorySQL, h.args(invoiceID)...); err != nil {
+	_, err := tx.Exec(ctx, `
+		INSERT INTO invoice_history (invoice_id, kind, amount, payment_id, notes, details, op_key)
+		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, NULLIF($7, ''))`,
+		invoiceID, h.kind, h.amount, h.paymentID, h.notes, h.details, h.opKey)
+	if err != nil {
 		return fmt.Errorf("write %s history of invoice %s: %w", h.kind, invoiceID, err)
 	}
 	return nil
-}
-
-const insertHistorySQL = `
-	INSERT INTO invoice_history (invoice_id, kind, amount, payment_id, notes, details, op_key)
-	VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, NULLIF($7, ''))`
-
-// args are the arguments of insertHistorySQL.
-func (h history) args(invoiceID string) []any {
-	return []any{invoiceID, h.kind, h.amount, h.paymentID, h.notes, h.details, h.opKey}
 }
 
 func amountPtr(a Amount) *Amount { return &a }
