@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,11 +31,8 @@ func ValidEventStatus(s string) bool {
 	return false
 }
 
-// Final reports whether processing the event again can change nothing.
-// Unmatched events are retried: their invoice may exist later.
-func (s EventStatus) Final() bool { return slices.Contains(finalStatuses, s) }
-
-// finalStatuses are the statuses of Final.
+// finalStatuses are those after which processing the event again can change
+// nothing. Unmatched events are retried: their invoice may exist later.
 var finalStatuses = []EventStatus{EventProcessed, EventIgnored, EventNeedsReview}
 
 // EventSource says how an event reached the inbox.
