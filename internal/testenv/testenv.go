@@ -70,7 +70,9 @@ func template(ctx context.Context, t testing.TB, admin *pgx.Conn) string {
 	if exists {
 		return name
 	}
-	// Templates of older migrations are no use any more.
+	// Templates of older migrations are no use any more, unless another
+	// checkout's tests are cloning one right now: a template in use is left
+	// (no FORCE), and whoever needs it again rebuilds it.
 	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'reconciler_tmpl_%'`)
 	if err != nil {
 		t.Fatalf("testenv: list templates: %v", err)
@@ -80,7 +82,7 @@ func template(ctx context.Context, t testing.TB, admin *pgx.Conn) string {
 		t.Fatalf("testenv: list templates: %v", err)
 	}
 	for _, o := range old {
-		_, _ = admin.Exec(ctx, `DROP DATABASE IF EXISTS `+pgx.Identifier{o}.Sanitize()+` WITH (FORCE)`)
+		_, _ = admin.Exec(ctx, `DROP DATABASE IF EXISTS `+pgx.Identifier{o}.Sanitize())
 	}
 	if _, err := admin.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name + "_build"}.Sanitize()); err != nil && !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("testenv: create template: %v", err)
