@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/payrecon/reconciler/internal/textcheck"
 	"github.com/payrecon/reconciler/reconcile"
 )
 
@@ -150,7 +151,7 @@ func parseDate(field string, s *string) (*reconcile.Date, error) {
 
 // checkNotes applies the ledger's limit on notes.
 func checkNotes(notes string) error {
-	if !reconcile.ValidText(notes, maxNotes) {
+	if !textcheck.Valid(notes, maxNotes) {
 		return invalid("invalid_notes", fmt.Sprintf("notes must be at most %d characters of text", maxNotes))
 	}
 	return nil

@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap"
 
+	"github.com/payrecon/reconciler/internal/apperr"
 	"github.com/payrecon/reconciler/internal/reqlog"
-	"github.com/payrecon/reconciler/reconcile"
 )
 
 // httpError is a refusal made at the HTTP edge (a bad header, a body too
@@ -65,15 +65,15 @@ func (a *API) Classify(r *http.Request, err error) (status int, code, message st
 	if errors.As(err, &he) {
 		return he.status, he.code, he.message
 	}
-	if le, ok := reconcile.AsError(err); ok {
+	if le, ok := apperr.As(err); ok {
 		switch le.Kind {
-		case reconcile.KindInvalid:
+		case apperr.KindInvalid:
 			return http.StatusBadRequest, le.Code, le.Message
-		case reconcile.KindNotFound:
+		case apperr.KindNotFound:
 			return http.StatusNotFound, le.Code, le.Message
-		case reconcile.KindConflict:
+		case apperr.KindConflict:
 			return http.StatusConflict, le.Code, le.Message
-		case reconcile.KindRefused:
+		case apperr.KindRefused:
 			return http.StatusUnprocessableEntity, le.Code, le.Message
 		}
 	}

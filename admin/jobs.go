@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/payrecon/reconciler/internal/apperr"
 	"github.com/payrecon/reconciler/reconcile"
 	"github.com/payrecon/reconciler/worker"
 )
@@ -62,7 +63,7 @@ func (a *API) submit(ctx context.Context, key, hash string, prepare func(context
 	}
 	n, err := prepare(ctx)
 	if err != nil {
-		if _, refused := reconcile.AsError(err); refused && key != "" {
+		if _, refused := apperr.As(err); refused && key != "" {
 			// A request with the same key may have been queued, and its job
 			// run, between the lookup and the check: the replay still gets
 			// that job, not a refusal caused by it.

@@ -26,7 +26,7 @@ import (
 	"github.com/payrecon/reconciler/admin"
 	"github.com/payrecon/reconciler/admin/openapi"
 	"github.com/payrecon/reconciler/internal/notify"
-	"github.com/payrecon/reconciler/internal/testenv"
+	"github.com/payrecon/reconciler/internal/testing/testenv"
 	"github.com/payrecon/reconciler/reconcile"
 	"github.com/payrecon/reconciler/webhooks"
 	"github.com/payrecon/reconciler/worker"
@@ -672,7 +672,7 @@ func newOAEnv(t *testing.T) *oaEnv {
 	redisOpt := testenv.Redis(t)
 	client := worker.NewClient(redisOpt, store, zap.NewNop())
 	t.Cleanup(func() { _ = client.Close() })
-	runner := reconcile.NewRunner(store, client, reconcile.RunnerConfig{RelayAfter: time.Minute, Log: zap.NewNop()})
+	runner := reconcile.NewRunner(store, client, reconcile.RunnerConfig{RelayAfter: time.Minute})
 	srv := worker.NewServer(redisOpt, 2, worker.NewHandlers(store, client, runner, time.Minute, zap.NewNop()), zap.NewNop())
 	if err := srv.Start(); err != nil {
 		t.Fatalf("start worker: %v", err)

@@ -56,7 +56,7 @@ func (a *API) recordPayment(w http.ResponseWriter, r *http.Request) error {
 // under the row lock, because the balance may move before the job runs.
 // key, when not empty, is an idempotency key looked up before any check;
 // requestHash tells a replay from another request reusing the key. Its
-// refusals are ledger errors (reconcile.AsError) or errors Classify maps.
+// refusals are ledger errors (apperr.As) or errors Classify maps.
 func (a *API) RecordPayment(ctx context.Context, args worker.RecordPaymentArgs, key, requestHash string) (reconcile.Job, error) {
 	return a.submit(ctx, key, requestHash, func(ctx context.Context) (reconcile.NewJob, error) {
 		return a.prepareRecordPayment(ctx, args)

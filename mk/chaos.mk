@@ -1,4 +1,4 @@
-# make chaos: the fault suite (internal/chaos, cmd/chaos). It starts its own
+# make chaos: the fault suite (internal/testing/chaos, internal/testing/cmd/chaos). It starts its own
 # PostgreSQL and Redis, runs two web processes, two workers and a scheduler,
 # drives webhooks and operators at them for CHAOS_DURATION while killing and
 # restarting each part, then checks that nothing acknowledged was lost or
@@ -15,5 +15,5 @@ CHAOS_FLAGS    ?=
 .PHONY: chaos
 
 chaos: build
-	$(GO) build -o $(BIN)/chaos ./cmd/chaos
+	$(GO) build -o $(BIN)/chaos ./internal/testing/cmd/chaos
 	CHAOS_DURATION=$(CHAOS_DURATION) $(BIN)/chaos -bin $(BIN)/reconciler $(CHAOS_FLAGS)

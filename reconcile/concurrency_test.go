@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/payrecon/reconciler/internal/testenv"
+	"github.com/payrecon/reconciler/internal/testing/testenv"
 	"github.com/payrecon/reconciler/reconcile"
 )
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/payrecon/reconciler/internal/apperr"
 )
 
 // EventStatus is where a Stripe event stands in the inbox.
@@ -131,7 +133,7 @@ func scanEvent(row pgx.Row) (Event, error) {
 func (s *Store) GetEvent(ctx context.Context, id string) (Event, error) {
 	e, err := scanEvent(s.db.QueryRow(ctx, `SELECT `+eventColumns+` FROM events WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Event{}, Errorf(KindNotFound, "event_not_found", "no event %s", id)
+		return Event{}, apperr.Errorf(apperr.KindNotFound, "event_not_found", "no event %s", id)
 	}
 	if err != nil {
 		return Event{}, fmt.Errorf("read event %s: %w", id, err)

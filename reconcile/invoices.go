@@ -7,6 +7,10 @@ import (
 	"regexp"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/payrecon/reconciler/internal/apperr"
+	"github.com/payrecon/reconciler/internal/ids"
+	"github.com/payrecon/reconciler/internal/textcheck"
 )
 
 // NewInvoice is what creating an invoice takes. ID may be empty: the store
@@ -30,26 +34,26 @@ func ValidID(s string) bool { return idPattern.MatchString(s) }
 // Validate names the first bad field.
 func (n NewInvoice) Validate() error {
 	text := func(field, v string) error {
-		if v == "" || !ValidText(v, 200) {
-			return Errorf(KindInvalid, "invalid_"+field, "%s must be 1 to 200 characters", field)
+		if v == "" || !textcheck.Valid(v, 200) {
+			return apperr.Errorf(apperr.KindInvalid, "invalid_"+field, "%s must be 1 to 200 characters", field)
 		}
 		return nil
 	}
 	switch {
 	case n.ID != "" && !ValidID(n.ID):
-		return Errorf(KindInvalid, "invalid_id", "id must be 1 to 64 letters, digits, '_' or '-'")
+		return apperr.Errorf(apperr.KindInvalid, "invalid_id", "id must be 1 to 64 letters, digits, '_' or '-'")
 	case text("number", n.Number) != nil:
 		return text("number", n.Number)
 	case text("client", n.Client) != nil:
 		return text("client", n.Client)
 	case !ValidCurrency(n.Currency):
-		return Errorf(KindInvalid, "invalid_currency", "currency must be a lower-case ISO code such as usd")
+		return apperr.Errorf(apperr.KindInvalid, "invalid_currency", "currency must be a lower-case ISO code such as usd")
 	case n.Amount <= 0:
-		return Errorf(KindInvalid, "invalid_amount", "amount must be a positive integer of minor units")
+		return apperr.Errorf(apperr.KindInvalid, "invalid_amount", "amount must be a positive integer of minor units")
 	case n.IssueDate != nil && n.DueDate != nil && n.DueDate.Before(n.IssueDate.Time):
-		return Errorf(KindInvalid, "invalid_due_date", "due_date is before issue_date")
+		return apperr.Errorf(apperr.KindInvalid, "invalid_due_date", "due_date is before issue_date")
 	case n.StripeInvoiceID != "" && !ValidID(n.StripeInvoiceID):
-		return Errorf(KindInvalid, "invalid_stripe_invoice_id", "stripe_invoice_id must be a Stripe id such as in_123")
+		return apperr.Errorf(apperr.KindInvalid, "invalid_stripe_invoice_id", "stripe_invoice_id must be a Stripe id such as in_123")
 	}
 	return nil
 }
@@ -61,7 +65,7 @@ func (s *Store) CreateInvoice(ctx context.Context, n NewInvoice) (Invoice, error
 		return Invoice{}, err
 	}
 	if n.ID == "" {
-		n.ID = NewID("inv")
+		n.ID = ids.New("inv")
 	}
 	var stripeID *string
 	if n.StripeInvoiceID != "" {
@@ -76,10 +80,10 @@ func (s *Store) CreateInvoice(ctx context.Context, n NewInvoice) (Invoice, error
 			RETURNING `+invoiceColumns,
 			n.ID, n.Number, n.Client, n.Currency, n.Amount, n.IssueDate.timeOrNil(), n.DueDate.timeOrNil(), stripeID))
 		if errors.Is(err, pgx.ErrNoRows) {
-			return Errorf(KindConflict, "invoice_exists", "invoice %s exists", n.ID)
+			return apperr.Errorf(apperr.KindConflict, "invoice_exists", "invoice %s exists", n.ID)
 		}
 		if isUniqueViolation(err, "invoices_stripe_invoice_id_key") {
-			return Errorf(KindConflict, "stripe_invoice_id_taken", "another invoice has stripe_invoice_id %s", n.StripeInvoiceID)
+			return apperr.Errorf(apperr.KindConflict, "stripe_invoice_id_taken", "another invoice has stripe_invoice_id %s", n.StripeInvoiceID)
 		}
 		if err != nil {
 			return fmt.Errorf("create invoice %s: %w", n.ID, err)

@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/payrecon/reconciler/internal/apperr"
+	"github.com/payrecon/reconciler/internal/ids"
 )
 
 // JobType names what an operator's job does.
@@ -105,7 +108,7 @@ func (s *Store) LookupJobByKey(ctx context.Context, key, requestHash string) (Jo
 		return Job{}, false, fmt.Errorf("look up idempotency key: %w", err)
 	}
 	if hash != requestHash {
-		return Job{}, false, Errorf(KindRefused, "idempotency_key_reused",
+		return Job{}, false, apperr.Errorf(apperr.KindRefused, "idempotency_key_reused",
 			"this Idempotency-Key was used for another request (job %s)", j.ID)
 	}
 	return j, true, nil
@@ -118,7 +121,7 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (job Job, created bool,
 	if err != nil {
 		return Job{}, false, fmt.Errorf("encode job payload: %w", err)
 	}
-	id := NewID("job")
+	id := ids.New("job")
 	var key *string
 	if n.IdempotencyKey != "" {
 		id, key = JobIDForKey(n.IdempotencyKey), &n.IdempotencyKey
@@ -146,7 +149,7 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (job Job, created bool,
 func (s *Store) GetJob(ctx context.Context, id string) (Job, error) {
 	j, err := scanJob(s.db.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Job{}, Errorf(KindNotFound, "job_not_found", "no job %s", id)
+		return Job{}, apperr.Errorf(apperr.KindNotFound, "job_not_found", "no job %s", id)
 	}
 	if err != nil {
 		return Job{}, fmt.Errorf("read job %s: %w", id, err)
@@ -165,7 +168,7 @@ func (s *Store) StartJob(ctx context.Context, id string) (Job, error) {
 		WHERE id = $1
 		RETURNING `+jobColumns, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Job{}, Errorf(KindNotFound, "job_not_found", "no job %s", id)
+		return Job{}, apperr.Errorf(apperr.KindNotFound, "job_not_found", "no job %s", id)
 	}
 	if err != nil {
 		return Job{}, fmt.Errorf("start job %s: %w", id, err)

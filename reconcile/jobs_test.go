@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/payrecon/reconciler/internal/testenv"
+	"github.com/payrecon/reconciler/internal/apperr"
+	"github.com/payrecon/reconciler/internal/testing/testenv"
 	"github.com/payrecon/reconciler/reconcile"
 )
 
@@ -46,7 +47,7 @@ func TestLedgerJobsFinishWithTheirChange(t *testing.T) {
 
 	over := newJob(reconcile.JobRecordPayment)
 	_, _, err = s.RecordManualPayment(ctx, reconcile.ManualPayment{Key: over.ID, InvoiceID: inv.ID, Amount: 6001, PaidDate: today})
-	testenv.WantLedgerError(t, err, reconcile.KindRefused, "overpayment")
+	testenv.WantLedgerError(t, err, apperr.KindRefused, "overpayment")
 	mustJob(over.ID, reconcile.JobQueued)
 
 	del := newJob(reconcile.JobDeletePayment)

@@ -4,7 +4,8 @@ import (
 	"context"
 	"testing"
 
-	"github.com/payrecon/reconciler/internal/testenv"
+	"github.com/payrecon/reconciler/internal/apperr"
+	"github.com/payrecon/reconciler/internal/testing/testenv"
 	"github.com/payrecon/reconciler/reconcile"
 )
 
@@ -37,7 +38,7 @@ func TestManualPayments(t *testing.T) {
 		must2(t)(s.RecordManualPayment(ctx, manual(inv.ID, 4000)))
 		before := historyCount(t, db, inv.ID)
 		_, _, err := s.RecordManualPayment(ctx, manual(inv.ID, 6001))
-		testenv.WantLedgerError(t, err, reconcile.KindRefused, "overpayment")
+		testenv.WantLedgerError(t, err, apperr.KindRefused, "overpayment")
 		mustTotals(t, s, inv.ID, totals{4000, 0, 6000, reconcile.StatePartial})
 		if after := historyCount(t, db, inv.ID); after != before {
 			t.Fatalf("history grew from %d to %d", before, after)
@@ -46,12 +47,12 @@ func TestManualPayments(t *testing.T) {
 	t.Run("a draft takes no manual payment", func(t *testing.T) {
 		inv := newInvoice(t, s, 10000, false)
 		_, _, err := s.RecordManualPayment(ctx, manual(inv.ID, 100))
-		testenv.WantLedgerError(t, err, reconcile.KindConflict, "invoice_not_sent")
+		testenv.WantLedgerError(t, err, apperr.KindConflict, "invoice_not_sent")
 		mustTotals(t, s, inv.ID, totals{0, 0, 10000, reconcile.StateDraft})
 	})
 	t.Run("an unknown invoice is not found", func(t *testing.T) {
 		_, _, err := s.RecordManualPayment(ctx, manual("inv_nope", 100))
-		testenv.WantLedgerError(t, err, reconcile.KindNotFound, "invoice_not_found")
+		testenv.WantLedgerError(t, err, apperr.KindNotFound, "invoice_not_found")
 	})
 	t.Run("the same key twice records one payment and returns it", func(t *testing.T) {
 		inv := newInvoice(t, s, 10000, true)
@@ -78,7 +79,7 @@ func TestManualPayments(t *testing.T) {
 		}
 		mustInvoice(t)(s.DeletePayment(ctx, k, inv.ID, pay.ID)) // a replay succeeds
 		_, err := s.DeletePayment(ctx, key(), inv.ID, pay.ID)
-		testenv.WantLedgerError(t, err, reconcile.KindNotFound, "payment_not_found")
+		testenv.WantLedgerError(t, err, apperr.KindNotFound, "payment_not_found")
 		d := mustDetail(t)(s.GetInvoiceDetail(ctx, inv.ID))
 		if len(d.Payments) != 0 {
 			t.Fatalf("deleted payment still listed: %+v", d.Payments)
@@ -211,15 +212,15 @@ func TestWriteOffs(t *testing.T) {
 	})
 	t.Run("a draft, a paid invoice and a written-off one cannot be written off", func(t *testing.T) {
 		_, err := s.WriteOff(ctx, key(), newInvoice(t, s, 10000, false).ID, "")
-		testenv.WantLedgerError(t, err, reconcile.KindConflict, "invoice_not_sent")
+		testenv.WantLedgerError(t, err, apperr.KindConflict, "invoice_not_sent")
 		paid := newInvoice(t, s, 10000, true)
 		must2(t)(s.RecordManualPayment(ctx, manual(paid.ID, 10000)))
 		_, err = s.WriteOff(ctx, key(), paid.ID, "")
-		testenv.WantLedgerError(t, err, reconcile.KindConflict, "no_balance")
+		testenv.WantLedgerError(t, err, apperr.KindConflict, "no_balance")
 		inv := partlyPaid(t)
 		mustInvoice(t)(s.WriteOff(ctx, key(), inv.ID, ""))
 		_, err = s.WriteOff(ctx, key(), inv.ID, "")
-		testenv.WantLedgerError(t, err, reconcile.KindConflict, "already_written_off")
+		testenv.WantLedgerError(t, err, apperr.KindConflict, "already_written_off")
 	})
 	t.Run("the same write-off twice writes off once", func(t *testing.T) {
 		inv := partlyPaid(t)
@@ -238,7 +239,7 @@ func TestWriteOffs(t *testing.T) {
 		must2(t)(s.RecordManualPayment(ctx, manual(inv.ID, 2000)))
 		mustTotals(t, s, inv.ID, totals{7000, 3000, 0, reconcile.StateWrittenOff})
 		_, _, err := s.RecordManualPayment(ctx, manual(inv.ID, 3001))
-		testenv.WantLedgerError(t, err, reconcile.KindRefused, "overpayment")
+		testenv.WantLedgerError(t, err, apperr.KindRefused, "overpayment")
 		must2(t)(s.RecordManualPayment(ctx, manual(inv.ID, 3000)))
 		mustTotals(t, s, inv.ID, totals{10000, 0, 0, reconcile.StatePaid})
 	})
@@ -247,7 +248,7 @@ func TestWriteOffs(t *testing.T) {
 		_, pay := must2(t)(s.RecordManualPayment(ctx, manual(inv.ID, 4000)))
 		mustInvoice(t)(s.WriteOff(ctx, key(), inv.ID, ""))
 		_, err := s.DeletePayment(ctx, key(), inv.ID, pay.ID)
-		testenv.WantLedgerError(t, err, reconcile.KindConflict, "invoice_written_off")
+		testenv.WantLedgerError(t, err, apperr.KindConflict, "invoice_written_off")
 		mustTotals(t, s, inv.ID, totals{4000, 6000, 0, reconcile.StateWrittenOff})
 		got := mustInvoice(t)(s.Reopen(ctx, key(), inv.ID))
 		if want := (totals{4000, 0, 6000, reconcile.StatePartial}); totalsOf(got) != want {
@@ -261,7 +262,7 @@ func TestWriteOffs(t *testing.T) {
 	})
 	t.Run("only a written-off invoice reopens", func(t *testing.T) {
 		_, err := s.Reopen(ctx, key(), partlyPaid(t).ID)
-		testenv.WantLedgerError(t, err, reconcile.KindConflict, "not_written_off")
+		testenv.WantLedgerError(t, err, apperr.KindConflict, "not_written_off")
 	})
 	t.Run("a refund after a write-off is owed again", func(t *testing.T) {
 		inv := newInvoice(t, s, 10000, true)
@@ -282,7 +283,7 @@ func TestInvoices(t *testing.T) {
 		n := reconcile.NewInvoice{ID: "inv_fixed", Number: "F-9", Client: "acme", Currency: "usd", Amount: 100}
 		mustInvoice(t)(s.CreateInvoice(ctx, n))
 		_, err := s.CreateInvoice(ctx, n)
-		testenv.WantLedgerError(t, err, reconcile.KindConflict, "invoice_exists")
+		testenv.WantLedgerError(t, err, apperr.KindConflict, "invoice_exists")
 	})
 	t.Run("bad fields are named", func(t *testing.T) {
 		for code, n := range map[string]reconcile.NewInvoice{
@@ -292,7 +293,7 @@ func TestInvoices(t *testing.T) {
 			"invalid_id":       {ID: "a b", Number: "1", Client: "c", Currency: "usd", Amount: 1},
 		} {
 			_, err := s.CreateInvoice(ctx, n)
-			testenv.WantLedgerError(t, err, reconcile.KindInvalid, code)
+			testenv.WantLedgerError(t, err, apperr.KindInvalid, code)
 		}
 	})
 	t.Run("sending twice writes one history row", func(t *testing.T) {
@@ -305,13 +306,13 @@ func TestInvoices(t *testing.T) {
 	t.Run("an invoice with money on it is not deleted; a bare one leaves every listing", func(t *testing.T) {
 		inv := newInvoice(t, s, 10000, true)
 		must2(t)(s.RecordManualPayment(ctx, manual(inv.ID, 100)))
-		testenv.WantLedgerError(t, s.DeleteInvoice(ctx, inv.ID), reconcile.KindConflict, "invoice_has_money")
+		testenv.WantLedgerError(t, s.DeleteInvoice(ctx, inv.ID), apperr.KindConflict, "invoice_has_money")
 		bare := newInvoice(t, s, 10000, true)
 		if err := s.DeleteInvoice(ctx, bare.ID); err != nil {
 			t.Fatal(err)
 		}
 		_, err := s.GetInvoice(ctx, bare.ID)
-		testenv.WantLedgerError(t, err, reconcile.KindNotFound, "invoice_not_found")
+		testenv.WantLedgerError(t, err, apperr.KindNotFound, "invoice_not_found")
 		res := mustResult(t)(s.RecordOnlinePayment(ctx, "", online("pi_deleted", bare.ID, 100)))
 		if res.Status != reconcile.EventUnmatched {
 			t.Fatalf("an event naming a deleted invoice is %s", res.Status)

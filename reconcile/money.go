@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Amount is money in the currency's minor unit (cents for USD, yen for JPY).
@@ -16,13 +15,6 @@ var currencyPattern = regexp.MustCompile(`^[a-z]{3}$`)
 
 // ValidCurrency reports whether c is a lower-case ISO 4217 code shape.
 func ValidCurrency(c string) bool { return currencyPattern.MatchString(c) }
-
-// ValidText reports whether s can be stored as text of at most max
-// characters: valid UTF-8 without NUL, which PostgreSQL's text and jsonb
-// refuse.
-func ValidText(s string, max int) bool {
-	return utf8.ValidString(s) && utf8.RuneCountInString(s) <= max && !strings.ContainsRune(s, 0)
-}
 
 // Date is a calendar day without a time zone, shown as YYYY-MM-DD.
 type Date struct{ time.Time }

@@ -7,43 +7,21 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/payrecon/reconciler/internal/ids"
+	"github.com/payrecon/reconciler/internal/outbox"
 )
-
-// NotificationType names an invoice change the business's systems can
-// subscribe to.
-type NotificationType string
-
-// The notification types of the contract.
-const (
-	NotifyPaymentRecorded NotificationType = "invoice.payment_recorded"
-	NotifyPaymentDeleted  NotificationType = "invoice.payment_deleted"
-	NotifyRefunded        NotificationType = "invoice.refunded"
-	NotifyPaid            NotificationType = "invoice.paid"
-	NotifyWrittenOff      NotificationType = "invoice.written_off"
-	NotifyReopened        NotificationType = "invoice.reopened"
-	NotifyReconciled      NotificationType = "invoice.reconciled"
-)
-
-// NotificationTypes lists every type, for validating a subscription.
-func NotificationTypes() []NotificationType {
-	return []NotificationType{NotifyPaymentRecorded, NotifyPaymentDeleted, NotifyRefunded, NotifyPaid,
-		NotifyWrittenOff, NotifyReopened, NotifyReconciled}
-}
-
-// DeliveriesChannel is the PostgreSQL channel told, at commit, that new
-// deliveries wait; the worker listens on it to send them at once.
-const DeliveriesChannel = "reconciler_deliveries"
 
 // notice is one notification a ledger change owes its subscribers.
 type notice struct {
-	typ     NotificationType
+	typ     outbox.Type
 	payment *Payment
 }
 
 // notificationBody is what an endpoint receives.
 type notificationBody struct {
 	ID        string           `json:"id"`
-	Type      NotificationType `json:"type"`
+	Type      outbox.Type      `json:"type"`
 	CreatedAt time.Time        `json:"created_at"`
 	Data      notificationData `json:"data"`
 }
@@ -65,7 +43,7 @@ const subscribedTypes = `
 // subscriptions is what subscribedTypes read.
 type subscriptions []string
 
-func (s subscriptions) want(t NotificationType) bool {
+func (s subscriptions) want(t outbox.Type) bool {
 	for _, x := range s {
 		if x == "*" || x == string(t) {
 			return true
@@ -92,20 +70,20 @@ func notify(ctx context.Context, tx pgx.Tx, before State, after Invoice, notices
 // since subs was read gets nothing.
 func notifyWanted(ctx context.Context, tx pgx.Tx, subs subscriptions, before State, after Invoice, notices ...notice) error {
 	if after.State == StatePaid && before != StatePaid {
-		notices = append(notices, notice{typ: NotifyPaid})
+		notices = append(notices, notice{typ: outbox.Paid})
 	}
 	var batch pgx.Batch
 	for _, n := range notices {
 		if !subs.want(n.typ) {
 			continue
 		}
-		body := notificationBody{ID: NewID("ntf"), Type: n.typ, CreatedAt: time.Now().UTC(),
+		body := notificationBody{ID: ids.New("ntf"), Type: n.typ, CreatedAt: time.Now().UTC(),
 			Data: notificationData{Invoice: after, Payment: n.payment}}
 		raw, err := json.Marshal(body)
 		if err != nil {
 			return fmt.Errorf("encode %s notification: %w", n.typ, err)
 		}
-		batch.Queue(writeNotification, body.ID, n.typ, after.ID, raw, DeliveriesChannel)
+		batch.Queue(writeNotification, body.ID, n.typ, after.ID, raw, outbox.DeliveriesChannel)
 	}
 	if batch.Len() == 0 {
 		return nil

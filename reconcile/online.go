@@ -6,6 +6,10 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/payrecon/reconciler/internal/apperr"
+	"github.com/payrecon/reconciler/internal/ids"
+	"github.com/payrecon/reconciler/internal/outbox"
 )
 
 // OnlinePayment is money a provider has already taken. ProviderRef, the
@@ -50,7 +54,7 @@ const lockProviderRefSQL = `SELECT pg_advisory_xact_lock(hashtextextended($1, 0)
 // change depends on, locking the invoice; then the writes and the recompute.
 func (s *Store) RecordOnlinePayment(ctx context.Context, eventID string, p OnlinePayment) (EventResult, error) {
 	if p.ProviderRef == "" || p.Amount <= 0 || !ValidCurrency(p.Currency) {
-		return EventResult{}, Errorf(KindInvalid, "invalid_payment", "online payment needs a provider ref, a positive amount and a currency")
+		return EventResult{}, apperr.Errorf(apperr.KindInvalid, "invalid_payment", "online payment needs a provider ref, a positive amount and a currency")
 	}
 	var res EventResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -145,7 +149,7 @@ func recordOnline(ctx context.Context, tx pgx.Tx, eventID string, p OnlinePaymen
 	var pay Payment
 	var after Invoice
 	var writes pgx.Batch
-	writes.Queue(insertOnlinePayment, NewID("pay"), inv.ID, p.Amount, p.Currency, p.PaidDate.Time, p.ProviderRef,
+	writes.Queue(insertOnlinePayment, ids.New("pay"), inv.ID, p.Amount, p.Currency, p.PaidDate.Time, p.ProviderRef,
 		HistoryPaymentRecorded, HistoryRefundRecorded, eventID, EventProcessed).QueryRow(func(row pgx.Row) error {
 		var err error
 		pay, err = scanPayment(row)
@@ -159,9 +163,9 @@ func recordOnline(ctx context.Context, tx pgx.Tx, eventID string, p OnlinePaymen
 	if err := tx.SendBatch(ctx, &writes).Close(); err != nil {
 		return EventResult{}, fmt.Errorf("record payment %s on invoice %s: %w", p.ProviderRef, inv.ID, err)
 	}
-	notices := []notice{{typ: NotifyPaymentRecorded, payment: &pay}}
+	notices := []notice{{typ: outbox.PaymentRecorded, payment: &pay}}
 	if pay.RefundedAmount > 0 {
-		notices = append(notices, notice{typ: NotifyRefunded, payment: &pay})
+		notices = append(notices, notice{typ: outbox.Refunded, payment: &pay})
 	}
 	if err := notifyWanted(ctx, tx, t.subs, inv.State, after, notices...); err != nil {
 		return EventResult{}, err
@@ -175,7 +179,7 @@ func recordOnline(ctx context.Context, tx pgx.Tx, eventID string, p OnlinePaymen
 // applied when the payment arrives; its event stays unmatched until then.
 func (s *Store) ApplyRefund(ctx context.Context, eventID string, r Refund) (EventResult, error) {
 	if r.ProviderRef == "" || r.AmountRefunded < 0 || !ValidCurrency(r.Currency) {
-		return EventResult{}, Errorf(KindInvalid, "invalid_refund", "refund needs a provider ref, a non-negative amount and a currency")
+		return EventResult{}, apperr.Errorf(apperr.KindInvalid, "invalid_refund", "refund needs a provider ref, a non-negative amount and a currency")
 	}
 	var res EventResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -245,7 +249,7 @@ func applyRefund(ctx context.Context, tx pgx.Tx, r Refund) (EventResult, error) 
 	if err != nil {
 		return EventResult{}, err
 	}
-	if err := notify(ctx, tx, inv.State, after, notice{typ: NotifyRefunded, payment: &pay}); err != nil {
+	if err := notify(ctx, tx, inv.State, after, notice{typ: outbox.Refunded, payment: &pay}); err != nil {
 		return EventResult{}, err
 	}
 	return EventResult{Status: EventProcessed, InvoiceID: inv.ID}, nil

@@ -7,6 +7,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/payrecon/reconciler/internal/apperr"
+	"github.com/payrecon/reconciler/internal/ids"
+	"github.com/payrecon/reconciler/internal/outbox"
+	"github.com/payrecon/reconciler/internal/textcheck"
 )
 
 // Payment methods an operator may record.
@@ -30,15 +35,15 @@ type ManualPayment struct {
 func (m ManualPayment) Validate() error {
 	switch {
 	case m.Key == "":
-		return Errorf(KindInvalid, "invalid_key", "a manual payment needs an idempotency key")
+		return apperr.Errorf(apperr.KindInvalid, "invalid_key", "a manual payment needs an idempotency key")
 	case m.Amount <= 0:
-		return Errorf(KindInvalid, "invalid_amount", "amount must be a positive integer of minor units")
+		return apperr.Errorf(apperr.KindInvalid, "invalid_amount", "amount must be a positive integer of minor units")
 	case m.PaidDate.IsZero():
-		return Errorf(KindInvalid, "invalid_paid_date", "paid_date is required")
+		return apperr.Errorf(apperr.KindInvalid, "invalid_paid_date", "paid_date is required")
 	case m.Method != "" && !ValidMethod(m.Method):
-		return Errorf(KindInvalid, "invalid_method", "method must be bank_transfer, check, cash or other")
-	case !ValidText(m.Notes, 2000):
-		return Errorf(KindInvalid, "invalid_notes", "notes must be at most 2000 characters")
+		return apperr.Errorf(apperr.KindInvalid, "invalid_method", "method must be bank_transfer, check, cash or other")
+	case !textcheck.Valid(m.Notes, 2000):
+		return apperr.Errorf(apperr.KindInvalid, "invalid_notes", "notes must be at most 2000 characters")
 	}
 	return nil
 }
@@ -69,7 +74,7 @@ func (s *Store) RecordManualPayment(ctx context.Context, m ManualPayment) (Invoi
 	if m.Method != "" {
 		method = &m.Method
 	}
-	inv, err := s.change(ctx, m.InvoiceID, m.Key, NotifyPaymentRecorded, func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
+	inv, err := s.change(ctx, m.InvoiceID, m.Key, outbox.PaymentRecorded, func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
 		if err := inv.CanRecordManualPayment(m.Amount); err != nil {
 			return false, nil, err
 		}
@@ -78,7 +83,7 @@ func (s *Store) RecordManualPayment(ctx context.Context, m ManualPayment) (Invoi
 			INSERT INTO payments (id, invoice_id, source, amount, currency, paid_date, method, notes, idempotency_key)
 			VALUES ($1, $2, 'manual', $3, $4, $5, $6, $7, $8)
 			RETURNING `+paymentColumns,
-			NewID("pay"), inv.ID, m.Amount, inv.Currency, m.PaidDate.Time, method, m.Notes, m.Key))
+			ids.New("pay"), inv.ID, m.Amount, inv.Currency, m.PaidDate.Time, method, m.Notes, m.Key))
 		if err != nil {
 			return false, nil, fmt.Errorf("insert payment on invoice %s: %w", inv.ID, err)
 		}
@@ -102,7 +107,7 @@ func (s *Store) RecordManualPayment(ctx context.Context, m ManualPayment) (Invoi
 // makes it idempotent: a replay of the same deletion succeeds and changes
 // nothing, where a new deletion of a deleted payment is not found.
 func (s *Store) DeletePayment(ctx context.Context, key, invoiceID, paymentID string) (Invoice, error) {
-	return s.change(ctx, invoiceID, key, NotifyPaymentDeleted, func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
+	return s.change(ctx, invoiceID, key, outbox.PaymentDeleted, func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
 		if err := inv.CanDeletePayment(); err != nil {
 			return false, nil, err
 		}
@@ -122,5 +127,5 @@ func (s *Store) DeletePayment(ctx context.Context, key, invoiceID, paymentID str
 }
 
 func paymentNotFound(invoiceID, paymentID string) error {
-	return Errorf(KindNotFound, "payment_not_found", "invoice %s has no payment %s", invoiceID, paymentID)
+	return apperr.Errorf(apperr.KindNotFound, "payment_not_found", "invoice %s has no payment %s", invoiceID, paymentID)
 }

@@ -10,7 +10,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/payrecon/reconciler/internal/testenv"
+	"github.com/payrecon/reconciler/internal/apperr"
+	"github.com/payrecon/reconciler/internal/testing/testenv"
 	"github.com/payrecon/reconciler/reconcile"
 )
 
@@ -79,7 +80,7 @@ func errCode(err error) string {
 	if err == nil {
 		return ""
 	}
-	if e, ok := reconcile.AsError(err); ok {
+	if e, ok := apperr.As(err); ok {
 		return e.Code
 	}
 	return "fault: " + err.Error()

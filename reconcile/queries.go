@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/payrecon/reconciler/internal/apperr"
 )
 
 // GetInvoice reads a live invoice.
@@ -103,12 +105,12 @@ type InvoicePage struct {
 // costs the same however deep it is.
 func (s *Store) ListInvoices(ctx context.Context, f InvoiceFilter) (InvoicePage, error) {
 	if f.State != "" && !ValidState(string(f.State)) {
-		return InvoicePage{}, Errorf(KindInvalid, "invalid_state", "state must be draft, open, partial, paid or written_off")
+		return InvoicePage{}, apperr.Errorf(apperr.KindInvalid, "invalid_state", "state must be draft, open, partial, paid or written_off")
 	}
 	states := make([]string, 0, len(f.States))
 	for _, st := range f.States {
 		if !ValidState(string(st)) {
-			return InvoicePage{}, Errorf(KindInvalid, "invalid_state", "state must be draft, open, partial, paid or written_off")
+			return InvoicePage{}, apperr.Errorf(apperr.KindInvalid, "invalid_state", "state must be draft, open, partial, paid or written_off")
 		}
 		states = append(states, string(st))
 	}
@@ -153,7 +155,7 @@ func decodeCursor(c string) (*time.Time, string, error) {
 	if c == "" {
 		return nil, "", nil
 	}
-	bad := Errorf(KindInvalid, "invalid_cursor", "cursor is not one this server gave")
+	bad := apperr.Errorf(apperr.KindInvalid, "invalid_cursor", "cursor is not one this server gave")
 	raw, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
 		return nil, "", bad
@@ -185,7 +187,7 @@ type CurrencySummary struct {
 // invoices today.
 func (s *Store) Summary(ctx context.Context, from, to Date) ([]CurrencySummary, error) {
 	if to.Before(from.Time) {
-		return nil, Errorf(KindInvalid, "invalid_range", "to is before from")
+		return nil, apperr.Errorf(apperr.KindInvalid, "invalid_range", "to is before from")
 	}
 	rows, err := s.db.Query(ctx, `
 		WITH live AS (SELECT * FROM invoices WHERE deleted_at IS NULL),

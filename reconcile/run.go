@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"go.uber.org/zap"
+	"github.com/payrecon/reconciler/internal/ids"
 )
 
 // Relayer queues the processing of stored events. The worker's client
@@ -19,16 +19,25 @@ type Relayer interface {
 	EnqueueEvents(ctx context.Context, ids []string) error
 }
 
-// StripeEvents lists Stripe's events. NewStripeEvents implements it with
-// stripe-go.
+// StripeEvents lists Stripe's events. The Stripe adapter implements it.
 type StripeEvents interface {
-	// List calls each for every event of one of types created at or after
-	// since, newest first as Stripe lists them; onlyFailed asks only for
-	// events Stripe has not delivered (delivery_success=false). raw is the
-	// event's JSON as Stripe sent it, owned by the callee. An error from each
+	// ListEvents calls each for every event created at or after since,
+	// newest first as Stripe lists them; onlyFailed asks only for events
+	// Stripe has not delivered (delivery_success=false). An error from each
 	// stops the listing and is returned.
-	List(ctx context.Context, since time.Time, types []string, onlyFailed bool,
-		each func(id, typ string, created time.Time, raw []byte) error) error
+	ListEvents(ctx context.Context, since time.Time, onlyFailed bool, each func(ListedEvent) error) error
+}
+
+// ListedEvent is one event a provider listed.
+type ListedEvent struct {
+	ID      string
+	Type    string
+	Created time.Time
+	// Raw is the event's JSON as the provider sent it, owned by the callee.
+	Raw []byte
+	// Handled is false for an event of a type the service does not act on
+	// (a server that ignores the types filter): it is counted, not stored.
+	Handled bool
 }
 
 // RunnerConfig tunes a Runner.
@@ -45,7 +54,7 @@ type RunnerConfig struct {
 	// batches of 1000 made a full check of a million invoices 5% slower.
 	BatchSize int
 	// Log receives a line per run; nil logs nothing.
-	Log *zap.Logger
+	Log Logger
 }
 
 // Runner runs reconciliations: it queues stuck and unmatched events again,
@@ -55,7 +64,7 @@ type Runner struct {
 	store *Store
 	relay Relayer
 	cfg   RunnerConfig
-	log   *zap.Logger
+	log   Logger
 	now   func() time.Time
 }
 
@@ -66,7 +75,7 @@ func NewRunner(store *Store, relay Relayer, cfg RunnerConfig) *Runner {
 	}
 	log := cfg.Log
 	if log == nil {
-		log = zap.NewNop()
+		log = nopLogger{}
 	}
 	return &Runner{store: store, relay: relay, cfg: cfg, log: log, now: time.Now}
 }
@@ -96,12 +105,12 @@ type RelayStep struct {
 // happened for a day). A failing step is recorded and the next one still
 // runs; the run then ends failed and Run returns an error.
 func (r *Runner) Run(ctx context.Context, full bool) (string, error) {
-	id := NewID("run")
+	id := ids.New("run")
 	if err := r.store.startRun(ctx, id, full); err != nil {
 		return "", err
 	}
-	log := r.log.With(zap.String("run", id), zap.Bool("full", full))
-	log.Info("reconciliation started")
+	log := withFields{r.log, []any{"run", id, "full", full}}
+	log.Infow("reconciliation started")
 	started := r.now()
 
 	var steps RunSteps
@@ -112,10 +121,10 @@ func (r *Runner) Run(ctx context.Context, full bool) (string, error) {
 		if err != nil {
 			*errField = err.Error()
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
-			log.Warn("reconciliation step failed", zap.String("step", name), zap.Error(err))
+			log.Warnw("reconciliation step failed", "step", name, "error", err)
 		}
 		if err := r.store.saveRunSteps(ctx, id, steps); err != nil {
-			log.Warn("could not save run progress", zap.Error(err))
+			log.Warnw("could not save run progress", "error", err)
 		}
 	}
 	// A step is not started once ctx is done (a shutdown): it would only
@@ -148,13 +157,12 @@ func (r *Runner) Run(ctx context.Context, full bool) (string, error) {
 	if err := r.store.finishRun(context.WithoutCancel(ctx), id, steps, watermark, runErr); err != nil {
 		return id, errors.Join(runErr, err)
 	}
-	fields := []zap.Field{zap.Duration("took", r.now().Sub(started)),
-		zap.Int("drift_found", ledger.DriftFound), zap.Int("repaired", ledger.Repaired)}
+	fields := []any{"took", r.now().Sub(started), "drift_found", ledger.DriftFound, "repaired", ledger.Repaired}
 	if runErr != nil {
-		log.Warn("reconciliation failed", append(fields, zap.Error(runErr))...)
+		log.Warnw("reconciliation failed", append(fields, "error", runErr)...)
 		return id, fmt.Errorf("reconciliation run %s: %w", id, runErr)
 	}
-	log.Info("reconciliation succeeded", fields...)
+	log.Infow("reconciliation succeeded", fields...)
 	return id, nil
 }
 

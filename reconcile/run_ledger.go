@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/payrecon/reconciler/internal/apperr"
+	"github.com/payrecon/reconciler/internal/outbox"
 )
 
 // watermarkMargin is how far before the last watermark an incremental
@@ -265,7 +268,7 @@ func (s *Store) repairDrift(ctx context.Context, runID, id string) (bool, error)
 	var repaired bool
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		before, err := lockInvoice(ctx, tx, id)
-		if e, ok := AsError(err); ok && e.Kind == KindNotFound {
+		if e, ok := apperr.As(err); ok && e.Kind == apperr.KindNotFound {
 			return nil // deleted since the batch was read: nothing to prove
 		}
 		if err != nil {
@@ -300,7 +303,7 @@ func (s *Store) repairDrift(ctx context.Context, runID, id string) (bool, error)
 		}
 		// Subscribers saw the wrong totals: they are told the right ones in
 		// the repair's own transaction, like any ledger change.
-		return notify(ctx, tx, before.State, after, notice{typ: NotifyReconciled})
+		return notify(ctx, tx, before.State, after, notice{typ: outbox.Reconciled})
 	})
 	if err != nil {
 		return false, fmt.Errorf("repair invoice %s: %w", id, err)

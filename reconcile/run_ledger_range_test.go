@@ -11,7 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/payrecon/reconciler/internal/testenv"
+	"github.com/payrecon/reconciler/internal/ids"
+	"github.com/payrecon/reconciler/internal/testing/testenv"
 	"github.com/payrecon/reconciler/reconcile"
 )
 
@@ -29,7 +30,7 @@ func randomLedger(t *testing.T, db *pgxpool.Pool, r *rand.Rand, n int) []string 
 	var live []string
 	b := &pgx.Batch{}
 	for range n {
-		id := reconcile.NewID("inv")
+		id := ids.New("inv")
 		amount := int64(1000 + r.IntN(9000))
 		var sentAt, deletedAt *time.Time
 		if r.IntN(100) >= 15 {
@@ -65,19 +66,19 @@ func randomLedger(t *testing.T, db *pgxpool.Pool, r *rand.Rand, n int) []string 
 			}
 			b.Queue(`INSERT INTO payments (id, invoice_id, source, amount, refunded_amount, currency, paid_date, provider_ref, deleted_at)
 				VALUES ($1, $2, $3, $4, $5, 'usd', current_date, $6, $7)`,
-				reconcile.NewID("pay"), id, source, paid, refunded, ref, deleted)
+				ids.New("pay"), id, source, paid, refunded, ref, deleted)
 		}
 
 		switch w := r.IntN(100); {
 		case w < 20: // written off
 			b.Queue(`INSERT INTO write_offs (id, invoice_id, amount, created_at) VALUES ($1, $2, $3, now() - $4 * interval '1 minute')`,
-				reconcile.NewID("wo"), id, 1+r.IntN(int(amount)), r.IntN(10000))
+				ids.New("wo"), id, 1+r.IntN(int(amount)), r.IntN(10000))
 		case w < 35: // written off, reopened, and perhaps written off again
 			b.Queue(`INSERT INTO write_offs (id, invoice_id, amount, reversed_at) VALUES ($1, $2, $3, now())`,
-				reconcile.NewID("wo"), id, 1+r.IntN(int(amount)))
+				ids.New("wo"), id, 1+r.IntN(int(amount)))
 			if w < 28 {
 				b.Queue(`INSERT INTO write_offs (id, invoice_id, amount) VALUES ($1, $2, $3)`,
-					reconcile.NewID("wo"), id, 1+r.IntN(int(amount)))
+					ids.New("wo"), id, 1+r.IntN(int(amount)))
 			}
 		}
 	}

@@ -5,12 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/payrecon/reconciler/internal/stripeevent"
 )
 
 const (
@@ -89,7 +86,6 @@ func (r *Runner) pullStep(ctx context.Context, full bool, st *PullStep) error {
 	since = since.UTC()
 	st.Since = &since
 
-	types := stripeevent.HandledTypes()
 	var newest time.Time
 	var enqueueErr error
 	batch := make([]InboxEvent, 0, pullBatch)
@@ -121,16 +117,16 @@ func (r *Runner) pullStep(ctx context.Context, full bool, st *PullStep) error {
 		st.Enqueued += len(ids)
 		return nil
 	}
-	err = r.cfg.Stripe.List(ctx, since, types, !all, func(id, typ string, created time.Time, raw []byte) error {
+	err = r.cfg.Stripe.ListEvents(ctx, since, !all, func(e ListedEvent) error {
 		st.Listed++
-		if created.After(newest) {
-			newest = created
+		if e.Created.After(newest) {
+			newest = e.Created
 		}
-		if id == "" || !slices.Contains(types, typ) {
+		if !e.Handled {
 			st.OtherTypes++
 			return nil
 		}
-		batch = append(batch, InboxEvent{ID: id, Type: typ, Created: created, Payload: raw, Source: SourcePull})
+		batch = append(batch, InboxEvent{ID: e.ID, Type: e.Type, Created: e.Created, Payload: e.Raw, Source: SourcePull})
 		if len(batch) == pullBatch {
 			return flush()
 		}

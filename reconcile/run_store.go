@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/payrecon/reconciler/internal/apperr"
 )
 
 // RunStatus is where a reconciliation run stands.
@@ -79,7 +81,7 @@ func (s *Store) ListRuns(ctx context.Context, limit int) ([]Run, error) {
 func (s *Store) GetRun(ctx context.Context, id string) (Run, error) {
 	r, err := scanRun(s.db.QueryRow(ctx, `SELECT `+runColumns+` FROM runs WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Run{}, Errorf(KindNotFound, "run_not_found", "no run %s", id)
+		return Run{}, apperr.Errorf(apperr.KindNotFound, "run_not_found", "no run %s", id)
 	}
 	if err != nil {
 		return Run{}, fmt.Errorf("read run %s: %w", id, err)

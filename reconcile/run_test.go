@@ -11,7 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/payrecon/reconciler/internal/testenv"
+	"github.com/payrecon/reconciler/internal/ids"
+	"github.com/payrecon/reconciler/internal/testing/testenv"
 	"github.com/payrecon/reconciler/reconcile"
 )
 
@@ -106,7 +107,7 @@ func sentInvoice(t *testing.T, s *reconcile.Store, amount reconcile.Amount) reco
 func payManually(t *testing.T, s *reconcile.Store, invoiceID string, amount reconcile.Amount) {
 	t.Helper()
 	_, _, err := s.RecordManualPayment(context.Background(), reconcile.ManualPayment{
-		Key: reconcile.NewID("key"), InvoiceID: invoiceID, Amount: amount, PaidDate: today, Method: "check"})
+		Key: ids.New("key"), InvoiceID: invoiceID, Amount: amount, PaidDate: today, Method: "check"})
 	noErr(t, err)
 }
 
@@ -146,7 +147,7 @@ func TestRunLedgerCheck(t *testing.T) {
 	payManually(t, s, partial.ID, 2500)
 	writtenOff := sentInvoice(t, s, 10000)
 	payManually(t, s, writtenOff.ID, 1000)
-	_, err := s.WriteOff(ctx, reconcile.NewID("key"), writtenOff.ID, "bad debt")
+	_, err := s.WriteOff(ctx, ids.New("key"), writtenOff.ID, "bad debt")
 	noErr(t, err)
 	overpaid := sentInvoice(t, s, 5000)
 	_, err = s.RecordOnlinePayment(ctx, "", online("pi_over", overpaid.ID, 7000))

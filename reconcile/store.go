@@ -2,8 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"strings"
@@ -12,6 +10,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/payrecon/reconciler/internal/apperr"
+	"github.com/payrecon/reconciler/internal/outbox"
 )
 
 // Store is the ledger's PostgreSQL store: every change of money, and the
@@ -25,15 +26,6 @@ func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db} }
 
 // Ping reports whether PostgreSQL answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
-
-var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
-
-// NewID makes a random id with a prefix, such as "pay_8k2...".
-func NewID(prefix string) string {
-	var b [15]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	return prefix + "_" + idEncoding.EncodeToString(b[:])
-}
 
 const invoiceColumns = `id, number, client, currency, amount, paid_amount, written_off_amount, balance, state,
 	issue_date, due_date, sent_at, paid_at, written_off_at, stripe_invoice_id, created_at, updated_at`
@@ -60,7 +52,7 @@ func scanInvoice(row pgx.Row) (Invoice, error) {
 }
 
 func invoiceNotFound(id string) error {
-	return Errorf(KindNotFound, "invoice_not_found", "no invoice %s", id)
+	return apperr.Errorf(apperr.KindNotFound, "invoice_not_found", "no invoice %s", id)
 }
 
 // lockInvoice reads a live invoice and holds its row lock until the
@@ -165,7 +157,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 // is marked succeeded in the change's own transaction, so a job reads
 // succeeded exactly when its change has committed (a key that names no job
 // marks nothing).
-func (s *Store) change(ctx context.Context, invoiceID, opKey string, typ NotificationType,
+func (s *Store) change(ctx context.Context, invoiceID, opKey string, typ outbox.Type,
 	apply func(tx pgx.Tx, inv Invoice) (bool, *Payment, error)) (Invoice, error) {
 	var out Invoice
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -179,7 +171,7 @@ func (s *Store) change(ctx context.Context, invoiceID, opKey string, typ Notific
 }
 
 // applyChange is change's work inside its transaction.
-func applyChange(ctx context.Context, tx pgx.Tx, invoiceID, opKey string, typ NotificationType,
+func applyChange(ctx context.Context, tx pgx.Tx, invoiceID, opKey string, typ outbox.Type,
 	apply func(tx pgx.Tx, inv Invoice) (bool, *Payment, error)) (Invoice, error) {
 	// One round trip: the lock, then, under it, whether the key was applied
 	// (a concurrent run of the same operation has committed or rolled back
@@ -197,7 +189,7 @@ func applyChange(ctx context.Context, tx pgx.Tx, invoiceID, opKey string, typ No
 		QueryRow(func(row pgx.Row) error { return row.Scan(&done) })
 	batch.Queue(subscribedTypes).QueryRow(func(row pgx.Row) error { return row.Scan(&subs) })
 	if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
-		if _, ok := AsError(err); ok {
+		if _, ok := apperr.As(err); ok {
 			return Invoice{}, err
 		}
 		return Invoice{}, fmt.Errorf("begin change of invoice %s: %w", invoiceID, err)

@@ -5,21 +5,26 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/payrecon/reconciler/internal/apperr"
+	"github.com/payrecon/reconciler/internal/ids"
+	"github.com/payrecon/reconciler/internal/outbox"
+	"github.com/payrecon/reconciler/internal/textcheck"
 )
 
 // WriteOff books the whole balance of a sent invoice as a bad debt. The
 // invoice keeps its payments; payments received later recover the debt
 // first. Key makes it idempotent.
 func (s *Store) WriteOff(ctx context.Context, key, invoiceID, notes string) (Invoice, error) {
-	if !ValidText(notes, 2000) {
-		return Invoice{}, Errorf(KindInvalid, "invalid_notes", "notes must be at most 2000 characters")
+	if !textcheck.Valid(notes, 2000) {
+		return Invoice{}, apperr.Errorf(apperr.KindInvalid, "invalid_notes", "notes must be at most 2000 characters")
 	}
-	return s.change(ctx, invoiceID, key, NotifyWrittenOff, func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
+	return s.change(ctx, invoiceID, key, outbox.WrittenOff, func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
 		if err := inv.CanWriteOff(); err != nil {
 			return false, nil, err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO write_offs (id, invoice_id, amount, notes) VALUES ($1, $2, $3, $4)`,
-			NewID("wo"), invoiceID, inv.Balance, notes); err != nil {
+			ids.New("wo"), invoiceID, inv.Balance, notes); err != nil {
 			return false, nil, fmt.Errorf("write off invoice %s: %w", invoiceID, err)
 		}
 		return true, nil, addHistory(ctx, tx, invoiceID, history{kind: HistoryWrittenOff, amount: amountPtr(inv.Balance),
@@ -30,7 +35,7 @@ func (s *Store) WriteOff(ctx context.Context, key, invoiceID, notes string) (Inv
 // Reopen reverses the write-off of a written-off invoice: what was written
 // off is owed again. Key makes it idempotent.
 func (s *Store) Reopen(ctx context.Context, key, invoiceID string) (Invoice, error) {
-	return s.change(ctx, invoiceID, key, NotifyReopened, func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
+	return s.change(ctx, invoiceID, key, outbox.Reopened, func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
 		if err := inv.CanReopen(); err != nil {
 			return false, nil, err
 		}

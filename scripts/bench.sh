@@ -165,7 +165,7 @@ build() {
 		"$GO" build -o "$RECONCILER" ./cmd/reconciler
 	}
 	say "building bin/loadgen..."
-	"$GO" build -o "$LOADGEN" ./cmd/loadgen
+	"$GO" build -o "$LOADGEN" ./internal/testing/cmd/loadgen
 }
 
 find_pgbench() {
@@ -331,9 +331,9 @@ reconcile_phases() {
 
 micro_benchmarks() {
 	local out decode envelope verify
-	say "go test -bench 'BenchmarkDecode|BenchmarkVerify' ./internal/stripeevent ./webhooks..."
+	say "go test -bench 'BenchmarkDecode|BenchmarkVerify' ./internal/stripe ./webhooks..."
 	out=$("$GO" test -run='^$' -bench 'BenchmarkDecode|BenchmarkVerify' -benchtime=2000x -benchmem \
-		./internal/stripeevent ./webhooks 2>&1) || die "go test -bench failed: $(tail -n 5 <<<"$out")"
+		./internal/stripe ./webhooks 2>&1) || die "go test -bench failed: $(tail -n 5 <<<"$out")"
 	grep '^Benchmark' <<<"$out" | sed 's/^/bench: /' >&2
 	decode=$(awk '$1 ~ /^BenchmarkDecode(-[0-9]+)?$/ { for (i = 2; i < NF; i++) if ($(i + 1) == "ns/op") print $i }' <<<"$out")
 	envelope=$(awk '$1 ~ /^BenchmarkDecodeEnvelope(-[0-9]+)?$/ { for (i = 2; i < NF; i++) if ($(i + 1) == "ns/op") print $i }' <<<"$out")

@@ -17,7 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/payrecon/reconciler/internal/reqlog"
-	"github.com/payrecon/reconciler/internal/stripeevent"
+	"github.com/payrecon/reconciler/internal/stripe"
 	"github.com/payrecon/reconciler/reconcile"
 )
 
@@ -133,7 +133,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// A signed event whose object is malformed is still Stripe's: it is
 	// kept, and the worker marks it failed where an operator sees it,
 	// rather than Stripe retrying it for three days.
-	ev, err := stripeevent.DecodeEnvelope(payload)
+	ev, err := stripe.DecodeEnvelope(payload)
 	if err != nil {
 		h.reject(w, http.StatusBadRequest, CodeNotAnEvent, err.Error())
 		return

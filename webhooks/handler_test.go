@@ -15,8 +15,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/payrecon/reconciler/internal/stripeevent"
-	"github.com/payrecon/reconciler/internal/testenv"
+	"github.com/payrecon/reconciler/internal/stripe"
+	"github.com/payrecon/reconciler/internal/testing/testenv"
 	"github.com/payrecon/reconciler/reconcile"
 	"github.com/payrecon/reconciler/webhooks"
 )
@@ -29,13 +29,13 @@ func TestReceive(t *testing.T) {
 	t.Run("every testdata event is stored received with its type and time", func(t *testing.T) {
 		store, _ := testenv.Store(t)
 		h := newHandler(t, webhooks.Config{}, store, &recordingEnqueuer{})
-		files, err := filepath.Glob(filepath.Join("..", "internal", "stripeevent", "testdata", "*.json"))
+		files, err := filepath.Glob(filepath.Join("..", "internal", "stripe", "testdata", "*.json"))
 		if err != nil || len(files) == 0 {
 			t.Fatalf("no testdata: %v", err)
 		}
 		for _, f := range files {
 			payload := fixture(t, filepath.Base(f))
-			want, err := stripeevent.Decode(payload)
+			want, err := stripe.Decode(payload)
 			if err != nil {
 				t.Fatalf("%s: %v", f, err)
 			}
@@ -146,7 +146,7 @@ func TestReceive(t *testing.T) {
 		}
 		ev["data"].(map[string]any)["object"].(map[string]any)["amount_received"] = 0
 		malformed, _ := json.Marshal(ev)
-		if _, err := stripeevent.Decode(malformed); !errors.Is(err, stripeevent.ErrMalformed) {
+		if _, err := stripe.Decode(malformed); !errors.Is(err, stripe.ErrMalformed) {
 			t.Fatalf("Decode: %v, want ErrMalformed: the test event is not malformed", err)
 		}
 		store, _ := testenv.Store(t)

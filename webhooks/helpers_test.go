@@ -29,7 +29,7 @@ const (
 // fixture reads a real Stripe event body of the decoder's testdata.
 func fixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "internal", "stripeevent", "testdata", name))
+	b, err := os.ReadFile(filepath.Join("..", "internal", "stripe", "testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}

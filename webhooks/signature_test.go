@@ -9,7 +9,7 @@ import (
 
 	"github.com/stripe/stripe-go/v76/webhook"
 
-	"github.com/payrecon/reconciler/internal/testenv"
+	"github.com/payrecon/reconciler/internal/testing/testenv"
 	"github.com/payrecon/reconciler/webhooks"
 )
 

@@ -10,8 +10,9 @@ import (
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
+	"github.com/payrecon/reconciler/internal/apperr"
 	"github.com/payrecon/reconciler/internal/notify"
-	"github.com/payrecon/reconciler/internal/stripeevent"
+	"github.com/payrecon/reconciler/internal/stripe"
 	"github.com/payrecon/reconciler/reconcile"
 )
 
@@ -100,7 +101,7 @@ func (h *Handlers) Relay(ctx context.Context, _ *asynq.Task) error {
 // retryUnlessRefused hands err back for Asynq to retry, unless the ledger
 // refused: a refusal (no such event or job) never succeeds on retry.
 func retryUnlessRefused(what string, err error) error {
-	if _, refused := reconcile.AsError(err); refused {
+	if _, refused := apperr.As(err); refused {
 		return fmt.Errorf("%s: %v: %w", what, err, asynq.SkipRetry)
 	}
 	return err
@@ -140,7 +141,7 @@ func (h *Handlers) ProcessEvent(ctx context.Context, task *asynq.Task) error {
 func (h *Handlers) processEvent(ctx context.Context, ev reconcile.Event) error {
 	res, err := h.applyEvent(ctx, ev)
 	if err != nil {
-		_, refused := reconcile.AsError(err)
+		_, refused := apperr.As(err)
 		if !refused && !lastAttempt(ctx) {
 			return fmt.Errorf("event %s: %w", ev.ID, err)
 		}
@@ -158,17 +159,17 @@ func (h *Handlers) processEvent(ctx context.Context, ev reconcile.Event) error {
 }
 
 func (h *Handlers) applyEvent(ctx context.Context, ev reconcile.Event) (reconcile.EventResult, error) {
-	d, err := stripeevent.Decode(ev.Payload)
+	d, err := stripe.Decode(ev.Payload)
 	if err != nil {
-		return reconcile.EventResult{}, reconcile.Errorf(reconcile.KindInvalid, "malformed_event", "%v", err)
+		return reconcile.EventResult{}, apperr.Errorf(apperr.KindInvalid, "malformed_event", "%v", err)
 	}
 	switch d.Kind {
-	case stripeevent.KindPayment:
+	case stripe.KindPayment:
 		return h.store.RecordOnlinePayment(ctx, ev.ID, reconcile.OnlinePayment{
 			ProviderRef: d.Payment.ProviderRef, InvoiceID: d.Payment.InvoiceID, StripeInvoiceID: d.Payment.StripeInvoiceID,
 			Amount: reconcile.Amount(d.Payment.Amount), Currency: d.Payment.Currency, PaidDate: reconcile.DateOf(d.Created),
 		})
-	case stripeevent.KindRefund:
+	case stripe.KindRefund:
 		return h.store.ApplyRefund(ctx, ev.ID, reconcile.Refund{
 			ProviderRef: d.Refund.ProviderRef, AmountRefunded: reconcile.Amount(d.Refund.AmountRefunded),
 			Currency: d.Refund.Currency, InvoiceID: d.Refund.InvoiceID,
@@ -212,7 +213,7 @@ func (h *Handlers) RunJob(ctx context.Context, task *asynq.Task) error {
 		}
 		return h.store.FinishJob(ctx, job.ID, reconcile.JobSucceeded, "", result)
 	}
-	if _, refused := reconcile.AsError(err); refused || lastAttempt(ctx) {
+	if _, refused := apperr.As(err); refused || lastAttempt(ctx) {
 		outcome = "failed"
 		log.Info("job failed", zap.Error(err))
 		if finishErr := h.store.FinishJob(ctx, job.ID, reconcile.JobFailed, err.Error(), nil); finishErr != nil {
@@ -231,7 +232,7 @@ func (h *Handlers) RunJob(ctx context.Context, task *asynq.Task) error {
 func (h *Handlers) applyJob(ctx context.Context, job reconcile.Job) (any, error) {
 	decode := func(v any) error {
 		if err := json.Unmarshal(job.Payload, v); err != nil {
-			return reconcile.Errorf(reconcile.KindInvalid, "bad_job", "job %s payload: %v", job.ID, err)
+			return apperr.Errorf(apperr.KindInvalid, "bad_job", "job %s payload: %v", job.ID, err)
 		}
 		return nil
 	}
@@ -274,5 +275,5 @@ func (h *Handlers) applyJob(ctx context.Context, job reconcile.Job) (any, error)
 		h.observeRun(ctx, runID)
 		return map[string]string{"run_id": runID}, err
 	}
-	return nil, reconcile.Errorf(reconcile.KindInvalid, "bad_job", "job %s has unknown type %q", job.ID, job.Type)
+	return nil, apperr.Errorf(apperr.KindInvalid, "bad_job", "job %s has unknown type %q", job.ID, job.Type)
 }

@@ -16,7 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/payrecon/reconciler/internal/notify"
-	"github.com/payrecon/reconciler/internal/testenv"
+	"github.com/payrecon/reconciler/internal/testing/testenv"
 	"github.com/payrecon/reconciler/reconcile"
 	"github.com/payrecon/reconciler/worker"
 )

@@ -9,7 +9,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/payrecon/reconciler/internal/testenv"
+	"github.com/payrecon/reconciler/internal/stripe"
+	"github.com/payrecon/reconciler/internal/testing/testenv"
 	"github.com/payrecon/reconciler/reconcile"
 	"github.com/payrecon/reconciler/worker"
 )
@@ -49,8 +50,8 @@ func TestReconciliationFixesWhatWasMissed(t *testing.T) {
 	client := worker.NewClient(redis, s, zap.NewNop())
 	t.Cleanup(func() { _ = client.Close() })
 	missed := piSucceeded("evt_missed", "pi_missed", "inv_c", 3000)
-	runner := reconcile.NewRunner(s, client, reconcile.RunnerConfig{RelayAfter: 0, Log: zap.NewNop(),
-		Stripe: reconcile.NewStripeEvents("sk_test_reconcile", missedStripe(t, missed))})
+	runner := reconcile.NewRunner(s, client, reconcile.RunnerConfig{RelayAfter: 0,
+		Stripe: worker.StripeEvents(stripe.NewEventLister("sk_test_reconcile", missedStripe(t, missed)))})
 	h := worker.NewHandlers(s, client, runner, 0, zap.NewNop())
 	srv := worker.NewServer(redis, 4, h, zap.NewNop())
 	if err := srv.Start(); err != nil {

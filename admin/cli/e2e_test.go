@@ -17,7 +17,7 @@ import (
 	"github.com/payrecon/reconciler/admin"
 	"github.com/payrecon/reconciler/admin/cli"
 	"github.com/payrecon/reconciler/internal/notify"
-	"github.com/payrecon/reconciler/internal/testenv"
+	"github.com/payrecon/reconciler/internal/testing/testenv"
 	"github.com/payrecon/reconciler/reconcile"
 	"github.com/payrecon/reconciler/worker"
 )
@@ -35,7 +35,7 @@ func startAPI(t *testing.T) string {
 	client := worker.NewClient(redisOpt, store, log)
 	t.Cleanup(func() { _ = client.Close() })
 	notifications := notify.NewStore(pool)
-	runner := reconcile.NewRunner(store, client, reconcile.RunnerConfig{RelayAfter: time.Minute, Log: log})
+	runner := reconcile.NewRunner(store, client, reconcile.RunnerConfig{RelayAfter: time.Minute, Log: log.Sugar()})
 	deliverer := notify.NewDeliverer(notifications, notify.NewHTTPClient(true, nil), notify.DelivererConfig{}, log)
 	srv := worker.NewServer(redisOpt, 4, worker.NewHandlers(store, client, runner, time.Minute, log).WithDeliverer(deliverer), log)
 	if err := srv.Start(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/payrecon/reconciler/admin/cli"
+	"github.com/payrecon/reconciler/internal/apperr"
 	"github.com/payrecon/reconciler/reconcile"
 	"github.com/payrecon/reconciler/worker"
 )
@@ -38,7 +39,7 @@ func showJob(w http.ResponseWriter, r *http.Request, invoiceID string, job recon
 }
 
 func invalidField(code, message string) error {
-	return reconcile.Errorf(reconcile.KindInvalid, code, "%s", message)
+	return apperr.Errorf(apperr.KindInvalid, code, "%s", message)
 }
 
 // send answers POST /admin/ui/invoices/{id}/send. Sending is immediate, as

@@ -20,7 +20,7 @@ import (
 
 	"github.com/payrecon/reconciler/admin"
 	"github.com/payrecon/reconciler/admin/ui"
-	"github.com/payrecon/reconciler/internal/testenv"
+	"github.com/payrecon/reconciler/internal/testing/testenv"
 	"github.com/payrecon/reconciler/reconcile"
 	"github.com/payrecon/reconciler/worker"
 )

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/payrecon/reconciler/admin/cli"
+	"github.com/payrecon/reconciler/internal/apperr"
 	"github.com/payrecon/reconciler/reconcile"
 )
 
@@ -233,8 +234,8 @@ func (h *Handler) invoice(w http.ResponseWriter, r *http.Request, _ session) {
 }
 
 func isNotFound(err error) bool {
-	le, ok := reconcile.AsError(err)
-	return ok && le.Kind == reconcile.KindNotFound
+	le, ok := apperr.As(err)
+	return ok && le.Kind == apperr.KindNotFound
 }
 
 // renderInvoiceRefusal shows the invoice page again with the refusal of an

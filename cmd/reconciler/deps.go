@@ -22,6 +22,7 @@ import (
 	"github.com/payrecon/reconciler/internal/config"
 	"github.com/payrecon/reconciler/internal/notify"
 	"github.com/payrecon/reconciler/internal/reqlog"
+	"github.com/payrecon/reconciler/internal/stripe"
 	"github.com/payrecon/reconciler/reconcile"
 	"github.com/payrecon/reconciler/webhooks"
 	"github.com/payrecon/reconciler/worker"
@@ -88,12 +89,12 @@ func connect(ctx context.Context, cfg config.Config, log *zap.Logger, roles role
 	if roles&roleWorker != 0 {
 		d.workerM = worker.NewMetrics(d.metrics)
 	}
-	var stripe reconcile.StripeEvents
+	var events reconcile.StripeEvents
 	if cfg.StripeAPIKey != "" {
-		stripe = reconcile.NewStripeEvents(cfg.StripeAPIKey, cfg.StripeAPIBase)
+		events = worker.StripeEvents(stripe.NewEventLister(cfg.StripeAPIKey, cfg.StripeAPIBase))
 	}
 	d.runner = reconcile.NewRunner(d.store, d.client, reconcile.RunnerConfig{
-		RelayAfter: cfg.RelayAfter, Stripe: stripe, Log: log.Named("reconcile")})
+		RelayAfter: cfg.RelayAfter, Stripe: events, Log: log.Named("reconcile").Sugar()})
 	return d, nil
 }
 

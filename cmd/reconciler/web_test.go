@@ -19,7 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/payrecon/reconciler/internal/config"
-	"github.com/payrecon/reconciler/internal/testenv"
+	"github.com/payrecon/reconciler/internal/testing/testenv"
 )
 
 const (
@@ -89,7 +89,7 @@ func TestWebServesHealthMetricsAndQueues(t *testing.T) {
 		}
 	})
 	t.Run("a webhook moves the webhook and HTTP metric families", func(t *testing.T) {
-		payload, err := os.ReadFile(filepath.Join("..", "..", "internal", "stripeevent", "testdata", "payment_intent.succeeded.json"))
+		payload, err := os.ReadFile(filepath.Join("..", "..", "internal", "stripe", "testdata", "payment_intent.succeeded.json"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,8 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/payrecon/reconciler/internal/ids"
 	"github.com/payrecon/reconciler/internal/migrate"
-	"github.com/payrecon/reconciler/reconcile"
 )
 
 // emptyDatabase creates a database with no schema at all (not cloned from
@@ -28,7 +28,7 @@ func emptyDatabase(t *testing.T) string {
 		t.Fatal(err)
 	}
 	defer admin.Close(ctx)
-	name := strings.ToLower(reconcile.NewID("migtest"))
+	name := strings.ToLower(ids.New("migtest"))
 	if _, err := admin.Exec(ctx, `CREATE DATABASE `+name); err != nil {
 		t.Fatal(err)
 	}

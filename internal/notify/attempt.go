@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/payrecon/reconciler/reconcile"
+	"github.com/payrecon/reconciler/internal/apperr"
 )
 
 // claimLease is how long a claimed delivery is kept from other senders. It
@@ -93,7 +93,7 @@ func (s *Store) MarkDelivered(ctx context.Context, deliveryID string, statusCode
 		return fmt.Errorf("mark delivery %s delivered: %w", deliveryID, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return reconcile.Errorf(reconcile.KindNotFound, "delivery_not_found", "no delivery %s", deliveryID)
+		return apperr.Errorf(apperr.KindNotFound, "delivery_not_found", "no delivery %s", deliveryID)
 	}
 	return nil
 }

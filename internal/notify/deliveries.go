@@ -8,7 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/payrecon/reconciler/reconcile"
+	"github.com/payrecon/reconciler/internal/apperr"
+	"github.com/payrecon/reconciler/internal/outbox"
 )
 
 // DeliveryStatus is where a delivery stands.
@@ -24,14 +25,14 @@ const (
 // Delivery is one notification owed to one endpoint, as the admin API shows
 // it.
 type Delivery struct {
-	ID             string                     `json:"id"`
-	EndpointID     string                     `json:"endpoint_id"`
-	NotificationID string                     `json:"notification_id"`
-	Type           reconcile.NotificationType `json:"type"`
-	Status         DeliveryStatus             `json:"status"`
-	Attempts       int                        `json:"attempts"`
-	LastStatusCode *int                       `json:"last_status_code"`
-	LastError      string                     `json:"last_error"`
+	ID             string         `json:"id"`
+	EndpointID     string         `json:"endpoint_id"`
+	NotificationID string         `json:"notification_id"`
+	Type           outbox.Type    `json:"type"`
+	Status         DeliveryStatus `json:"status"`
+	Attempts       int            `json:"attempts"`
+	LastStatusCode *int           `json:"last_status_code"`
+	LastError      string         `json:"last_error"`
 	// NextAttemptAt is set only while the delivery is pending.
 	NextAttemptAt *time.Time `json:"next_attempt_at"`
 	CreatedAt     time.Time  `json:"created_at"`
@@ -68,7 +69,7 @@ func (s *Store) ListDeliveries(ctx context.Context, endpointID, status string, l
 	switch DeliveryStatus(status) {
 	case "", StatusPending, StatusDelivered, StatusFailed:
 	default:
-		return nil, reconcile.Errorf(reconcile.KindInvalid, "invalid_status", "status must be pending, delivered or failed")
+		return nil, apperr.Errorf(apperr.KindInvalid, "invalid_status", "status must be pending, delivered or failed")
 	}
 	if limit <= 0 {
 		limit = defaultDeliveries
@@ -108,13 +109,13 @@ func (s *Store) Resend(ctx context.Context, deliveryID string) (Delivery, error)
 			SELECT e.deleted_at IS NOT NULL FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
 			WHERE d.id = $1 FOR UPDATE OF d`, deliveryID).Scan(&deleted)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return reconcile.Errorf(reconcile.KindNotFound, "delivery_not_found", "no delivery %s", deliveryID)
+			return apperr.Errorf(apperr.KindNotFound, "delivery_not_found", "no delivery %s", deliveryID)
 		}
 		if err != nil {
 			return fmt.Errorf("look up delivery %s: %w", deliveryID, err)
 		}
 		if deleted {
-			return reconcile.Errorf(reconcile.KindConflict, "endpoint_deleted",
+			return apperr.Errorf(apperr.KindConflict, "endpoint_deleted",
 				"the endpoint of delivery %s is deleted", deliveryID)
 		}
 		out, err = scanDelivery(tx.QueryRow(ctx, `
@@ -124,7 +125,7 @@ func (s *Store) Resend(ctx context.Context, deliveryID string) (Delivery, error)
 		if err != nil {
 			return fmt.Errorf("resend delivery %s: %w", deliveryID, err)
 		}
-		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, reconcile.DeliveriesChannel); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, outbox.DeliveriesChannel); err != nil {
 			return fmt.Errorf("resend delivery %s: %w", deliveryID, err)
 		}
 		return nil

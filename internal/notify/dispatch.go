@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 
-	"github.com/payrecon/reconciler/reconcile"
+	"github.com/payrecon/reconciler/internal/outbox"
 )
 
 // Enqueuer queues a delivery attempt at a time. A duplicate must be a no-op:
@@ -34,7 +34,7 @@ const (
 
 // Dispatch enqueues due deliveries as soon as the ledger commits them, and
 // every 30 s anyway, until ctx ends (then it returns nil). It listens on
-// reconcile.DeliveriesChannel on a connection of its own, reconnecting with
+// outbox.DeliveriesChannel on a connection of its own, reconnecting with
 // backoff when it is lost.
 func Dispatch(ctx context.Context, pool *pgxpool.Pool, store *Store, enq Enqueuer, log *zap.Logger) error {
 	return dispatch(ctx, pool, store, enq, log, dispatchEvery)
@@ -78,7 +78,7 @@ func listen(ctx context.Context, pool *pgxpool.Pool, store *Store, enq Enqueuer,
 		_ = conn.Conn().Close(closeCtx)
 		conn.Release()
 	}()
-	if _, err := conn.Conn().Exec(ctx, "LISTEN "+pgx.Identifier{reconcile.DeliveriesChannel}.Sanitize()); err != nil {
+	if _, err := conn.Conn().Exec(ctx, "LISTEN "+pgx.Identifier{outbox.DeliveriesChannel}.Sanitize()); err != nil {
 		return false, fmt.Errorf("listen: %w", err)
 	}
 	// Only now: whatever committed before LISTEN was not announced to us.

@@ -13,8 +13,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/payrecon/reconciler/internal/ids"
 	"github.com/payrecon/reconciler/internal/notify"
-	"github.com/payrecon/reconciler/internal/testenv"
+	"github.com/payrecon/reconciler/internal/testing/testenv"
 	"github.com/payrecon/reconciler/reconcile"
 )
 
@@ -59,7 +60,7 @@ func (e env) recordPayment(t *testing.T, amount reconcile.Amount) (reconcile.Inv
 	if inv, err = e.ledger.SendInvoice(ctx, inv.ID); err != nil {
 		t.Fatalf("send invoice: %v", err)
 	}
-	_, _, err = e.ledger.RecordManualPayment(ctx, reconcile.ManualPayment{Key: reconcile.NewID("key"), InvoiceID: inv.ID,
+	_, _, err = e.ledger.RecordManualPayment(ctx, reconcile.ManualPayment{Key: ids.New("key"), InvoiceID: inv.ID,
 		Amount: amount, PaidDate: reconcile.DateOf(time.Now()), Method: "bank_transfer"})
 	return inv, err
 }

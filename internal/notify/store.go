@@ -17,7 +17,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/payrecon/reconciler/reconcile"
+	"github.com/payrecon/reconciler/internal/apperr"
+	"github.com/payrecon/reconciler/internal/ids"
+	"github.com/payrecon/reconciler/internal/outbox"
+	"github.com/payrecon/reconciler/internal/textcheck"
 )
 
 // Store keeps endpoints and the bookkeeping of deliveries in PostgreSQL.
@@ -59,12 +62,12 @@ func (s *Store) CreateEndpoint(ctx context.Context, rawURL string, events []stri
 	if err != nil {
 		return Endpoint{}, "", err
 	}
-	if !reconcile.ValidText(description, maxDescriptionLength) {
-		return Endpoint{}, "", reconcile.Errorf(reconcile.KindInvalid, "invalid_description",
+	if !textcheck.Valid(description, maxDescriptionLength) {
+		return Endpoint{}, "", apperr.Errorf(apperr.KindInvalid, "invalid_description",
 			"description must be at most %d characters", maxDescriptionLength)
 	}
 	secret := newSecret()
-	ep := Endpoint{ID: reconcile.NewID("ep"), URL: u, Description: description}
+	ep := Endpoint{ID: ids.New("ep"), URL: u, Description: description}
 	err = s.db.QueryRow(ctx, `
 		INSERT INTO endpoints (id, url, events, description, secret) VALUES ($1, $2, $3, $4, $5)
 		RETURNING created_at`, ep.ID, ep.URL, subscribed, description, secret).Scan(&ep.CreatedAt)
@@ -88,7 +91,7 @@ func newSecret() string {
 // no credentials, which would otherwise be shown to every admin reader.
 func validURL(raw string) (string, error) {
 	bad := func(why string) (string, error) {
-		return "", reconcile.Errorf(reconcile.KindInvalid, "invalid_url", "url %s", why)
+		return "", apperr.Errorf(apperr.KindInvalid, "invalid_url", "url %s", why)
 	}
 	if raw == "" || len(raw) > maxURLLength {
 		return bad(fmt.Sprintf("must be 1 to %d characters", maxURLLength))
@@ -123,8 +126,8 @@ func validURL(raw string) (string, error) {
 func validEvents(events []string) ([]string, error) {
 	var out []string
 	for _, e := range events {
-		if !slices.Contains(reconcile.NotificationTypes(), reconcile.NotificationType(e)) {
-			return nil, reconcile.Errorf(reconcile.KindInvalid, "invalid_events", "unknown event type %q", e)
+		if !slices.Contains(outbox.Types(), outbox.Type(e)) {
+			return nil, apperr.Errorf(apperr.KindInvalid, "invalid_events", "unknown event type %q", e)
 		}
 		if !slices.Contains(out, e) {
 			out = append(out, e)
@@ -139,7 +142,7 @@ func listedEvents(stored []string) []string {
 		return stored
 	}
 	var all []string
-	for _, t := range reconcile.NotificationTypes() {
+	for _, t := range outbox.Types() {
 		all = append(all, string(t))
 	}
 	return all
@@ -192,5 +195,5 @@ func (s *Store) DeleteEndpoint(ctx context.Context, id string) error {
 const errEndpointDeleted = "endpoint deleted"
 
 func endpointNotFound(id string) error {
-	return reconcile.Errorf(reconcile.KindNotFound, "endpoint_not_found", "no endpoint %s", id)
+	return apperr.Errorf(apperr.KindNotFound, "endpoint_not_found", "no endpoint %s", id)
 }

@@ -6,9 +6,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/payrecon/reconciler/internal/apperr"
 	"github.com/payrecon/reconciler/internal/notify"
-	"github.com/payrecon/reconciler/internal/testenv"
-	"github.com/payrecon/reconciler/reconcile"
+	"github.com/payrecon/reconciler/internal/outbox"
+	"github.com/payrecon/reconciler/internal/testing/testenv"
 )
 
 func TestEndpoints(t *testing.T) {
@@ -43,7 +44,7 @@ func TestEndpoints(t *testing.T) {
 	t.Run("an endpoint subscribed to nothing in particular lists every type", func(t *testing.T) {
 		e := newEnv(t)
 		ep, _ := e.endpoint(t, "http://hooks.example.com/")
-		if len(ep.Events) != len(reconcile.NotificationTypes()) {
+		if len(ep.Events) != len(outbox.Types()) {
 			t.Fatalf("events %v, want every type", ep.Events)
 		}
 	})
@@ -77,7 +78,7 @@ func TestEndpoints(t *testing.T) {
 		t.Run(name+" is refused as invalid", func(t *testing.T) {
 			e := newEnv(t)
 			_, _, err := e.store.CreateEndpoint(t.Context(), u, nil, "")
-			testenv.WantLedgerError(t, err, reconcile.KindInvalid, "invalid_url")
+			testenv.WantLedgerError(t, err, apperr.KindInvalid, "invalid_url")
 		})
 	}
 	t.Run("an upper-case scheme is stored in lower case", func(t *testing.T) {
@@ -90,12 +91,12 @@ func TestEndpoints(t *testing.T) {
 	t.Run("an unknown event type is refused as invalid", func(t *testing.T) {
 		e := newEnv(t)
 		_, _, err := e.store.CreateEndpoint(t.Context(), "https://hooks.example.com/", []string{"invoice.paid", "invoice.eaten"}, "")
-		testenv.WantLedgerError(t, err, reconcile.KindInvalid, "invalid_events")
+		testenv.WantLedgerError(t, err, apperr.KindInvalid, "invalid_events")
 	})
 	t.Run("a description over 500 characters is refused as invalid", func(t *testing.T) {
 		e := newEnv(t)
 		_, _, err := e.store.CreateEndpoint(t.Context(), "https://hooks.example.com/", nil, strings.Repeat("é", 501))
-		testenv.WantLedgerError(t, err, reconcile.KindInvalid, "invalid_description")
+		testenv.WantLedgerError(t, err, apperr.KindInvalid, "invalid_description")
 	})
 	t.Run("deleting an endpoint fails its pending deliveries, which are never sent", func(t *testing.T) {
 		e := newEnv(t)
@@ -122,7 +123,7 @@ func TestEndpoints(t *testing.T) {
 			t.Fatalf("a deleted endpoint is listed: %+v", eps)
 		}
 		_, err = e.store.Resend(t.Context(), d.ID)
-		testenv.WantLedgerError(t, err, reconcile.KindConflict, "endpoint_deleted")
+		testenv.WantLedgerError(t, err, apperr.KindConflict, "endpoint_deleted")
 	})
 	t.Run("a deleted endpoint gets no new deliveries", func(t *testing.T) {
 		e := newEnv(t)
@@ -153,10 +154,10 @@ func TestEndpoints(t *testing.T) {
 	})
 	t.Run("deleting an unknown or deleted endpoint is not found", func(t *testing.T) {
 		e := newEnv(t)
-		testenv.WantLedgerError(t, e.store.DeleteEndpoint(t.Context(), "ep_nope"), reconcile.KindNotFound, "endpoint_not_found")
+		testenv.WantLedgerError(t, e.store.DeleteEndpoint(t.Context(), "ep_nope"), apperr.KindNotFound, "endpoint_not_found")
 		ep, _ := e.endpoint(t, "https://hooks.example.com/")
 		noErr(t, e.store.DeleteEndpoint(t.Context(), ep.ID))
-		testenv.WantLedgerError(t, e.store.DeleteEndpoint(t.Context(), ep.ID), reconcile.KindNotFound, "endpoint_not_found")
+		testenv.WantLedgerError(t, e.store.DeleteEndpoint(t.Context(), ep.ID), apperr.KindNotFound, "endpoint_not_found")
 	})
 }
 
@@ -170,7 +171,7 @@ func TestDeliveryRecords(t *testing.T) {
 		noErr(t, err)
 		for _, ep := range []notify.Endpoint{all, recorded} {
 			d := e.onlyDelivery(t, ep.ID)
-			if d.Status != notify.StatusPending || d.Type != reconcile.NotifyPaymentRecorded || d.Attempts != 0 ||
+			if d.Status != notify.StatusPending || d.Type != outbox.PaymentRecorded || d.Attempts != 0 ||
 				d.NextAttemptAt == nil || d.LastStatusCode != nil || d.DeliveredAt != nil {
 				t.Fatalf("delivery %+v", d)
 			}
@@ -188,7 +189,7 @@ func TestDeliveryRecords(t *testing.T) {
 		e := newEnv(t)
 		ep, _ := e.endpoint(t, "https://hooks.example.com/")
 		_, err := e.recordPayment(t, 20000) // more than the invoice's 10000
-		if _, refused := reconcile.AsError(err); !refused {
+		if _, refused := apperr.As(err); !refused {
 			t.Fatalf("an overpayment was not refused: %v", err)
 		}
 		var notifications, deliveries int
@@ -202,12 +203,12 @@ func TestDeliveryRecords(t *testing.T) {
 		e := newEnv(t)
 		ep, _ := e.endpoint(t, "https://hooks.example.com/")
 		_, err := e.store.ListDeliveries(t.Context(), ep.ID, "lost", 10)
-		testenv.WantLedgerError(t, err, reconcile.KindInvalid, "invalid_status")
+		testenv.WantLedgerError(t, err, apperr.KindInvalid, "invalid_status")
 	})
 	t.Run("listing the deliveries of an unknown endpoint is not found", func(t *testing.T) {
 		e := newEnv(t)
 		_, err := e.store.ListDeliveries(t.Context(), "ep_nope", "", 10)
-		testenv.WantLedgerError(t, err, reconcile.KindNotFound, "endpoint_not_found")
+		testenv.WantLedgerError(t, err, apperr.KindNotFound, "endpoint_not_found")
 	})
 	t.Run("listing by status shows only that status, newest first", func(t *testing.T) {
 		e := newEnv(t)
@@ -231,6 +232,6 @@ func TestDeliveryRecords(t *testing.T) {
 	t.Run("resending an unknown delivery is not found", func(t *testing.T) {
 		e := newEnv(t)
 		_, err := e.store.Resend(t.Context(), "dlv_nope")
-		testenv.WantLedgerError(t, err, reconcile.KindNotFound, "delivery_not_found")
+		testenv.WantLedgerError(t, err, apperr.KindNotFound, "delivery_not_found")
 	})
 }

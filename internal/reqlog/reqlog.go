@@ -11,7 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/payrecon/reconciler/reconcile"
+	"github.com/payrecon/reconciler/internal/ids"
 )
 
 // Header carries the request id, in and out.
@@ -31,7 +31,7 @@ func Middleware(log *zap.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(Header)
 		if !validID.MatchString(id) {
-			id = reconcile.NewID("req")
+			id = ids.New("req")
 		}
 		w.Header().Set(Header, id)
 		l := log.With(zap.String("request_id", id))

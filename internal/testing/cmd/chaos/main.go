@@ -24,7 +24,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/payrecon/reconciler/internal/chaos"
+	"github.com/payrecon/reconciler/internal/testing/chaos"
 )
 
 func main() {

@@ -57,7 +57,7 @@ func cmdReconcile(ctx context.Context, args []string) error {
 		defer c.Close()
 		relay = c
 	}
-	runner := reconcile.NewRunner(store, relay, reconcile.RunnerConfig{RelayAfter: 2 * time.Minute, Log: log})
+	runner := reconcile.NewRunner(store, relay, reconcile.RunnerConfig{RelayAfter: 2 * time.Minute, Log: log.Sugar()})
 	base, _ := peakRSS()
 
 	progress("%s: running...", name)

@@ -6,7 +6,7 @@
 // reported succeeded applied once and every failed one not at all, the
 // stored totals equal to invoice_truth, and no secret or body in any log.
 //
-// cmd/chaos runs it for minutes (make chaos); TestChaosShort for twenty
+// internal/testing/cmd/chaos runs it for minutes (make chaos); TestChaosShort for twenty
 // seconds with one fault of each kind, inside make test.
 package chaos
 

@@ -1,12 +1,14 @@
-// Package stripeevent turns the raw body of a Stripe webhook into the few
-// facts the ledger acts on.
+// Package stripe is the Stripe adapter: the only code that knows Stripe's
+// field names. It turns the raw body of a Stripe event, of any API version,
+// into the few facts the ledger acts on, and lists Stripe's objects through
+// stripe-go's client for the reconciliation run's pulls.
 //
 // It decodes with encoding/json into small local structs instead of
 // stripe-go's webhook.ConstructEvent, because ConstructEvent rejects every
 // api_version other than the one the SDK was generated for, and a Stripe
 // account upgrade must not make the service drop payments. Signature
 // verification happens before this package sees the body.
-package stripeevent
+package stripe
 
 import (
 	"errors"
@@ -95,10 +97,10 @@ type Refund struct {
 // event to store and flag for a human (ErrMalformed).
 var (
 	// ErrNotEvent means the body is not a Stripe event object at all.
-	ErrNotEvent = errors.New("stripeevent: not a Stripe event")
+	ErrNotEvent = errors.New("stripe: not a Stripe event")
 	// ErrMalformed means a handled event lacks something the ledger needs;
 	// the wrapping message names the field.
-	ErrMalformed = errors.New("stripeevent: malformed event")
+	ErrMalformed = errors.New("stripe: malformed event")
 )
 
 // Event types the service acts on.

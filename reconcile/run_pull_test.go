@@ -22,9 +22,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/payrecon/reconciler/internal/stripeevent"
-	"github.com/payrecon/reconciler/internal/testenv"
+	"github.com/payrecon/reconciler/internal/stripe"
+	"github.com/payrecon/reconciler/internal/testing/testenv"
 	"github.com/payrecon/reconciler/reconcile"
+	"github.com/payrecon/reconciler/worker"
 )
 
 const fakeStripeKey = "sk_test_reconcile"
@@ -140,7 +141,7 @@ func (f *fakeStripe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // with its own id, created time, PaymentIntent and invoice.
 func stripeEventJSON(t *testing.T, fixture, id string, created int64, pi, invoiceID string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "internal", "stripeevent", "testdata", fixture))
+	b, err := os.ReadFile(filepath.Join("..", "internal", "stripe", "testdata", fixture))
 	noErr(t, err)
 	var ev map[string]any
 	noErr(t, json.Unmarshal(b, &ev))
@@ -202,7 +203,7 @@ func TestRunStripePull(t *testing.T) {
 
 	relay := &recordingRelay{store: s}
 	runner := reconcile.NewRunner(s, relay, reconcile.RunnerConfig{
-		RelayAfter: time.Minute, Stripe: reconcile.NewStripeEvents(fakeStripeKey, srv.URL)})
+		RelayAfter: time.Minute, Stripe: worker.StripeEvents(stripe.NewEventLister(fakeStripeKey, srv.URL))})
 
 	t.Run("a full run stores and queues what the inbox lacks, once", func(t *testing.T) {
 		_, steps := runOnce(t, s, runner, true)
@@ -227,9 +228,9 @@ func TestRunStripePull(t *testing.T) {
 		if e.Status != reconcile.EventReceived {
 			t.Fatalf("pulled event is %s, want received", e.Status)
 		}
-		d, err := stripeevent.Decode(e.Payload)
+		d, err := stripe.Decode(e.Payload)
 		noErr(t, err)
-		if d.Kind != stripeevent.KindPayment || d.Payment.ProviderRef != "pi_b" || d.Payment.InvoiceID != inv.ID ||
+		if d.Kind != stripe.KindPayment || d.Payment.ProviderRef != "pi_b" || d.Payment.InvoiceID != inv.ID ||
 			d.Created.Unix() != at(20*time.Minute) {
 			t.Fatalf("decoded %+v %+v", d, d.Payment)
 		}
@@ -248,7 +249,7 @@ func TestRunStripePull(t *testing.T) {
 				types = append(types, v...)
 			}
 		}
-		if want := slices.Sorted(slices.Values(stripeevent.HandledTypes())); !slices.Equal(slices.Sorted(slices.Values(types)), want) {
+		if want := slices.Sorted(slices.Values(stripe.HandledTypes())); !slices.Equal(slices.Sorted(slices.Values(types)), want) {
 			t.Fatalf("asked for types %v, want %v", types, want)
 		}
 		gte, _ := strconv.ParseInt(first.Get("created[gte]"), 10, 64)
@@ -290,7 +291,7 @@ func TestRunStripePull(t *testing.T) {
 
 	t.Run("a pull Stripe refuses fails the run, keeps the cursor, and the ledger is still checked", func(t *testing.T) {
 		bad := reconcile.NewRunner(s, relay, reconcile.RunnerConfig{
-			RelayAfter: time.Minute, Stripe: reconcile.NewStripeEvents("sk_test_wrong", srv.URL)})
+			RelayAfter: time.Minute, Stripe: worker.StripeEvents(stripe.NewEventLister("sk_test_wrong", srv.URL))})
 		id, err := bad.Run(ctx, false)
 		if err == nil || !strings.Contains(err.Error(), "Invalid API Key") {
 			t.Fatalf("run error %v, want Stripe's refusal", err)
@@ -374,13 +375,14 @@ func TestPullFromStripeMock(t *testing.T) {
 	t.Parallel()
 	base := startStripeMock(t)
 	ctx := context.Background()
-	events := reconcile.NewStripeEvents("sk_test_123", base)
+	events := stripe.NewEventLister("sk_test_123", base)
 
 	for _, onlyFailed := range []bool{false, true} {
 		t.Run(fmt.Sprintf("it lists its example event (only failed: %v)", onlyFailed), func(t *testing.T) {
 			var ids []string
-			err := events.List(ctx, time.Now().Add(-30*24*time.Hour), stripeevent.HandledTypes(), onlyFailed,
-				func(id, typ string, created time.Time, raw []byte) error {
+			err := events.ListEvents(ctx, time.Now().Add(-30*24*time.Hour), onlyFailed,
+				func(e stripe.ListedEvent) error {
+					id, typ, created, raw := e.ID, e.Type, e.Created, e.Raw
 					var head struct {
 						ID     string `json:"id"`
 						Object string `json:"object"`
@@ -400,7 +402,7 @@ func TestPullFromStripeMock(t *testing.T) {
 
 	t.Run("a run pulls from it without error", func(t *testing.T) {
 		s, _ := testenv.Store(t)
-		runner := reconcile.NewRunner(s, &recordingRelay{store: s}, reconcile.RunnerConfig{RelayAfter: time.Minute, Stripe: events})
+		runner := reconcile.NewRunner(s, &recordingRelay{store: s}, reconcile.RunnerConfig{RelayAfter: time.Minute, Stripe: worker.StripeEvents(events)})
 		_, steps := runOnce(t, s, runner, true)
 		// Its example is a plan.created: listed (stripe-mock ignores types), not stored.
 		if p := steps.StripePull; p.Listed != 1 || p.Error != "" || p.Stored+p.OtherTypes != 1 {
@@ -409,8 +411,8 @@ func TestPullFromStripeMock(t *testing.T) {
 	})
 
 	t.Run("a key stripe-mock refuses is an error", func(t *testing.T) {
-		err := reconcile.NewStripeEvents("not-a-key", base).List(ctx, time.Now().Add(-time.Hour), stripeevent.HandledTypes(), false,
-			func(string, string, time.Time, []byte) error { return nil })
+		err := stripe.NewEventLister("not-a-key", base).ListEvents(ctx, time.Now().Add(-time.Hour), false,
+			func(stripe.ListedEvent) error { return nil })
 		if err == nil {
 			t.Fatal("listing with a bad key succeeded")
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/payrecon/reconciler/internal/ids"
 	"github.com/payrecon/reconciler/reconcile"
 )
 
@@ -84,7 +85,7 @@ func withDatabase(raw, db string) (string, error) {
 }
 
 // leaseKey is the key a Redis database's lease lives under, shared with
-// internal/testenv so that the bench and concurrent tests never share a
+// internal/testing/testenv so that the bench and concurrent tests never share a
 // database.
 func leaseKey(db int) string { return fmt.Sprintf("reconciler:testenv:redis-db:%d", db) }
 
@@ -105,7 +106,7 @@ func redisOptions(raw string) (asynq.RedisClientOpt, error) {
 	return o, nil
 }
 
-// cmdRedisLease takes the first free Redis database as internal/testenv
+// cmdRedisLease takes the first free Redis database as internal/testing/testenv
 // does, empties it, and prints "URL TOKEN".
 func cmdRedisLease(ctx context.Context, args []string) error {
 	fs := flags("redis-lease")
@@ -120,7 +121,7 @@ func cmdRedisLease(ctx context.Context, args []string) error {
 	}
 	leases := redis.NewClient(&redis.Options{Addr: opt.Addr, Username: opt.Username, Password: opt.Password, DB: 0})
 	defer leases.Close()
-	token := reconcile.NewID("bench")
+	token := ids.New("bench")
 	deadline := time.Now().Add(*wait)
 	for {
 		for db := 1; db <= redisDBs; db++ {

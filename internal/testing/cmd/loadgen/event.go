@@ -16,7 +16,7 @@ import (
 )
 
 // eventTemplate is a payment_intent.succeeded as Stripe sends it (the shape
-// of internal/stripeevent's fixture, compact, about 1.5 KB), with
+// of internal/stripe's fixture, compact, about 1.5 KB), with
 // placeholders the load fills in. It names no Stripe invoice, so the
 // payment lands on metadata.invoice_id.
 const eventTemplate = `{"id":"{EVT}","object":"event","api_version":"2023-10-16","created":{CREATED},` +

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stripe/stripe-go/v76/webhook"
 
-	"github.com/payrecon/reconciler/internal/stripeevent"
+	"github.com/payrecon/reconciler/internal/stripe"
 )
 
 func TestTheEventIsOneTheServiceRecordsAsAPayment(t *testing.T) {
@@ -24,11 +24,11 @@ func TestTheEventIsOneTheServiceRecordsAsAPayment(t *testing.T) {
 	if n := len(body); n < 1400 || n > 1700 {
 		t.Errorf("body is %d bytes, want about 1.5 KB", n)
 	}
-	ev, err := stripeevent.Decode(body)
+	ev, err := stripe.Decode(body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.ID != e.id || ev.Kind != stripeevent.KindPayment || ev.Payment == nil {
+	if ev.ID != e.id || ev.Kind != stripe.KindPayment || ev.Payment == nil {
 		t.Fatalf("decoded %+v", ev)
 	}
 	p := ev.Payment

@@ -1,4 +1,4 @@
-package reconcile
+package stripe
 
 import (
 	"bytes"
@@ -6,36 +6,50 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
-	"github.com/stripe/stripe-go/v76"
+	stripego "github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/form"
 )
 
-// stripeEvents lists events through stripe-go's backend (authentication,
+// EventLister lists events through stripe-go's backend (authentication,
 // Stripe-Version, retries, STRIPE_API_BASE) and its list iterator, but
 // decodes each event itself. event.Client.List would decode into
-// stripe.Event, whose typed fields fail on shapes of other API versions, and
+// stripego.Event, whose typed fields fail on shapes of other API versions, and
 // whose re-encoding would not be what Stripe sent; the inbox keeps events
 // as Stripe sent them, like the webhook does.
-type stripeEvents struct {
-	backend stripe.Backend
+type EventLister struct {
+	backend stripego.Backend
 	key     string
 }
 
-// NewStripeEvents lists events from Stripe's API with the key apiKey, at
+// NewEventLister lists events from Stripe's API with the key apiKey, at
 // apiBase when it is set (stripe-mock, a test server) or at Stripe's own.
 // It uses a client of its own, never stripe-go's global key or backend.
-func NewStripeEvents(apiKey, apiBase string) StripeEvents {
-	cfg := &stripe.BackendConfig{
+func NewEventLister(apiKey, apiBase string) *EventLister {
+	cfg := &stripego.BackendConfig{
 		// Errors come back to the run, which records them; stripe-go's
 		// default logger would print them again to stderr.
-		LeveledLogger: &stripe.LeveledLogger{Level: stripe.LevelNull},
+		LeveledLogger: &stripego.LeveledLogger{Level: stripego.LevelNull},
 	}
 	if apiBase != "" {
-		cfg.URL = stripe.String(apiBase)
+		cfg.URL = stripego.String(apiBase)
 	}
-	return &stripeEvents{backend: stripe.GetBackendWithConfig(stripe.APIBackend, cfg), key: apiKey}
+	return &EventLister{backend: stripego.GetBackendWithConfig(stripego.APIBackend, cfg), key: apiKey}
+}
+
+// ListedEvent is one event Stripe listed.
+type ListedEvent struct {
+	ID      string
+	Type    string
+	Created time.Time
+	// Raw is the event's JSON as Stripe sent it (compacted), owned by the
+	// callee.
+	Raw []byte
+	// Handled is false for an event of a type the service does not act on
+	// (a server that ignores the types filter).
+	Handled bool
 }
 
 // rawEvent is one listed event: the fields the pull needs, and the event's
@@ -68,28 +82,30 @@ func (e *rawEvent) UnmarshalJSON(b []byte) error {
 
 // rawEventList is one page of /v1/events.
 type rawEventList struct {
-	stripe.APIResource
-	stripe.ListMeta
+	stripego.APIResource
+	stripego.ListMeta
 	Data []*rawEvent `json:"data"`
 }
 
 // listPageSize is Stripe's largest page.
 const listPageSize = 100
 
-// List lists the events of types created at or after since, page by page
-// (memory holds one page), and calls each for every one.
-func (s *stripeEvents) List(ctx context.Context, since time.Time, types []string, onlyFailed bool,
-	each func(id, typ string, created time.Time, raw []byte) error) error {
-	params := &stripe.EventListParams{
-		ListParams:   stripe.ListParams{Context: ctx, Limit: stripe.Int64(listPageSize)},
-		CreatedRange: &stripe.RangeQueryParams{GreaterThanOrEqual: since.Unix()},
-		Types:        stripe.StringSlice(types),
+// ListEvents lists the events of the types the service handles created at
+// or after since, page by page (memory holds one page), and calls each for
+// every one.
+func (s *EventLister) ListEvents(ctx context.Context, since time.Time, onlyFailed bool,
+	each func(ListedEvent) error) error {
+	types := HandledTypes()
+	params := &stripego.EventListParams{
+		ListParams:   stripego.ListParams{Context: ctx, Limit: stripego.Int64(listPageSize)},
+		CreatedRange: &stripego.RangeQueryParams{GreaterThanOrEqual: since.Unix()},
+		Types:        stripego.StringSlice(types),
 	}
 	if onlyFailed {
-		params.DeliverySuccess = stripe.Bool(false)
+		params.DeliverySuccess = stripego.Bool(false)
 	}
 	var prevFirst string
-	it := stripe.GetIter(params, func(p *stripe.Params, b *form.Values) ([]any, stripe.ListContainer, error) {
+	it := stripego.GetIter(params, func(p *stripego.Params, b *form.Values) ([]any, stripego.ListContainer, error) {
 		list := &rawEventList{}
 		err := s.backend.CallRaw(http.MethodGet, "/v1/events", s.key, b, p, list)
 		if err == nil && len(list.Data) > 0 {
@@ -109,7 +125,9 @@ func (s *stripeEvents) List(ctx context.Context, since time.Time, types []string
 	})
 	for it.Next() {
 		e := it.Current().(*rawEvent)
-		if err := each(e.ID, e.Type, time.Unix(e.Created, 0).UTC(), e.Raw); err != nil {
+		listed := ListedEvent{ID: e.ID, Type: e.Type, Created: time.Unix(e.Created, 0).UTC(), Raw: e.Raw,
+			Handled: e.ID != "" && slices.Contains(types, e.Type)}
+		if err := each(listed); err != nil {
 			return err
 		}
 	}

@@ -21,6 +21,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/payrecon/reconciler/internal/apperr"
+	"github.com/payrecon/reconciler/internal/ids"
 	"github.com/payrecon/reconciler/internal/migrate"
 	"github.com/payrecon/reconciler/reconcile"
 )
@@ -109,7 +111,7 @@ func DatabaseURL(t testing.TB) string {
 	}
 	defer admin.Close(context.Background())
 	tmpl := template(ctx, t, admin)
-	name := strings.ToLower(reconcile.NewID("test"))
+	name := strings.ToLower(ids.New("test"))
 	if _, err := admin.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()+` TEMPLATE `+pgx.Identifier{tmpl}.Sanitize()); err != nil {
 		t.Fatalf("testenv: create database: %v", err)
 	}
@@ -178,7 +180,7 @@ func Redis(t testing.TB) asynq.RedisClientOpt {
 	ctx := context.Background()
 	leases := redis.NewClient(&redis.Options{Addr: opt.Addr, Password: opt.Password, DB: 0})
 	defer leases.Close()
-	token := reconcile.NewID("lease")
+	token := ids.New("lease")
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		for db := 1; db <= redisDBs; db++ {
@@ -217,9 +219,9 @@ func flush(t testing.TB, opt asynq.RedisClientOpt) {
 
 // WantLedgerError fails the test unless err is the ledger's refusal of the
 // given kind and code.
-func WantLedgerError(t testing.TB, err error, kind reconcile.ErrorKind, code string) {
+func WantLedgerError(t testing.TB, err error, kind apperr.Kind, code string) {
 	t.Helper()
-	e, ok := reconcile.AsError(err)
+	e, ok := apperr.As(err)
 	if !ok {
 		t.Fatalf("got error %v, want ledger error %s", err, code)
 	}

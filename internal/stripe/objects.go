@@ -1,4 +1,4 @@
-package stripeevent
+package stripe
 
 import (
 	"encoding/json"

@@ -1,0 +1,28 @@
+// Package outbox names what the ledger's notification outbox holds: the
+// notification types a business's systems subscribe to, and the PostgreSQL
+// channel told when new deliveries wait. The ledger writes the outbox in its
+// own transactions; internal/notify delivers from it. Both speak these names.
+package outbox
+
+// Type names an invoice change the business's systems can subscribe to.
+type Type string
+
+// The notification types of the contract.
+const (
+	PaymentRecorded Type = "invoice.payment_recorded"
+	PaymentDeleted  Type = "invoice.payment_deleted"
+	Refunded        Type = "invoice.refunded"
+	Paid            Type = "invoice.paid"
+	WrittenOff      Type = "invoice.written_off"
+	Reopened        Type = "invoice.reopened"
+	Reconciled      Type = "invoice.reconciled"
+)
+
+// Types lists every type, for validating a subscription.
+func Types() []Type {
+	return []Type{PaymentRecorded, PaymentDeleted, Refunded, Paid, WrittenOff, Reopened, Reconciled}
+}
+
+// DeliveriesChannel is the PostgreSQL channel told, at commit, that new
+// deliveries wait; the worker listens on it to send them at once.
+const DeliveriesChannel = "reconciler_deliveries"
