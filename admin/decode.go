@@ -18,10 +18,6 @@ import (
 // MaxBody is the largest request body accepted.
 const MaxBody = 1 << 20
 
-// maxNotes is the ledger's limit on notes, checked here so that a job is
-// never queued only to be refused for its notes.
-const maxNotes = 2000
-
 // readBody reads the whole body, refusing one over MaxBody with 413. Job
 // writes need the raw bytes for their request hash, so the body is read once
 // and decoded from memory.
@@ -151,8 +147,8 @@ func parseDate(field string, s *string) (*reconcile.Date, error) {
 
 // checkNotes applies the ledger's limit on notes.
 func checkNotes(notes string) error {
-	if !textcheck.Valid(notes, maxNotes) {
-		return invalid("invalid_notes", fmt.Sprintf("notes must be at most %d characters of text", maxNotes))
+	if !textcheck.Valid(notes, textcheck.MaxNotes) {
+		return invalid("invalid_notes", fmt.Sprintf("notes must be at most %d characters of text", textcheck.MaxNotes))
 	}
 	return nil
 }

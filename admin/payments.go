@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/payrecon/reconciler/reconcile"
 	"github.com/payrecon/reconciler/worker"
@@ -84,7 +85,7 @@ func (a *API) prepareRecordPayment(ctx context.Context, args worker.RecordPaymen
 }
 
 func errInvalidMethod() error {
-	return invalid("invalid_method", "method must be bank_transfer, check, cash or other")
+	return invalid("invalid_method", "method must be one of "+strings.Join(reconcile.PaymentMethods(), ", "))
 }
 
 // deletePayment answers DELETE /admin/invoices/{id}/payments/{payment_id}:

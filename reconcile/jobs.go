@@ -217,8 +217,8 @@ func finishJobInTx(ctx context.Context, tx pgx.Tx, id string) error {
 
 // RetryJob records a transient fault; the job runs again.
 func (s *Store) RetryJob(ctx context.Context, id, reason string) error {
-	_, err := s.db.Exec(ctx, `UPDATE jobs SET status = 'retrying', error = $2, updated_at = now()
-		WHERE id = $1 AND status NOT IN ('succeeded', 'failed')`, id, reason)
+	_, err := s.db.Exec(ctx, `UPDATE jobs SET status = $3, error = $2, updated_at = now()
+		WHERE id = $1 AND status NOT IN ('succeeded', 'failed')`, id, reason, JobRetrying)
 	if err != nil {
 		return fmt.Errorf("mark job %s retrying: %w", id, err)
 	}

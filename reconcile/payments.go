@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,11 +16,22 @@ import (
 	"github.com/payrecon/reconciler/internal/textcheck"
 )
 
-// Payment methods an operator may record.
-var paymentMethods = map[string]bool{"bank_transfer": true, "check": true, "cash": true, "other": true}
+// PaymentMethods lists the methods an operator may record a manual payment
+// with, in the order forms offer them.
+func PaymentMethods() []string { return []string{"bank_transfer", "check", "cash", "other"} }
 
 // ValidMethod reports whether m is a manual payment method.
-func ValidMethod(m string) bool { return paymentMethods[m] }
+func ValidMethod(m string) bool { return slices.Contains(PaymentMethods(), m) }
+
+// errInvalidMethod is the refusal of a method not in PaymentMethods.
+func errInvalidMethod() error {
+	return apperr.Errorf(apperr.KindInvalid, "invalid_method", "method must be one of %s", strings.Join(PaymentMethods(), ", "))
+}
+
+// errInvalidNotes is the refusal of notes over textcheck.MaxNotes.
+func errInvalidNotes() error {
+	return apperr.Errorf(apperr.KindInvalid, "invalid_notes", "notes must be at most %d characters of text", textcheck.MaxNotes)
+}
 
 // ManualPayment is a payment an operator records. Key makes it idempotent:
 // the same key again records nothing and returns the first payment.
@@ -41,9 +54,9 @@ func (m ManualPayment) Validate() error {
 	case m.PaidDate.IsZero():
 		return apperr.Errorf(apperr.KindInvalid, "invalid_paid_date", "paid_date is required")
 	case m.Method != "" && !ValidMethod(m.Method):
-		return apperr.Errorf(apperr.KindInvalid, "invalid_method", "method must be bank_transfer, check, cash or other")
-	case !textcheck.Valid(m.Notes, 2000):
-		return apperr.Errorf(apperr.KindInvalid, "invalid_notes", "notes must be at most 2000 characters")
+		return errInvalidMethod()
+	case !textcheck.Valid(m.Notes, textcheck.MaxNotes):
+		return errInvalidNotes()
 	}
 	return nil
 }

@@ -111,7 +111,7 @@ func (s *Store) saveRunSteps(ctx context.Context, id string, steps RunSteps) err
 	if err != nil {
 		return fmt.Errorf("encode steps of run %s: %w", id, err)
 	}
-	if _, err := s.db.Exec(ctx, `UPDATE runs SET steps = $2 WHERE id = $1 AND status = 'running'`, id, b); err != nil {
+	if _, err := s.db.Exec(ctx, `UPDATE runs SET steps = $2 WHERE id = $1 AND status = $3`, id, b, RunRunning); err != nil {
 		return fmt.Errorf("save steps of run %s: %w", id, err)
 	}
 	return nil

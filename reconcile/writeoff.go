@@ -6,7 +6,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/payrecon/reconciler/internal/apperr"
 	"github.com/payrecon/reconciler/internal/ids"
 	"github.com/payrecon/reconciler/internal/outbox"
 	"github.com/payrecon/reconciler/internal/textcheck"
@@ -16,8 +15,8 @@ import (
 // invoice keeps its payments; payments received later recover the debt
 // first. Key makes it idempotent.
 func (s *Store) WriteOff(ctx context.Context, key, invoiceID, notes string) (Invoice, error) {
-	if !textcheck.Valid(notes, 2000) {
-		return Invoice{}, apperr.Errorf(apperr.KindInvalid, "invalid_notes", "notes must be at most 2000 characters")
+	if !textcheck.Valid(notes, textcheck.MaxNotes) {
+		return Invoice{}, errInvalidNotes()
 	}
 	return s.change(ctx, invoiceID, key, outbox.WrittenOff, func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
 		if err := inv.CanWriteOff(); err != nil {

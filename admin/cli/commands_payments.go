@@ -3,6 +3,9 @@ package cli
 import (
 	"flag"
 	"net/http"
+	"strings"
+
+	"github.com/payrecon/reconciler/reconcile"
 )
 
 // jobFlags are the flags of every command that queues a job on an invoice.
@@ -25,15 +28,12 @@ func (j jobFlags) headers() map[string]string {
 	return map[string]string{"Idempotency-Key": *j.key}
 }
 
-// methods are the manual payment methods of the contract.
-var methods = map[string]bool{"bank_transfer": true, "check": true, "cash": true, "other": true}
-
 func paymentsRecord(s *session, args []string) error {
 	f := newFlags("payments record INVOICE --amount A [--date YYYY-MM-DD] [--method M] [--notes TEXT] [--idempotency-key K] [--wait]",
 		"Records a manual payment on a sent invoice. --amount is in major units of the invoice's currency\n(12.50 for usd, 500 for jpy); a payment over the unpaid balance is refused.")
 	amount := f.String("amount", "", "the `amount` in major units, such as 12.50 (required)")
 	date := f.String("date", "", "the `date` the money arrived, YYYY-MM-DD (default today)")
-	method := f.String("method", "", "the payment `method`: bank_transfer, check, cash or other")
+	method := f.String("method", "", "the payment `method`: "+strings.Join(reconcile.PaymentMethods(), ", "))
 	notes := f.String("notes", "", "free `text` kept with the payment")
 	jf := addJobFlags(f.FlagSet)
 	pos, err := s.parse(f, args, "INVOICE")
@@ -43,8 +43,8 @@ func paymentsRecord(s *session, args []string) error {
 	if *amount == "" {
 		return s.badUsage(f, "--amount is required")
 	}
-	if *method != "" && !methods[*method] {
-		return s.badUsage(f, "--method must be bank_transfer, check, cash or other")
+	if *method != "" && !reconcile.ValidMethod(*method) {
+		return s.badUsage(f, "--method must be one of "+strings.Join(reconcile.PaymentMethods(), ", "))
 	}
 	if err := checkDate("date", *date); err != nil {
 		return err

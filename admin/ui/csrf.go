@@ -13,7 +13,7 @@ import (
 // csrfField is the hidden form field that carries the CSRF token.
 const csrfField = "csrf"
 
-// maxForm bounds a posted form; the largest field is notes (2000
+// maxForm bounds a posted form; the largest field is notes (textcheck.MaxNotes
 // characters).
 const maxForm = 64 << 10
 

@@ -108,9 +108,17 @@ func (h *Handler) invoices(w http.ResponseWriter, r *http.Request, _ session) {
 	h.render(w, r, http.StatusOK, "invoices", &p)
 }
 
+// methodOption is one choice of the payment form's method.
+type methodOption struct{ Value, Label string }
+
 // paymentMethods are the choices of the payment form; "" is "not given".
-var paymentMethods = []struct{ Value, Label string }{
-	{"", "—"}, {"bank_transfer", "Bank transfer"}, {"check", "Check"}, {"cash", "Cash"}, {"other", "Other"},
+func paymentMethods() []methodOption {
+	opts := []methodOption{{"", "—"}}
+	for _, m := range reconcile.PaymentMethods() {
+		label := strings.ReplaceAll(m, "_", " ")
+		opts = append(opts, methodOption{m, strings.ToUpper(label[:1]) + label[1:]})
+	}
+	return opts
 }
 
 // paymentForm is what the payment form shows: its defaults, or what the
@@ -134,7 +142,7 @@ type invoicePage struct {
 	Payment paymentForm
 	// WriteOffNotes is the write-off form's notes, kept when it is refused.
 	WriteOffNotes string
-	Methods       []struct{ Value, Label string }
+	Methods       []methodOption
 	// FormKey makes posting one rendering of a form twice queue one job.
 	FormKey string
 	// AmountHint is the amount format of the invoice's currency.
@@ -168,7 +176,7 @@ func (h *Handler) loadInvoicePage(r *http.Request, id string) (*invoicePage, err
 		base:    base{Title: "Invoice " + inv.Number, Nav: "invoices"},
 		Inv:     d,
 		Payment: paymentForm{PaidDate: reconcile.DateOf(h.now()).String()},
-		Methods: paymentMethods,
+		Methods: paymentMethods(),
 		FormKey: newFormKey(),
 		Unpaid:  max(inv.Amount-inv.PaidAmount, 0),
 

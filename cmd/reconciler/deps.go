@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -13,13 +12,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/payrecon/reconciler/admin"
 	"github.com/payrecon/reconciler/admin/ui"
 	"github.com/payrecon/reconciler/internal/config"
+	"github.com/payrecon/reconciler/internal/httpserver"
 	"github.com/payrecon/reconciler/internal/notify"
 	"github.com/payrecon/reconciler/internal/reqlog"
 	"github.com/payrecon/reconciler/internal/stripe"
@@ -133,8 +132,7 @@ func (d *deps) Close() {
 	d.pool.Close()
 }
 
-// newHTTPServer serves the web role. Its timeouts bound what a slow client
-// can hold: a slowloris connection is dropped after ReadHeaderTimeout.
+// newHTTPServer serves the web role's routes.
 func newHTTPServer(cfg config.Config, d *deps, log *zap.Logger) *http.Server {
 	d.webhooks = webhooks.New(webhooks.Config{Secrets: cfg.WebhookSecrets}, d.store, d.client, log.Named("webhooks"))
 	d.metrics.MustRegister(d.webhooks.Collector())
@@ -147,19 +145,8 @@ func newHTTPServer(cfg config.Config, d *deps, log *zap.Logger) *http.Server {
 	api.Handle(ui.QueuesPrefix, queues.ServeHTTP)
 	dashboard := console.Protect(queues)
 
-	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "reconciler_http_requests_total", Help: "HTTP requests by handler and status code.",
-	}, []string{"handler", "code"})
-	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "reconciler_http_request_duration_seconds", Help: "Time to answer HTTP requests, by handler.",
-		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
-	}, []string{"handler"})
-	d.metrics.MustRegister(requests, latency)
-	instrument := func(name string, h http.Handler) http.Handler {
-		labels := prometheus.Labels{"handler": name}
-		return promhttp.InstrumentHandlerCounter(requests.MustCurryWith(labels),
-			promhttp.InstrumentHandlerDuration(latency.MustCurryWith(labels), h))
-	}
+	m := httpserver.NewMetrics(d.metrics)
+	instrument := m.Instrument
 
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/stripe", instrument("webhooks", d.webhooks))
@@ -172,35 +159,11 @@ func newHTTPServer(cfg config.Config, d *deps, log *zap.Logger) *http.Server {
 		}
 		dashboard.ServeHTTP(w, r)
 	})))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
-	})
-	mux.HandleFunc("GET /readyz", d.ready)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(d.metrics, promhttp.HandlerOpts{}))
-	return &http.Server{
-		Handler:           reqlog.Middleware(log, mux),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-	}
-}
-
-// ready answers 200 only when PostgreSQL and Redis both answer.
-func (d *deps) ready(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	status := map[string]string{"postgres": "ok", "redis": "ok"}
-	code := http.StatusOK
-	if err := d.store.Ping(ctx); err != nil {
-		status["postgres"], code = "unavailable", http.StatusServiceUnavailable
-	}
-	if err := d.redis.Ping(ctx).Err(); err != nil {
-		status["redis"], code = "unavailable", http.StatusServiceUnavailable
-	}
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(status)
+	mux.HandleFunc("GET /healthz", httpserver.Health)
+	mux.Handle("GET /readyz", httpserver.Ready(map[string]httpserver.Check{
+		"postgres": d.store.Ping,
+		"redis":    func(ctx context.Context) error { return d.redis.Ping(ctx).Err() },
+	}))
+	mux.Handle("GET /metrics", httpserver.MetricsHandler(d.metrics))
+	return httpserver.New(reqlog.Middleware(log, mux))
 }
