@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -93,7 +94,13 @@ func TestJobRefusedWhenItRuns(t *testing.T) {
 		// a retry.
 		inspector := asynq.NewInspector(h.redis)
 		defer inspector.Close()
+		// The job's row is final before the handler returns to Asynq, so the
+		// task may still read active for a moment.
 		info, err := inspector.GetTaskInfo(worker.QueueJobs, failed.ID)
+		for deadline := time.Now().Add(10 * time.Second); err == nil && info.State == asynq.TaskStateActive && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+			info, err = inspector.GetTaskInfo(worker.QueueJobs, failed.ID)
+		}
 		if err != nil || info.State != asynq.TaskStateArchived || info.Retried != 0 {
 			t.Fatalf("task of the failed job: %+v, %v; want archived, never retried", info, err)
 		}
