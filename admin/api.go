@@ -80,6 +80,7 @@ func (a *API) routes() {
 	a.Handle("DELETE /admin/invoices/{id}/payments/{payment_id}", a.errs(a.deletePayment))
 	a.Handle("POST /admin/invoices/{id}/write-off", a.errs(a.writeOff))
 	a.Handle("POST /admin/invoices/{id}/reopen", a.errs(a.reopen))
+	a.Handle("GET /admin/jobs", a.errs(a.listJobs))
 	a.Handle("GET /admin/jobs/{id}", a.errs(a.getJob))
 	a.Handle("GET /admin/events", a.errs(a.listEvents))
 	a.Handle("POST /admin/reconcile", a.errs(a.reconcile))

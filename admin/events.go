@@ -6,35 +6,20 @@ import (
 	"github.com/payrecon/reconciler/reconcile"
 )
 
-// Page sizes of GET /admin/events.
-const (
-	defaultEventLimit = 100
-	maxEventLimit     = 500
-)
-
-type eventsAnswer struct {
-	Events []reconcile.Event `json:"events"`
-}
-
-// listEvents answers GET /admin/events?status=&limit=: stored Stripe events,
-// newest first.
+// listEvents answers GET /admin/events?status=&type=&limit=&cursor=: stored
+// Stripe events, newest first, a page at a time.
 func (a *API) listEvents(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	status := q.Get("status")
-	if status != "" && !reconcile.ValidEventStatus(status) {
-		return invalid("invalid_status", "status must be received, processed, ignored, unmatched, needs_review or failed")
-	}
-	limit, err := parseLimit(q.Get("limit"), defaultEventLimit, maxEventLimit)
+	limit, err := parseLimit(q.Get("limit"), 0, reconcile.MaxEventPageSize) // 0: the store's default
 	if err != nil {
 		return err
 	}
-	events, err := a.store.ListEvents(r.Context(), reconcile.EventStatus(status), limit)
+	page, err := a.store.ListEvents(r.Context(), reconcile.EventFilter{
+		Status: reconcile.EventStatus(q.Get("status")), Type: q.Get("type"), Limit: limit, Cursor: q.Get("cursor"),
+	})
 	if err != nil {
 		return err
 	}
-	if events == nil {
-		events = []reconcile.Event{}
-	}
-	a.WriteJSON(w, http.StatusOK, eventsAnswer{Events: events})
+	a.WriteJSON(w, http.StatusOK, page)
 	return nil
 }

@@ -141,6 +141,25 @@ func (a *API) getJob(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// listJobs answers GET /admin/jobs?status=&type=&invoice_id=&limit=&cursor=:
+// operators' jobs, newest first, a page at a time.
+func (a *API) listJobs(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	limit, err := parseLimit(q.Get("limit"), 0, reconcile.MaxPageSize) // 0: the store's default
+	if err != nil {
+		return err
+	}
+	page, err := a.store.ListJobs(r.Context(), reconcile.JobFilter{
+		Status: reconcile.JobStatus(q.Get("status")), Type: reconcile.JobType(q.Get("type")),
+		InvoiceID: q.Get("invoice_id"), Limit: limit, Cursor: q.Get("cursor"),
+	})
+	if err != nil {
+		return err
+	}
+	a.WriteJSON(w, http.StatusOK, page)
+	return nil
+}
+
 // reconcile answers POST /admin/reconcile?full=: a reconciliation run now.
 func (a *API) reconcile(w http.ResponseWriter, r *http.Request) error {
 	return a.queueJob(w, r, func(_ context.Context, body []byte) (reconcile.NewJob, error) {

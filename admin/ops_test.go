@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -242,6 +243,67 @@ func TestSummaryReport(t *testing.T) {
 			if !strings.Contains(msg, c.field) {
 				t.Fatalf("message %q does not name %s", msg, c.field)
 			}
+		})
+	}
+}
+
+func TestJobsListed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.createInvoice("inv-jobs", 10000, true)
+	h.createInvoice("inv-other", 10000, true)
+	// No worker: the jobs stay queued.
+	a := h.queue("POST", "/admin/invoices/inv-jobs/payments", map[string]any{"amount": 100})
+	b := h.queue("POST", "/admin/invoices/inv-other/payments", map[string]any{"amount": 200})
+	c := h.queue("POST", "/admin/invoices/inv-jobs/write-off", map[string]any{})
+
+	type page struct {
+		Jobs       []reconcile.Job `json:"jobs"`
+		NextCursor string          `json:"next_cursor"`
+	}
+	ids := func(p page) []string {
+		var out []string
+		for _, j := range p.Jobs {
+			out = append(out, j.ID)
+		}
+		return out
+	}
+
+	t.Run("an invoice's jobs, newest first, a page at a time", func(t *testing.T) {
+		var first, second page
+		h.in(t).do("GET", "/admin/jobs?invoice_id=inv-jobs&limit=1", nil).must(t, http.StatusOK, &first)
+		if len(first.Jobs) != 1 || first.NextCursor == "" {
+			t.Fatalf("first page %+v", first)
+		}
+		h.in(t).do("GET", "/admin/jobs?invoice_id=inv-jobs&limit=1&cursor="+first.NextCursor, nil).must(t, http.StatusOK, &second)
+		got := append(ids(first), ids(second)...)
+		if !slices.Equal(got, []string{c.ID, a.ID}) || second.NextCursor != "" {
+			t.Fatalf("pages %v (next %q), want %v", got, second.NextCursor, []string{c.ID, a.ID})
+		}
+		if first.Jobs[0].Type != reconcile.JobWriteOff || first.Jobs[0].Status != reconcile.JobQueued {
+			t.Fatalf("job %+v", first.Jobs[0])
+		}
+	})
+	t.Run("type and status filter", func(t *testing.T) {
+		var p page
+		h.in(t).do("GET", "/admin/jobs?type=payment.record&status=queued", nil).must(t, http.StatusOK, &p)
+		if got := ids(p); !slices.Equal(got, []string{b.ID, a.ID}) {
+			t.Fatalf("queued payments %v", got)
+		}
+		h.in(t).do("GET", "/admin/jobs?status=failed", nil).must(t, http.StatusOK, &p)
+		if len(p.Jobs) != 0 || !bytes.Contains(h.in(t).do("GET", "/admin/jobs?status=failed", nil).body, []byte(`"jobs":[]`)) {
+			t.Fatalf("failed jobs %+v", p)
+		}
+	})
+	for _, c := range []struct{ query, code string }{
+		{"?status=lost", "invalid_status"},
+		{"?type=%00", "invalid_type"},
+		{"?invoice_id=%ff", "invalid_invoice_id"},
+		{"?limit=0", "invalid_limit"},
+		{"?cursor=x", "invalid_cursor"},
+	} {
+		t.Run("listing jobs with "+c.query+" is 400", func(t *testing.T) {
+			h.in(t).do("GET", "/admin/jobs"+c.query, nil).mustError(t, http.StatusBadRequest, c.code)
 		})
 	}
 }

@@ -161,23 +161,6 @@ func (s *Store) UnfinishedEvents(ctx context.Context, ids []string) ([]Event, er
 	return events, nil
 }
 
-// ListEvents lists events newest first, of one status when status is set.
-func (s *Store) ListEvents(ctx context.Context, status EventStatus, limit int) ([]Event, error) {
-	rows, err := s.db.Query(ctx, `
-		SELECT `+eventColumns+` FROM events
-		WHERE $1 = '' OR status = $1
-		ORDER BY received_at DESC, id DESC
-		LIMIT $2`, string(status), limit)
-	if err != nil {
-		return nil, fmt.Errorf("list events: %w", err)
-	}
-	events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Event, error) { return scanEvent(r) })
-	if err != nil {
-		return nil, fmt.Errorf("list events: %w", err)
-	}
-	return events, nil
-}
-
 // EventResult is what processing an event came to.
 type EventResult struct {
 	Status    EventStatus

@@ -128,12 +128,12 @@ func TestRedisDownDuringPost(t *testing.T) {
 	if w := post(h, payload, sign(payload, secret, time.Now())); w.Code != http.StatusOK {
 		t.Fatalf("answered %d with Redis down, want 200", w.Code)
 	}
-	received, err := store.ListEvents(ctx, reconcile.EventReceived, 10)
+	received, err := store.ListEvents(ctx, reconcile.EventFilter{Status: reconcile.EventReceived, Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(received) != 1 {
-		t.Fatalf("%d received events in the inbox, want 1", len(received))
+	if len(received.Events) != 1 {
+		t.Fatalf("%d received events in the inbox, want 1", len(received.Events))
 	}
 
 	// Redis is back: the sweep queues the event and the worker applies it.

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 )
 
@@ -22,15 +20,7 @@ func invoicesList(s *session, args []string) error {
 	if *limit < 0 {
 		return s.badUsage(f, "--limit must not be negative")
 	}
-	q := url.Values{}
-	for k, v := range map[string]string{"state": *state, "client": *clientName, "cursor": *cursor} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	if *limit > 0 {
-		q.Set("limit", strconv.Itoa(*limit))
-	}
+	q := pageQuery(map[string]string{"state": *state, "client": *clientName, "cursor": *cursor}, *limit)
 	var page invoicePage
 	raw, err := s.api.get(s.ctx, path("invoices"), q, &page)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"strconv"
 	"time"
 )
 
@@ -12,6 +14,63 @@ const (
 	waitPoll    = 200 * time.Millisecond
 	waitTimeout = 30 * time.Second
 )
+
+func jobsList(s *session, args []string) error {
+	f := newFlags("jobs list [--status S] [--type T] [--invoice ID] [--limit N] [--cursor C]",
+		"Lists operators' jobs, newest first, a page at a time; --cursor takes the next cursor a page printed.")
+	status := f.String("status", "", "only jobs in this `status`: queued, running, retrying, succeeded, failed")
+	typ := f.String("type", "", "only jobs of this `type`, such as payment.record")
+	invoice := f.String("invoice", "", "only jobs of this `invoice` id")
+	limit := f.Int("limit", 0, "at most `N` jobs (the server's default when 0)")
+	cursor := f.String("cursor", "", "the `cursor` of the next page")
+	if _, err := s.parse(f, args); err != nil {
+		return err
+	}
+	if *limit < 0 {
+		return s.badUsage(f, "--limit must not be negative")
+	}
+	q := pageQuery(map[string]string{"status": *status, "type": *typ, "invoice_id": *invoice, "cursor": *cursor}, *limit)
+	var page struct {
+		Jobs       []job  `json:"jobs"`
+		NextCursor string `json:"next_cursor"`
+	}
+	raw, err := s.api.get(s.ctx, path("jobs"), q, &page)
+	if err != nil {
+		return err
+	}
+	if s.json {
+		writeJSON(s.stdout, raw)
+		return nil
+	}
+	if len(page.Jobs) == 0 {
+		fmt.Fprintln(s.stdout, "no jobs")
+	} else {
+		t := newTable(s.stdout, "ID", "TYPE", "STATUS", "INVOICE", "CREATED", "ERROR")
+		for _, j := range page.Jobs {
+			t.row(j.ID, j.Type, j.Status, str(j.InvoiceID), j.CreatedAt, j.Error)
+		}
+		t.flush()
+	}
+	if page.NextCursor != "" {
+		fmt.Fprintf(s.stdout, "\nnext page: --cursor %s\n", page.NextCursor)
+	}
+	return nil
+}
+
+// pageQuery is the query of a listing: the filters that are set, and the
+// limit when positive.
+func pageQuery(filters map[string]string, limit int) url.Values {
+	q := url.Values{}
+	for k, v := range filters {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	return q
+}
 
 func jobsShow(s *session, args []string) error {
 	f := newFlags("jobs show JOB_ID", "Shows a job: its status, and its error when it failed.")

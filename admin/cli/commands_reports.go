@@ -7,17 +7,22 @@ import (
 )
 
 func eventsList(s *session, args []string) error {
-	f := newFlags("events list [--status S]", "Lists the Stripe events received, newest first.")
+	f := newFlags("events list [--status S] [--type T] [--limit N] [--cursor C]",
+		"Lists the Stripe events received, newest first, a page at a time; --cursor takes the next cursor a page printed.")
 	status := f.String("status", "", "only events in this `status`: received, processed, ignored, unmatched, needs_review, failed")
+	typ := f.String("type", "", "only events of this Stripe `type`, such as charge.refunded")
+	limit := f.Int("limit", 0, "at most `N` events (the server's default when 0)")
+	cursor := f.String("cursor", "", "the `cursor` of the next page")
 	if _, err := s.parse(f, args); err != nil {
 		return err
 	}
-	q := url.Values{}
-	if *status != "" {
-		q.Set("status", *status)
+	if *limit < 0 {
+		return s.badUsage(f, "--limit must not be negative")
 	}
+	q := pageQuery(map[string]string{"status": *status, "type": *typ, "cursor": *cursor}, *limit)
 	var answer struct {
-		Events []event `json:"events"`
+		Events     []event `json:"events"`
+		NextCursor string  `json:"next_cursor"`
 	}
 	raw, err := s.api.get(s.ctx, path("events"), q, &answer)
 	if err != nil {
@@ -36,6 +41,9 @@ func eventsList(s *session, args []string) error {
 		t.row(e.ID, e.Type, e.Status, str(e.InvoiceID), e.ReceivedAt, e.Error)
 	}
 	t.flush()
+	if answer.NextCursor != "" {
+		fmt.Fprintf(s.stdout, "\nnext page: --cursor %s\n", answer.NextCursor)
+	}
 	return nil
 }
 

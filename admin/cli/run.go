@@ -47,6 +47,7 @@ var commands = []command{
 	{"payments delete", "delete a manual payment (queues a job)", paymentsDelete},
 	{"write-off", "write off an invoice's balance (queues a job)", writeOff},
 	{"reopen", "reverse a write-off (queues a job)", reopen},
+	{"jobs list", "list operators' jobs, newest first", jobsList},
 	{"jobs show", "show a job", jobsShow},
 	{"events list", "list received Stripe events", eventsList},
 	{"reconcile", "start a reconciliation run (queues a job)", reconcileRun},

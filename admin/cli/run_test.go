@@ -197,6 +197,35 @@ func TestRequestsFollowTheContract(t *testing.T) {
 	}
 }
 
+func TestListingsPageWithTheirFilters(t *testing.T) {
+	s, url := newStub(t)
+	env := map[string]string{"RECONCILER_URL": url, "ADMIN_TOKEN": "sekret"}
+	s.answer("GET /admin/jobs", 200, `{"jobs":[{"id":"job_1","type":"payment.record","status":"failed","invoice_id":"inv_1",`+
+		`"error":"overpayment","created_at":"2030-01-01T00:00:00Z"}],"next_cursor":"c2"}`)
+	s.answer("GET /admin/events", 200, `{"events":[],"next_cursor":""}`)
+
+	r := runCLI(env, "jobs", "list", "--status", "failed", "--type", "payment.record", "--invoice", "inv_1", "--limit", "1")
+	if r.code != 0 {
+		t.Fatalf("jobs list: %+v", r)
+	}
+	req, _ := s.last()
+	if q := req.URL.Query(); q.Get("status") != "failed" || q.Get("type") != "payment.record" || q.Get("invoice_id") != "inv_1" ||
+		q.Get("limit") != "1" || q.Has("cursor") {
+		t.Errorf("jobs list query = %q", req.URL.RawQuery)
+	}
+	if !strings.Contains(r.stdout, "job_1") || !strings.Contains(r.stdout, "overpayment") || !strings.Contains(r.stdout, "--cursor c2") {
+		t.Errorf("jobs list printed:\n%s", r.stdout)
+	}
+
+	if r := runCLI(env, "events", "list", "--type", "charge.refunded", "--cursor", "c9"); r.code != 0 || !strings.Contains(r.stdout, "no events") {
+		t.Fatalf("events list: %+v", r)
+	}
+	req, _ = s.last()
+	if q := req.URL.Query(); q.Get("type") != "charge.refunded" || q.Get("cursor") != "c9" {
+		t.Errorf("events list query = %q", req.URL.RawQuery)
+	}
+}
+
 func TestErrorAnswers(t *testing.T) {
 	s, url := newStub(t)
 	env := map[string]string{"RECONCILER_URL": url, "ADMIN_TOKEN": "t"}

@@ -43,14 +43,14 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, _ session) {
 	ctx := r.Context()
 	p := eventsPage{base: base{Title: "Events & runs", Nav: "events"}}
 	for _, st := range attention {
-		evs, err := h.store.ListEvents(ctx, st, eventsPerStatus)
+		page, err := h.store.ListEvents(ctx, reconcile.EventFilter{Status: st, Limit: eventsPerStatus})
 		if err != nil {
 			status, title, msg := h.refusal(r, err, nil)
 			h.renderError(w, r, status, title, msg)
 			return
 		}
-		p.Events = append(p.Events, evs...)
-		p.Counts = append(p.Counts, statusCount{Status: st, Count: len(evs)})
+		p.Events = append(p.Events, page.Events...)
+		p.Counts = append(p.Counts, statusCount{Status: st, Count: len(page.Events)})
 	}
 	slices.SortStableFunc(p.Events, func(a, b reconcile.Event) int { return b.ReceivedAt.Compare(a.ReceivedAt) })
 	runs, err := h.store.ListRuns(ctx, runsListed)

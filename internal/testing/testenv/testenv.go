@@ -49,32 +49,52 @@ func withDatabase(t testing.TB, name string) string {
 	return u.String()
 }
 
-// templateLock serialises building the template across test processes.
+// templateLock guards templates across test processes, of this checkout and
+// of others with other migrations: cloning holds it shared, so clones run
+// side by side; building a template and dropping old ones hold it
+// exclusively, so no template is dropped while it is being cloned.
 const templateLock = 7_346_201
 
-// template makes sure a migrated template database for the current
-// migrations exists, and names it. Cloning it is much faster than migrating
-// each test's database.
-func template(ctx context.Context, t testing.TB, admin *pgx.Conn) string {
+// clone creates the database name from a migrated template of the current
+// migrations, building the template first when it does not exist.
+func clone(ctx context.Context, t testing.TB, admin *pgx.Conn, name string) {
 	sum, err := migrate.Checksum()
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := "reconciler_tmpl_" + sum
-	if _, err := admin.Exec(ctx, `SELECT pg_advisory_lock($1)`, templateLock); err != nil {
-		t.Fatalf("testenv: lock template: %v", err)
+	tmpl := "reconciler_tmpl_" + sum
+	for range 3 {
+		lock(ctx, t, admin, `SELECT pg_advisory_lock_shared($1)`)
+		var exists bool
+		err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, tmpl).Scan(&exists)
+		if err == nil && exists {
+			_, err = admin.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()+` TEMPLATE `+pgx.Identifier{tmpl}.Sanitize())
+		}
+		unlock(ctx, admin, `SELECT pg_advisory_unlock_shared($1)`)
+		if err != nil {
+			t.Fatalf("testenv: create database from template: %v", err)
+		}
+		if exists {
+			return
+		}
+		build(ctx, t, admin, tmpl)
 	}
-	defer admin.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, templateLock) //nolint:errcheck // the session ends soon anyway
+	t.Fatalf("testenv: template %s vanished three times", tmpl)
+}
+
+// build makes the template tmpl for the current migrations, unless another
+// process did meanwhile, and drops the templates of other migrations that
+// nobody is cloning.
+func build(ctx context.Context, t testing.TB, admin *pgx.Conn, tmpl string) {
+	lock(ctx, t, admin, `SELECT pg_advisory_lock($1)`)
+	defer unlock(ctx, admin, `SELECT pg_advisory_unlock($1)`)
 	var exists bool
-	if err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+	if err := admin.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, tmpl).Scan(&exists); err != nil {
 		t.Fatalf("testenv: look up template: %v", err)
 	}
 	if exists {
-		return name
+		return
 	}
-	// Templates of older migrations are no use any more, unless another
-	// checkout's tests are cloning one right now: a template in use is left
-	// (no FORCE), and whoever needs it again rebuilds it.
 	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'reconciler_tmpl_%'`)
 	if err != nil {
 		t.Fatalf("testenv: list templates: %v", err)
@@ -86,17 +106,26 @@ func template(ctx context.Context, t testing.TB, admin *pgx.Conn) string {
 	for _, o := range old {
 		_, _ = admin.Exec(ctx, `DROP DATABASE IF EXISTS `+pgx.Identifier{o}.Sanitize())
 	}
-	if _, err := admin.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name + "_build"}.Sanitize()); err != nil && !strings.Contains(err.Error(), "already exists") {
+	if _, err := admin.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{tmpl + "_build"}.Sanitize()); err != nil && !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("testenv: create template: %v", err)
 	}
-	if _, err := migrate.Up(ctx, withDatabase(t, name+"_build")); err != nil {
+	if _, err := migrate.Up(ctx, withDatabase(t, tmpl+"_build")); err != nil {
 		t.Fatalf("testenv: migrate template: %v", err)
 	}
 	// Renamed only once complete, so a half-built template is never cloned.
-	if _, err := admin.Exec(ctx, `ALTER DATABASE `+pgx.Identifier{name + "_build"}.Sanitize()+` RENAME TO `+pgx.Identifier{name}.Sanitize()); err != nil {
+	if _, err := admin.Exec(ctx, `ALTER DATABASE `+pgx.Identifier{tmpl + "_build"}.Sanitize()+` RENAME TO `+pgx.Identifier{tmpl}.Sanitize()); err != nil {
 		t.Fatalf("testenv: finish template: %v", err)
 	}
-	return name
+}
+
+func lock(ctx context.Context, t testing.TB, admin *pgx.Conn, sql string) {
+	if _, err := admin.Exec(ctx, sql, templateLock); err != nil {
+		t.Fatalf("testenv: lock templates: %v", err)
+	}
+}
+
+func unlock(ctx context.Context, admin *pgx.Conn, sql string) {
+	_, _ = admin.Exec(context.WithoutCancel(ctx), sql, templateLock) // the session ends soon anyway
 }
 
 // DatabaseURL creates a fresh, migrated database for this test, drops it
@@ -110,11 +139,8 @@ func DatabaseURL(t testing.TB) string {
 		t.Fatalf("testenv: PostgreSQL at TEST_DATABASE_URL is not reachable (run scripts/services.sh ensure): %v", err)
 	}
 	defer admin.Close(context.Background())
-	tmpl := template(ctx, t, admin)
 	name := strings.ToLower(ids.New("test"))
-	if _, err := admin.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()+` TEMPLATE `+pgx.Identifier{tmpl}.Sanitize()); err != nil {
-		t.Fatalf("testenv: create database: %v", err)
-	}
+	clone(ctx, t, admin, name)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
