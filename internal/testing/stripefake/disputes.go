@@ -99,13 +99,14 @@ func (f *Fake) listDisputes(q listQuery) ([]byte, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	t := templates()
-	return renderList("/v1/disputes", hasMore, len(recs), func(b *bytes.Buffer, i int) {
-		renderDispute(b, t, recs[i])
-	}), nil
+	t, v := templates(), &values{}
+	b := pageBuffer(len(recs), 4<<10)
+	renderList(b, "/v1/disputes", hasMore, len(recs), func(i int) { renderDispute(b, t, v, recs[i]) })
+	return b.Bytes(), nil
 }
 
-func renderDispute(b *bytes.Buffer, t *templateSet, r *disputeRec) {
+func renderDispute(b *bytes.Buffer, t *templateSet, v *values, r *disputeRec) {
+	v.reset()
 	var txns bytes.Buffer
 	txns.WriteByte('[')
 	for i, bt := range r.balance {
@@ -117,30 +118,30 @@ func renderDispute(b *bytes.Buffer, t *templateSet, r *disputeRec) {
 			description, category = "Chargeback reversal for "+r.charge, "dispute_reversal"
 		}
 		t.balanceTransaction.render(&txns,
-			field{"id", jsonString(bt.ID)},
-			field{"amount", jsonInt(bt.Amount)},
-			field{"available_on", jsonInt(r.created)},
-			field{"created", jsonInt(r.created)},
-			field{"currency", jsonString(r.currency)},
-			field{"description", jsonString(description)},
-			field{"fee", jsonInt(0)},
-			field{"net", jsonInt(bt.Amount)},
-			field{"reporting_category", jsonString(category)},
-			field{"source", jsonString(r.id)},
-			field{"type", jsonString("adjustment")},
+			field{"id", v.str(bt.ID)},
+			field{"amount", v.int(bt.Amount)},
+			field{"available_on", v.int(r.created)},
+			field{"created", v.int(r.created)},
+			field{"currency", v.str(r.currency)},
+			field{"description", v.str(description)},
+			field{"fee", v.int(0)},
+			field{"net", v.int(bt.Amount)},
+			field{"reporting_category", v.str(category)},
+			field{"source", v.str(r.id)},
+			field{"type", v.str("adjustment")},
 		)
 	}
 	txns.WriteByte(']')
 	t.dispute.render(b,
-		field{"id", jsonString(r.id)},
-		field{"amount", jsonInt(r.amount)},
+		field{"id", v.str(r.id)},
+		field{"amount", v.int(r.amount)},
 		field{"balance_transactions", txns.Bytes()},
-		field{"charge", jsonString(r.charge)},
-		field{"created", jsonInt(r.created)},
-		field{"currency", jsonString(r.currency)},
-		field{"is_charge_refundable", jsonBool(strings.HasPrefix(r.status, "warning_"))},
-		field{"livemode", jsonBool(r.livemode)},
-		field{"payment_intent", jsonStringOrNull(r.paymentIntent)},
-		field{"status", jsonString(r.status)},
+		field{"charge", v.str(r.charge)},
+		field{"created", v.int(r.created)},
+		field{"currency", v.str(r.currency)},
+		field{"is_charge_refundable", v.bool(strings.HasPrefix(r.status, "warning_"))},
+		field{"livemode", v.bool(r.livemode)},
+		field{"payment_intent", v.strOrNull(r.paymentIntent)},
+		field{"status", v.str(r.status)},
 	)
 }

@@ -90,7 +90,11 @@ func (f *Fake) listEvents(q listQuery) ([]byte, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	return renderList("/v1/events", hasMore, len(recs), func(b *bytes.Buffer, i int) {
-		b.Write(recs[i].raw)
-	}), nil
+	size := 0
+	for _, r := range recs {
+		size += len(r.raw) + 1
+	}
+	b := pageBuffer(1, size)
+	renderList(b, "/v1/events", hasMore, len(recs), func(i int) { b.Write(recs[i].raw) })
+	return b.Bytes(), nil
 }

@@ -141,7 +141,7 @@ func TestPaymentIntentExpansions(t *testing.T) {
 	refunds[0].Status = "failed"
 	f.AddPaymentIntent(
 		stripefake.PaymentIntent{ID: "pi_refunded", Amount: 5000, Currency: "eur", Created: base,
-			Metadata: map[string]string{"invoice_id": "inv_1"}, Invoice: "in_1",
+			Metadata: map[string]string{"invoice_id": "inv_1", "note": "a \"quoted\" <b>ü</b>\n\\"}, Invoice: "in_1",
 			Charge: &stripefake.Charge{Refunds: refunds}},
 		stripefake.PaymentIntent{ID: "pi_open", Amount: 700, Status: "requires_payment_method", Created: base.Add(-time.Hour)},
 	)
@@ -152,6 +152,9 @@ func TestPaymentIntentExpansions(t *testing.T) {
 		if pi["latest_charge"] != "ch_refunded" || pi["amount_received"] != 5000.0 || pi["currency"] != "eur" ||
 			pi["status"] != "succeeded" || pi["invoice"] != "in_1" || pi["metadata"].(map[string]any)["invoice_id"] != "inv_1" {
 			t.Fatalf("payment intent %v", pi)
+		}
+		if note := pi["metadata"].(map[string]any)["note"]; note != "a \"quoted\" <b>ü</b>\n\\" {
+			t.Fatalf("metadata note %q", note)
 		}
 		// Stripe's example fields the test did not set are still there.
 		if pi["object"] != "payment_intent" || pi["payment_method_types"] == nil {

@@ -213,20 +213,24 @@ func page[R record](c *collection[R], q listQuery, object string, match func(R) 
 	return out, false, nil
 }
 
-// renderList writes a list object around items already rendered.
-func renderList(path string, hasMore bool, n int, item func(b *bytes.Buffer, i int)) []byte {
-	b := &bytes.Buffer{}
+// renderList writes a list object of n items, each written by item.
+func renderList(b *bytes.Buffer, path string, hasMore bool, n int, item func(i int)) {
 	b.WriteString(`{"object":"list","data":[`)
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		item(b, i)
+		item(i)
 	}
 	b.WriteString(`],"has_more":`)
 	b.WriteString(strconv.FormatBool(hasMore))
 	b.WriteString(`,"url":`)
 	b.Write(jsonString(path))
 	b.WriteByte('}')
-	return b.Bytes()
+}
+
+// pageBuffer is a buffer for a page of n objects of about size bytes each,
+// grown once.
+func pageBuffer(n, size int) *bytes.Buffer {
+	return bytes.NewBuffer(make([]byte, 0, 64+n*size))
 }

@@ -154,21 +154,35 @@ func (f *Fake) listPaymentIntents(q listQuery) ([]byte, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	t := templates()
-	return renderList("/v1/payment_intents", hasMore, len(recs), func(b *bytes.Buffer, i int) {
-		f.renderPaymentIntent(b, t, recs[i], expandCharge, expandRefunds)
-	}), nil
+	r := &paymentRenderer{t: templates(), disputed: f.disputedCharges, expandCharge: expandCharge, expandRefunds: expandRefunds}
+	b := pageBuffer(len(recs), 8<<10)
+	renderList(b, "/v1/payment_intents", hasMore, len(recs), func(i int) { r.paymentIntent(b, recs[i]) })
+	return b.Bytes(), nil
 }
 
-func (f *Fake) renderPaymentIntent(b *bytes.Buffer, t *templateSet, r *paymentIntentRec, expandCharge, expandRefunds bool) {
+// paymentRenderer renders payment intents, reusing its buffers from one
+// to the next.
+type paymentRenderer struct {
+	t                           *templateSet
+	disputed                    map[string]bool // charges a dispute names
+	expandCharge, expandRefunds bool
+
+	v       values
+	charge  bytes.Buffer
+	refunds bytes.Buffer
+}
+
+func (pr *paymentRenderer) paymentIntent(b *bytes.Buffer, r *paymentIntentRec) {
+	v := &pr.v
+	v.reset()
 	latest := jsonNull
 	if r.charge != nil {
-		if expandCharge {
-			var cb bytes.Buffer
-			f.renderCharge(&cb, t, r, expandRefunds)
-			latest = cb.Bytes()
+		if pr.expandCharge {
+			pr.charge.Reset()
+			pr.renderCharge(&pr.charge, r)
+			latest = pr.charge.Bytes()
 		} else {
-			latest = jsonString(r.charge.id)
+			latest = v.str(r.charge.id)
 		}
 	}
 	capturable := int64(0)
@@ -177,22 +191,22 @@ func (f *Fake) renderPaymentIntent(b *bytes.Buffer, t *templateSet, r *paymentIn
 	}
 	canceledAt := jsonNull
 	if r.status == "canceled" {
-		canceledAt = jsonInt(r.created)
+		canceledAt = v.int(r.created)
 	}
 	fields := []field{
-		{"id", jsonString(r.id)},
-		{"amount", jsonInt(r.amount)},
-		{"amount_capturable", jsonInt(capturable)},
-		{"amount_received", jsonInt(r.received)},
+		{"id", v.str(r.id)},
+		{"amount", v.int(r.amount)},
+		{"amount_capturable", v.int(capturable)},
+		{"amount_received", v.int(r.received)},
 		{"canceled_at", canceledAt},
-		{"client_secret", jsonString(r.id + "_secret_stripefake")},
-		{"created", jsonInt(r.created)},
-		{"currency", jsonString(r.currency)},
+		{"client_secret", v.str(r.id + "_secret_stripefake")},
+		{"created", v.int(r.created)},
+		{"currency", v.str(r.currency)},
 		{"last_payment_error", jsonNull},
 		{"latest_charge", latest},
-		{"livemode", jsonBool(r.livemode)},
-		{"metadata", jsonMetadata(r.metadata)},
-		{"status", jsonString(r.status)},
+		{"livemode", v.bool(r.livemode)},
+		{"metadata", v.metadata(r.metadata)},
+		{"status", v.str(r.status)},
 	}
 	if r.status != "requires_action" {
 		fields = append(fields, field{"next_action", jsonNull})
@@ -201,9 +215,9 @@ func (f *Fake) renderPaymentIntent(b *bytes.Buffer, t *templateSet, r *paymentIn
 		fields = append(fields, field{"processing", jsonNull})
 	}
 	if r.invoice != "" {
-		fields = append(fields, field{"invoice", jsonString(r.invoice)})
+		fields = append(fields, field{"invoice", v.str(r.invoice)})
 	}
-	t.paymentIntent.render(b, fields...)
+	pr.t.paymentIntent.render(b, fields...)
 }
 
 // chargeStatus is the status of a PaymentIntent's latest charge.
@@ -220,51 +234,54 @@ func chargeStatus(piStatus string) string {
 // refundsShown is how many refunds an expanded refunds list holds.
 const refundsShown = 10
 
-func (f *Fake) renderCharge(b *bytes.Buffer, t *templateSet, pi *paymentIntentRec, expandRefunds bool) {
-	c := pi.charge
+func (pr *paymentRenderer) renderCharge(b *bytes.Buffer, pi *paymentIntentRec) {
+	v, c := &pr.v, pi.charge
 	status := chargeStatus(pi.status)
 	// Since API 2022-11-15 a charge's refunds are left out unless expanded.
 	var refunds []byte
-	if expandRefunds {
+	if pr.expandRefunds {
 		shown := c.refunds[:min(len(c.refunds), refundsShown)]
-		refunds = renderList("/v1/charges/"+c.id+"/refunds", len(c.refunds) > len(shown), len(shown),
-			func(b *bytes.Buffer, i int) { renderRefund(b, t, pi, shown[i]) })
+		pr.refunds.Reset()
+		renderList(&pr.refunds, "/v1/charges/"+c.id+"/refunds", len(c.refunds) > len(shown), len(shown),
+			func(i int) { pr.renderRefund(&pr.refunds, pi, shown[i]) })
+		refunds = pr.refunds.Bytes()
 	}
-	t.charge.render(b,
-		field{"id", jsonString(c.id)},
-		field{"amount", jsonInt(pi.amount)},
-		field{"amount_captured", jsonInt(pi.received)},
-		field{"amount_refunded", jsonInt(c.amountRefunded)},
-		field{"balance_transaction", jsonString("txn_" + idSuffix(c.id))},
-		field{"captured", jsonBool(pi.received > 0)},
-		field{"created", jsonInt(pi.created)},
-		field{"currency", jsonString(pi.currency)},
-		field{"disputed", jsonBool(c.disputed || f.disputedCharges[c.id])},
-		field{"livemode", jsonBool(pi.livemode)},
-		field{"metadata", jsonMetadata(pi.metadata)},
-		field{"paid", jsonBool(status == "succeeded")},
-		field{"payment_intent", jsonString(pi.id)},
-		field{"refunded", jsonBool(pi.amount > 0 && c.amountRefunded >= pi.amount)},
+	pr.t.charge.render(b,
+		field{"id", v.str(c.id)},
+		field{"amount", v.int(pi.amount)},
+		field{"amount_captured", v.int(pi.received)},
+		field{"amount_refunded", v.int(c.amountRefunded)},
+		field{"balance_transaction", v.str("txn_" + idSuffix(c.id))},
+		field{"captured", v.bool(pi.received > 0)},
+		field{"created", v.int(pi.created)},
+		field{"currency", v.str(pi.currency)},
+		field{"disputed", v.bool(c.disputed || pr.disputed[c.id])},
+		field{"livemode", v.bool(pi.livemode)},
+		field{"metadata", v.metadata(pi.metadata)},
+		field{"paid", v.bool(status == "succeeded")},
+		field{"payment_intent", v.str(pi.id)},
+		field{"refunded", v.bool(pi.amount > 0 && c.amountRefunded >= pi.amount)},
 		field{"refunds", refunds},
-		field{"status", jsonString(status)},
+		field{"status", v.str(status)},
 	)
 }
 
-func renderRefund(b *bytes.Buffer, t *templateSet, pi *paymentIntentRec, r refundRec) {
+func (pr *paymentRenderer) renderRefund(b *bytes.Buffer, pi *paymentIntentRec, r refundRec) {
+	v := &pr.v
 	failure := []byte(nil)
 	if r.status == "failed" {
-		failure = jsonString("unknown")
+		failure = v.str("unknown")
 	}
-	t.refund.render(b,
-		field{"id", jsonString(r.id)},
-		field{"amount", jsonInt(r.amount)},
+	pr.t.refund.render(b,
+		field{"id", v.str(r.id)},
+		field{"amount", v.int(r.amount)},
 		field{"balance_transaction", jsonNull},
-		field{"charge", jsonString(pi.charge.id)},
-		field{"created", jsonInt(r.created)},
-		field{"currency", jsonString(pi.currency)},
+		field{"charge", v.str(pi.charge.id)},
+		field{"created", v.int(r.created)},
+		field{"currency", v.str(pi.currency)},
 		field{"failure_reason", failure},
-		field{"payment_intent", jsonString(pi.id)},
-		field{"status", jsonString(r.status)},
+		field{"payment_intent", v.str(pi.id)},
+		field{"status", v.str(r.status)},
 	)
 }
 
