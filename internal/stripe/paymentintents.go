@@ -11,9 +11,26 @@ import (
 
 	stripego "github.com/stripe/stripe-go/v76"
 	"github.com/stripe/stripe-go/v76/form"
-
-	"github.com/payrecon/reconciler/reconcile"
 )
+
+// PaymentRecord is a PaymentIntent as Stripe holds it now, with its latest
+// charge, that charge's refunds and the disputes against it. Amounts are in
+// minor units. The worker hands it to the ledger as a
+// reconcile.ProviderPayment, whose fields say what each one means.
+type PaymentRecord struct {
+	PaymentIntent, ChargeID, InvoiceID, StripeInvoiceID, Currency, Status string
+	Amount, Refunded, Disputed                                            int64
+	Created                                                               time.Time
+	Livemode                                                              bool
+}
+
+// DisputeRecord is a dispute as Stripe holds it now (see
+// reconcile.ProviderDispute).
+type DisputeRecord struct {
+	ID, PaymentIntent, ChargeID, Currency, Status string
+	Amount, Withdrawn                             int64
+	Created                                       time.Time
+}
 
 // PaymentLister lists Stripe's PaymentIntents and disputes as the ledger's
 // ProviderPayment and ProviderDispute, for the run's comparison with Stripe.
@@ -27,25 +44,12 @@ type PaymentLister struct {
 	key     string
 }
 
-var _ reconcile.ProviderRecords = (*PaymentLister)(nil)
-
 // NewPaymentLister lists with the key apiKey, at apiBase when it is set
 // (stripe-mock, a test server) or at Stripe's own. It uses a client of its
 // own, never stripe-go's global key or backend.
 func NewPaymentLister(apiKey, apiBase string) *PaymentLister {
-	cfg := &stripego.BackendConfig{
-		// Errors come back to the run, which records them; stripe-go's
-		// default logger would print them again to stderr.
-		LeveledLogger: &stripego.LeveledLogger{Level: stripego.LevelNull},
-	}
-	if apiBase != "" {
-		cfg.URL = stripego.String(apiBase)
-	}
-	return &PaymentLister{backend: stripego.GetBackendWithConfig(stripego.APIBackend, cfg), key: apiKey}
+	return &PaymentLister{backend: newBackend(apiBase), key: apiKey}
 }
-
-// objectsPageSize is Stripe's largest page.
-const objectsPageSize = 100
 
 // ListPayments calls each for every PaymentIntent created at or after since,
 // newest first, with its latest charge and that charge's refunds (expanded,
@@ -53,11 +57,11 @@ const objectsPageSize = 100
 // the disputes created since the same time, listed first: a dispute is
 // never older than its payment. Memory holds one page and the disputes that
 // hold money.
-func (l *PaymentLister) ListPayments(ctx context.Context, since time.Time, each func(reconcile.ProviderPayment) error) error {
+func (l *PaymentLister) ListPayments(ctx context.Context, since time.Time, each func(PaymentRecord) error) error {
 	// Keyed by PaymentIntent, or by charge for a dispute of a charge made
 	// without one.
-	withdrawn := map[string]reconcile.Amount{}
-	err := l.ListDisputes(ctx, since, func(d reconcile.ProviderDispute) error {
+	withdrawn := map[string]int64{}
+	err := l.ListDisputes(ctx, since, func(d DisputeRecord) error {
 		if d.Withdrawn != 0 {
 			withdrawn[disputeKey(d.PaymentIntent, d.ChargeID)] += d.Withdrawn
 		}
@@ -68,7 +72,7 @@ func (l *PaymentLister) ListPayments(ctx context.Context, since time.Time, each 
 	}
 
 	params := &stripego.PaymentIntentListParams{
-		ListParams:   stripego.ListParams{Context: ctx, Limit: stripego.Int64(objectsPageSize)},
+		ListParams:   stripego.ListParams{Context: ctx, Limit: stripego.Int64(listPageSize)},
 		CreatedRange: createdSince(since),
 	}
 	params.AddExpand("data.latest_charge")
@@ -85,9 +89,9 @@ func (l *PaymentLister) ListPayments(ctx context.Context, since time.Time, each 
 
 // ListDisputes calls each for every dispute created at or after since,
 // newest first.
-func (l *PaymentLister) ListDisputes(ctx context.Context, since time.Time, each func(reconcile.ProviderDispute) error) error {
+func (l *PaymentLister) ListDisputes(ctx context.Context, since time.Time, each func(DisputeRecord) error) error {
 	params := &stripego.DisputeListParams{
-		ListParams:   stripego.ListParams{Context: ctx, Limit: stripego.Int64(objectsPageSize)},
+		ListParams:   stripego.ListParams{Context: ctx, Limit: stripego.Int64(listPageSize)},
 		CreatedRange: createdSince(since),
 	}
 	return listObjects(l, "/v1/disputes", "disputes", params, func(d *listedDispute) error {
@@ -204,13 +208,13 @@ type listedRefund struct {
 	Status string `json:"status"`
 }
 
-func (pi *listedPaymentIntent) payment() reconcile.ProviderPayment {
-	p := reconcile.ProviderPayment{
+func (pi *listedPaymentIntent) payment() PaymentRecord {
+	p := PaymentRecord{
 		PaymentIntent:   pi.ID,
 		InvoiceID:       pi.Metadata.invoiceID,
 		StripeInvoiceID: pi.Invoice.ID,
 		Currency:        strings.ToLower(pi.Currency),
-		Amount:          reconcile.Amount(pi.AmountReceived),
+		Amount:          int64(pi.AmountReceived),
 		Status:          pi.Status,
 		Created:         time.Unix(pi.Created, 0).UTC(),
 		Livemode:        pi.Livemode,
@@ -232,7 +236,7 @@ func (pi *listedPaymentIntent) payment() reconcile.ProviderPayment {
 // refund, so only the others explain a part of it. Otherwise a charge whose
 // list shows a failed refund but not all of the others (more than a page
 // of them) would count too little.
-func refunded(c *listedCharge) reconcile.Amount {
+func refunded(c *listedCharge) int64 {
 	var counted, explained int64
 	if c.Refunds != nil {
 		for _, r := range c.Refunds.Data {
@@ -246,7 +250,7 @@ func refunded(c *listedCharge) reconcile.Amount {
 			}
 		}
 	}
-	return reconcile.Amount(counted + max(0, c.AmountRefunded-explained))
+	return int64(counted + max(0, c.AmountRefunded-explained))
 }
 
 // listedDispute is the part of a dispute the comparison reads.
@@ -263,13 +267,13 @@ type listedDispute struct {
 	BalanceTransactions json.RawMessage `json:"balance_transactions"`
 }
 
-func (d *listedDispute) dispute() reconcile.ProviderDispute {
-	return reconcile.ProviderDispute{
+func (d *listedDispute) dispute() DisputeRecord {
+	return DisputeRecord{
 		ID:            d.ID,
 		PaymentIntent: d.PaymentIntent.ID,
 		ChargeID:      d.Charge.ID,
 		Currency:      strings.ToLower(d.Currency),
-		Amount:        reconcile.Amount(d.Amount),
+		Amount:        int64(d.Amount),
 		Status:        d.Status,
 		Withdrawn:     d.withdrawn(),
 		Created:       time.Unix(d.Created, 0).UTC(),
@@ -283,10 +287,10 @@ func (d *listedDispute) dispute() reconcile.ProviderDispute {
 // code, the balance transactions tell: a withdrawal not reinstated holds the
 // amount. Their own amounts are in the balance's currency, so only their
 // signs are read.
-func (d *listedDispute) withdrawn() reconcile.Amount {
+func (d *listedDispute) withdrawn() int64 {
 	switch d.Status {
 	case "needs_response", "under_review", "lost":
-		return reconcile.Amount(d.Amount)
+		return int64(d.Amount)
 	case "won", "warning_needs_response", "warning_under_review", "warning_closed", "prevented",
 		"charge_refunded": // before API 2019-09-09, an inquiry settled by a refund
 		return 0
@@ -307,7 +311,7 @@ func (d *listedDispute) withdrawn() reconcile.Amount {
 		}
 	}
 	if withdrawals > reinstatements {
-		return reconcile.Amount(d.Amount)
+		return int64(d.Amount)
 	}
 	return 0
 }
@@ -370,13 +374,6 @@ func expandableField(b []byte, obj any) (string, error) {
 type listedMetadata struct{ invoiceID string }
 
 func (m *listedMetadata) UnmarshalJSON(b []byte) error {
-	var md map[string]json.RawMessage
-	if json.Unmarshal(b, &md) != nil {
-		return nil
-	}
-	var s string
-	if json.Unmarshal(md["invoice_id"], &s) == nil {
-		m.invoiceID = s
-	}
+	m.invoiceID = metadataString(b, metaInvoiceID)
 	return nil
 }

@@ -24,7 +24,6 @@ import (
 
 	"github.com/payrecon/reconciler/internal/stripe"
 	"github.com/payrecon/reconciler/internal/testing/stripefake"
-	"github.com/payrecon/reconciler/reconcile"
 )
 
 func must(t testing.TB, err error) {
@@ -35,20 +34,20 @@ func must(t testing.TB, err error) {
 }
 
 // listPayments lists every payment since since.
-func listPayments(t *testing.T, l *stripe.PaymentLister, since time.Time) []reconcile.ProviderPayment {
+func listPayments(t *testing.T, l *stripe.PaymentLister, since time.Time) []stripe.PaymentRecord {
 	t.Helper()
-	var out []reconcile.ProviderPayment
-	must(t, l.ListPayments(context.Background(), since, func(p reconcile.ProviderPayment) error {
+	var out []stripe.PaymentRecord
+	must(t, l.ListPayments(context.Background(), since, func(p stripe.PaymentRecord) error {
 		out = append(out, p)
 		return nil
 	}))
 	return out
 }
 
-func listDisputes(t *testing.T, l *stripe.PaymentLister, since time.Time) []reconcile.ProviderDispute {
+func listDisputes(t *testing.T, l *stripe.PaymentLister, since time.Time) []stripe.DisputeRecord {
 	t.Helper()
-	var out []reconcile.ProviderDispute
-	must(t, l.ListDisputes(context.Background(), since, func(d reconcile.ProviderDispute) error {
+	var out []stripe.DisputeRecord
+	must(t, l.ListDisputes(context.Background(), since, func(d stripe.DisputeRecord) error {
 		out = append(out, d)
 		return nil
 	}))
@@ -83,7 +82,7 @@ func TestListPaymentsPagesThroughTheFake(t *testing.T) {
 	}
 	for i, p := range got {
 		want := n - 1 - i // newest first
-		if p.PaymentIntent != fmt.Sprintf("pi_%03d", want) || p.Amount != reconcile.Amount(100+want) ||
+		if p.PaymentIntent != fmt.Sprintf("pi_%03d", want) || p.Amount != int64(100+want) ||
 			!p.Created.Equal(since.Add(time.Duration(want)*time.Minute)) || p.ChargeID != fmt.Sprintf("ch_%03d", want) {
 			t.Fatalf("payment %d is %+v, want pi_%03d", i, p, want)
 		}
@@ -133,7 +132,7 @@ func TestListPaymentsReadsTheCharge(t *testing.T) {
 	if len(got) != 4 {
 		t.Fatalf("listed %+v", got)
 	}
-	want := []reconcile.ProviderPayment{
+	want := []stripe.PaymentRecord{
 		// pending and succeeded refunds count; the failed one gave its
 		// money back; one needing action is not refunded yet.
 		{PaymentIntent: "pi_full", ChargeID: "ch_full", InvoiceID: "inv_1", StripeInvoiceID: "in_1", Currency: "eur",
@@ -181,7 +180,7 @@ func TestListDisputesAndWithdrawnMoney(t *testing.T) {
 		got := listDisputes(t, l, since)
 		type row struct {
 			id, pi, charge string
-			withdrawn      reconcile.Amount
+			withdrawn      int64
 		}
 		var rows []row
 		for _, d := range got {
@@ -201,11 +200,11 @@ func TestListDisputesAndWithdrawnMoney(t *testing.T) {
 	})
 
 	t.Run("a payment's Disputed is what its disputes hold withdrawn", func(t *testing.T) {
-		disputed := map[string]reconcile.Amount{}
+		disputed := map[string]int64{}
 		for _, p := range listPayments(t, l, since) {
 			disputed[p.PaymentIntent] = p.Disputed
 		}
-		want := map[string]reconcile.Amount{"pi_a": 700, "pi_b": 0, "pi_c": 0, "pi_d": 250}
+		want := map[string]int64{"pi_a": 700, "pi_b": 0, "pi_c": 0, "pi_d": 250}
 		if fmt.Sprint(disputed) != fmt.Sprint(want) {
 			t.Fatalf("disputed %v, want %v", disputed, want)
 		}
@@ -223,7 +222,7 @@ func TestListPaymentsErrors(t *testing.T) {
 	}
 	count := func(l *stripe.PaymentLister) (int, error) {
 		n := 0
-		err := l.ListPayments(ctx, since, func(reconcile.ProviderPayment) error { n++; return nil })
+		err := l.ListPayments(ctx, since, func(stripe.PaymentRecord) error { n++; return nil })
 		return n, err
 	}
 
@@ -272,7 +271,7 @@ func TestListPaymentsErrors(t *testing.T) {
 		fill(f)
 		stop := errors.New("stop here")
 		n := 0
-		err := stripe.NewPaymentLister(stripefake.APIKey, f.URL()).ListPayments(ctx, since, func(reconcile.ProviderPayment) error {
+		err := stripe.NewPaymentLister(stripefake.APIKey, f.URL()).ListPayments(ctx, since, func(stripe.PaymentRecord) error {
 			n++
 			if n == 5 {
 				return stop
@@ -290,7 +289,7 @@ func TestListPaymentsErrors(t *testing.T) {
 		fill(f)
 		cctx, cancel := context.WithCancel(ctx)
 		n := 0
-		err := stripe.NewPaymentLister(stripefake.APIKey, f.URL()).ListPayments(cctx, since, func(reconcile.ProviderPayment) error {
+		err := stripe.NewPaymentLister(stripefake.APIKey, f.URL()).ListPayments(cctx, since, func(stripe.PaymentRecord) error {
 			if n++; n == 100 {
 				cancel()
 			}
@@ -458,7 +457,7 @@ func TestPaymentListerAgainstStripeMock(t *testing.T) {
 
 	t.Run("a key stripe-mock refuses is an error", func(t *testing.T) {
 		err := stripe.NewPaymentLister("not-a-key", base).ListPayments(context.Background(), monthAgo,
-			func(reconcile.ProviderPayment) error { return nil })
+			func(stripe.PaymentRecord) error { return nil })
 		if err == nil {
 			t.Fatal("listing with a bad key succeeded")
 		}
@@ -510,7 +509,7 @@ func BenchmarkListPayments100k(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		listed := 0
-		err := l.ListPayments(ctx, since, func(p reconcile.ProviderPayment) error {
+		err := l.ListPayments(ctx, since, func(p stripe.PaymentRecord) error {
 			if p.Refunded != 100 {
 				return fmt.Errorf("payment %+v", p)
 			}
