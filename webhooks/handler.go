@@ -5,10 +5,8 @@
 package webhooks
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -61,6 +59,7 @@ type Handler struct {
 	stats    counters
 	batch    *batcher
 	relay    *relay
+	bodies   bodyBuffers
 	closing  sync.Once
 }
 
@@ -121,13 +120,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, CodeNotConfigured, "no webhook signing secret is configured (STRIPE_WEBHOOK_SECRET)")
 		return
 	}
-	payload, ok := h.readBody(w, r)
+	body, ok := h.readBody(w, r)
 	if !ok {
 		return
 	}
+	if h.receive(w, r, body.Bytes()) {
+		h.bodies.put(body)
+	}
+}
+
+// receive verifies, stores and answers one request's payload. It reports
+// whether the payload's buffer is free again: not when the request ended
+// while its event waited for a commit that may still read it.
+func (h *Handler) receive(w http.ResponseWriter, r *http.Request, payload []byte) (bufferFree bool) {
 	if err := h.verifier.verify(payload, r.Header.Get("Stripe-Signature"), time.Now()); err != nil {
 		h.reject(w, http.StatusBadRequest, CodeInvalidSignature, err.Error())
-		return
+		return true
 	}
 	// Only the envelope is read here: the object is the worker's to judge.
 	// A signed event whose object is malformed is still Stripe's: it is
@@ -136,7 +144,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ev, err := stripeevent.DecodeEnvelope(payload)
 	if err != nil {
 		h.reject(w, http.StatusBadRequest, CodeNotAnEvent, err.Error())
-		return
+		return true
 	}
 
 	isNew, err := h.batch.submit(r.Context(), reconcile.InboxEvent{
@@ -145,16 +153,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, errClosed):
 		writeError(w, http.StatusServiceUnavailable, CodeShuttingDown, "the server is shutting down; retry")
-		return
+		return true
 	case err != nil && r.Context().Err() != nil:
 		// The sender is gone; the event may still be committed, and a
-		// retry finds it stored.
+		// retry finds it stored. Its batch may still read the payload, so
+		// the buffer is left to the garbage collector.
 		reqlog.Logger(r.Context(), h.log).Debug("webhook request ended before its commit", zap.String("event_id", ev.ID), zap.Error(err))
 		writeError(w, http.StatusServiceUnavailable, CodeDatabaseUnavailable, "the request ended before the event was stored")
-		return
+		return false
 	case err != nil:
 		writeError(w, http.StatusServiceUnavailable, CodeDatabaseUnavailable, "the event could not be stored; retry")
-		return
+		return true
 	}
 
 	if isNew {
@@ -166,26 +175,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ce.Write(zap.String("event_id", ev.ID), zap.String("type", ev.Type), zap.Bool("new", isNew))
 	}
 	writeReceived(w)
-}
-
-// readBody reads the whole body within MaxBody, answering the error itself
-// when it cannot.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	var buf bytes.Buffer
-	if n := r.ContentLength; n > 0 && n <= h.maxBody {
-		buf.Grow(int(n)) // one allocation for the usual, sized request
-	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.maxBody))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		h.reject(w, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("body over %d bytes", h.maxBody))
-		return nil, false
-	case err != nil:
-		h.reject(w, http.StatusBadRequest, CodeUnreadableBody, "the body could not be read")
-		return nil, false
-	}
-	return buf.Bytes(), true
+	return true
 }
 
 // reject answers a client error. It logs at debug only, since anyone can
