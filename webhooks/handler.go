@@ -142,6 +142,9 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, payload []byte
 	// kept, and the worker marks it failed where an operator sees it,
 	// rather than Stripe retrying it for three days.
 	ev, err := stripeevent.DecodeEnvelope(payload)
+	if err == nil {
+		err = checkEnvelope(payload, ev)
+	}
 	if err != nil {
 		h.reject(w, http.StatusBadRequest, CodeNotAnEvent, err.Error())
 		return true
