@@ -41,6 +41,14 @@ type Config struct {
 	BatchWait time.Duration
 	// BatchMax is the most events one commit stores (default 256).
 	BatchMax int
+	// QueueMax is how many events may wait for a commit besides those
+	// being committed (default 1024), and QueueBytes how many payload bytes
+	// the events held (waiting or being committed) may add up to (default
+	// 32 MiB). Past either, a request is answered 503 at once and Stripe
+	// retries it: under more load than PostgreSQL commits, the handler
+	// sheds rather than holds an ever larger backlog in memory.
+	QueueMax   int
+	QueueBytes int64
 }
 
 // Defaults of Config.
@@ -49,6 +57,10 @@ const (
 	DefaultMaxBody   = 1 << 20
 	DefaultBatchWait = 2 * time.Millisecond
 	DefaultBatchMax  = 256
+	DefaultQueueMax  = 1024
+	// DefaultQueueBytes bounds the payloads held: at most what 32 MiB of
+	// events costs, whatever the rate of requests.
+	DefaultQueueBytes = 32 << 20
 )
 
 // Handler serves POST /webhooks/stripe.
@@ -82,7 +94,10 @@ func New(cfg Config, store *reconcile.Store, enq Enqueuer, log *zap.Logger) *Han
 		}
 	}
 	h.relay = newRelay(enq, log, &h.stats)
-	h.batch = newBatcher(store, h.relay, log, &h.stats, orDefault(cfg.BatchWait, DefaultBatchWait), orDefault(cfg.BatchMax, DefaultBatchMax))
+	h.batch = newBatcher(store, h.relay, log, &h.stats, batchLimits{
+		wait: orDefault(cfg.BatchWait, DefaultBatchWait), max: orDefault(cfg.BatchMax, DefaultBatchMax),
+		queue: orDefault(cfg.QueueMax, DefaultQueueMax), queueBytes: orDefault(cfg.QueueBytes, DefaultQueueBytes),
+	})
 	return h
 }
 
@@ -156,6 +171,12 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, payload []byte
 	switch {
 	case errors.Is(err, errClosed):
 		writeError(w, http.StatusServiceUnavailable, CodeShuttingDown, "the server is shutting down; retry")
+		return true
+	case errors.Is(err, errOverloaded):
+		// Answered at once: Stripe retries with backoff, and a request
+		// held here would only hold its body longer.
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, CodeOverloaded, "more events than the database commits; retry")
 		return true
 	case err != nil && r.Context().Err() != nil:
 		// The sender is gone; the event may still be committed, and a
