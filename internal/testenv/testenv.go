@@ -9,6 +9,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
@@ -108,9 +110,20 @@ func DatabaseURL(t testing.TB) string {
 		t.Fatalf("testenv: PostgreSQL at TEST_DATABASE_URL is not reachable (run scripts/services.sh ensure): %v", err)
 	}
 	defer admin.Close(context.Background())
-	tmpl := template(ctx, t, admin)
 	name := strings.ToLower(reconcile.NewID("test"))
-	if _, err := admin.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()+` TEMPLATE `+pgx.Identifier{tmpl}.Sanitize()); err != nil {
+	for attempt := 1; ; attempt++ {
+		tmpl := template(ctx, t, admin)
+		_, err := admin.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()+` TEMPLATE `+pgx.Identifier{tmpl}.Sanitize())
+		if err == nil {
+			break
+		}
+		// A checkout with other migrations drops the templates that are not
+		// its own, and may drop this one between its lookup and the clone:
+		// it is built again.
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "3D000" && attempt < 5 {
+			continue
+		}
 		t.Fatalf("testenv: create database: %v", err)
 	}
 	t.Cleanup(func() {
