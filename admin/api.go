@@ -116,13 +116,20 @@ func (a *API) errs(h handlerFunc) http.HandlerFunc {
 }
 
 // ServeHTTP authenticates the request, then routes it. An unknown path or
-// method is answered with the contract's JSON error, not the mux's text.
+// method is answered with the contract's JSON error, not the mux's text; a
+// path parameter or query that is not text (CheckParams) with a 400 before
+// any route runs.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !a.authorized(w, r) {
 		return
 	}
-	if h, pattern := a.mux.Handler(r); pattern == "" {
+	h, pattern := a.mux.Handler(r)
+	if pattern == "" {
 		a.noRoute(w, r, h)
+		return
+	}
+	if err := CheckParams(r, pattern); err != nil {
+		a.WriteError(w, r, err)
 		return
 	}
 	a.mux.ServeHTTP(w, r)

@@ -7,7 +7,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/payrecon/reconciler/internal/apperr"
 	"github.com/payrecon/reconciler/internal/ids"
 	"github.com/payrecon/reconciler/internal/outbox"
 )
@@ -53,8 +52,8 @@ const lockProviderRefSQL = `SELECT pg_advisory_xact_lock(hashtextextended($1, 0)
 // subscribed): the PaymentIntent's lock and one read of everything the
 // change depends on, locking the invoice; then the writes and the recompute.
 func (s *Store) RecordOnlinePayment(ctx context.Context, eventID string, p OnlinePayment) (EventResult, error) {
-	if p.ProviderRef == "" || p.Amount <= 0 || !ValidCurrency(p.Currency) {
-		return EventResult{}, apperr.Errorf(apperr.KindInvalid, "invalid_payment", "online payment needs a provider ref, a positive amount and a currency")
+	if err := p.check(); err != nil {
+		return EventResult{}, err
 	}
 	var res EventResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -178,8 +177,8 @@ func recordOnline(ctx context.Context, tx pgx.Tx, eventID string, p OnlinePaymen
 // duplicate are both harmless. A refund of a payment not yet seen is kept and
 // applied when the payment arrives; its event stays unmatched until then.
 func (s *Store) ApplyRefund(ctx context.Context, eventID string, r Refund) (EventResult, error) {
-	if r.ProviderRef == "" || r.AmountRefunded < 0 || !ValidCurrency(r.Currency) {
-		return EventResult{}, apperr.Errorf(apperr.KindInvalid, "invalid_refund", "refund needs a provider ref, a non-negative amount and a currency")
+	if err := r.check(); err != nil {
+		return EventResult{}, err
 	}
 	var res EventResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {

@@ -146,5 +146,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"The console is closed because no admin token is configured (ADMIN_TOKEN).")
 		return
 	}
+	// A path or query no id or filter can hold (a NUL, invalid UTF-8) is
+	// refused before any page reads the ledger, as the JSON API does.
+	if _, pattern := h.mux.Handler(r); pattern != "" {
+		if err := admin.CheckParams(r, pattern); err != nil {
+			h.renderError(w, r, http.StatusBadRequest, "Bad request", "The address holds bytes that are not text. Nothing was done.")
+			return
+		}
+	}
 	h.mux.ServeHTTP(w, r)
 }
