@@ -1,8 +1,10 @@
 // Command chaos runs the fault suite (make chaos): the whole service on a
 // private PostgreSQL and Redis, under webhooks and operators' requests,
 // while workers, web processes, Redis and PostgreSQL are killed and
-// restarted; then it checks that nothing acknowledged was lost or doubled,
-// that no invoice drifted from its rows, and that no log holds a secret.
+// restarted and PostgreSQL and Redis stalled (SIGSTOP), with a notification
+// receiver that never answers; then it checks that nothing acknowledged was
+// lost or doubled, that no invoice drifted from its rows, that no log holds
+// a secret, and that every webhook was answered within 15 s.
 //
 // It prints its figures as "name value" lines on stdout, progress and
 // evidence on stderr, and exits 1 when a check fails (2 on bad usage).
