@@ -126,12 +126,12 @@ func (d *driver) faultsBetween(from, to time.Time) []faultWindow {
 }
 
 // faultsDuring names the faults in progress at some moment between from and
-// to, with when each began relative to from, as evidence: "pg_stall (began
+// to, with when each began relative to ref, as evidence: "pg_stall (began
 // 1.2s before)"; "no fault" when there were none.
-func (d *driver) faultsDuring(from, to time.Time) string {
+func (d *driver) faultsDuring(from, to, ref time.Time) string {
 	var out []string
 	for _, w := range d.faultsBetween(from, to) {
-		rel := from.Sub(w.began).Round(time.Millisecond)
+		rel := ref.Sub(w.began).Round(time.Millisecond)
 		if rel >= 0 {
 			out = append(out, fmt.Sprintf("%s (began %s before)", w.fault, rel))
 		} else {

@@ -39,7 +39,7 @@ func (d *driver) observeAnswer(ev *stripeEvent, began time.Time, status int, err
 	}
 	if took > answerLimit && d.answers.slow.Add(1) <= slowEvidence {
 		d.evidence("webhook %s (%s) waited %s for its answer (status %d, error %v) during %s", ev.id, ev.typ,
-			took.Round(time.Millisecond), status, err, d.faultsDuring(began, began.Add(took)))
+			took.Round(time.Millisecond), status, err, d.faultsDuring(began, began.Add(took), began))
 	}
 }
 
@@ -109,8 +109,8 @@ func (d *driver) paymentToPaid(ctx context.Context, db *pgxpool.Pool, rep *Repor
 		}
 		delay := max(paidAt.Sub(last), 0)
 		what := func() string {
-			return fmt.Sprintf("invoice %s paid at %s, %s after its last payment's first 200, during %s", id,
-				paidAt.UTC().Format(time.RFC3339Nano), delay.Round(time.Millisecond), d.faultsDuring(last.Add(-calmBefore), paidAt))
+			return fmt.Sprintf("invoice %s paid at %s, %s after its last payment's first 200, during %s (relative to that 200)", id,
+				paidAt.UTC().Format(time.RFC3339Nano), delay.Round(time.Millisecond), d.faultsDuring(last.Add(-calmBefore), paidAt, last))
 		}
 		all.add(delay, what)
 		if len(d.faultsBetween(last.Add(-calmBefore), paidAt)) == 0 {

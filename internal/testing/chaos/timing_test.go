@@ -59,19 +59,20 @@ func TestFaultsDuring(t *testing.T) {
 		{fault: FaultRedisStall, began: at(60)}, // still going on
 	}}
 	tests := []struct {
-		name     string
-		from, to time.Time
-		want     string
+		name          string
+		from, to, ref time.Time
+		want          string
 	}{
-		{"a moment between faults names none", at(30), at(35), "no fault"},
-		{"a span inside a fault names it and how long before it began", at(12), at(14), "pg_stall (began 2s before)"},
-		{"a span that a fault begins inside says so", at(38), at(45), "web_kill9 (began 2s after)"},
-		{"a span over two faults names both", at(20), at(40), "pg_stall (began 10s before), web_kill9 (began 20s after)"},
-		{"a fault still going on counts", at(70), at(71), "redis_stall (began 10s before)"},
+		{"a moment between faults names none", at(30), at(35), at(30), "no fault"},
+		{"a span inside a fault names it and how long before it began", at(12), at(14), at(12), "pg_stall (began 2s before)"},
+		{"a span that a fault begins inside says so", at(38), at(45), at(38), "web_kill9 (began 2s after)"},
+		{"a span over two faults names both", at(20), at(40), at(20), "pg_stall (began 10s before), web_kill9 (began 20s after)"},
+		{"a fault still going on counts", at(70), at(71), at(70), "redis_stall (began 10s before)"},
+		{"times are told relative to the reference, not the span's start", at(36), at(45), at(41), "web_kill9 (began 1s before)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := d.faultsDuring(tt.from, tt.to); got != tt.want {
+			if got := d.faultsDuring(tt.from, tt.to, tt.ref); got != tt.want {
 				t.Errorf("faultsDuring = %q, want %q", got, tt.want)
 			}
 		})
