@@ -10,7 +10,7 @@ import (
 )
 
 // scanLogs reads every log line of the service processes for the admin
-// token, the webhook secret, the secret of the notification endpoint the
+// token, the webhook secret, the secrets of the notification endpoints the
 // suite registered and the canary placed in event bodies and payment notes
 // (a log that prints a body would show it), and for panics.
 // The evidence names the file, the line and what leaked, never the secret.
@@ -29,8 +29,8 @@ func (d *driver) scanLogs(rep *Report) error {
 		{"the webhook secret", []byte(d.c.secret)},
 		{"a request body (the canary)", []byte(d.canary)},
 	}
-	if d.recvSecret != "" {
-		secrets = append(secrets, secret{"the notification endpoint's secret", []byte(d.recvSecret)})
+	for _, s := range d.recvSecrets {
+		secrets = append(secrets, secret{"a notification endpoint's secret", []byte(s)})
 	}
 	for _, name := range files {
 		f, err := os.Open(name)

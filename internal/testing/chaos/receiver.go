@@ -50,24 +50,29 @@ func (r *hangingReceiver) close() {
 }
 
 // registerReceiver subscribes the hanging receiver to every notification,
-// through the admin API, as an operator would.
+// through the admin API, as an operator would: cfg.HangingEndpoints
+// endpoints, each its own URL on it, as several customers' systems that
+// hang at once would be.
 func (d *driver) registerReceiver(ctx context.Context) error {
-	body, err := json.Marshal(map[string]any{"url": d.recv.url, "description": "chaos: a receiver that never answers"})
-	if err != nil {
-		return err
+	for i := range d.cfg.HangingEndpoints {
+		url := fmt.Sprintf("%s/%d", d.recv.url, i+1)
+		body, err := json.Marshal(map[string]any{"url": url, "description": "chaos: a receiver that never answers"})
+		if err != nil {
+			return err
+		}
+		_, b, err := d.adminOK(ctx, 30*time.Second, http.MethodPost, "/admin/endpoints", body, http.StatusCreated)
+		if err != nil {
+			return fmt.Errorf("register the hanging receiver: %w", err)
+		}
+		var ep struct {
+			ID     string `json:"id"`
+			Secret string `json:"secret"`
+		}
+		if err := json.Unmarshal(b, &ep); err != nil || ep.ID == "" || ep.Secret == "" {
+			return fmt.Errorf("register the hanging receiver: no endpoint and secret in the answer")
+		}
+		d.recvSecrets = append(d.recvSecrets, ep.Secret) // no log may show them
+		d.cfg.logf("hanging receiver %s registered as endpoint %s", url, ep.ID)
 	}
-	_, b, err := d.adminOK(ctx, 30*time.Second, http.MethodPost, "/admin/endpoints", body, http.StatusCreated)
-	if err != nil {
-		return fmt.Errorf("register the hanging receiver: %w", err)
-	}
-	var ep struct {
-		ID     string `json:"id"`
-		Secret string `json:"secret"`
-	}
-	if err := json.Unmarshal(b, &ep); err != nil || ep.ID == "" || ep.Secret == "" {
-		return fmt.Errorf("register the hanging receiver: no endpoint and secret in the answer")
-	}
-	d.recvSecret = ep.Secret // no log may show it
-	d.cfg.logf("hanging receiver %s registered as endpoint %s", d.recv.url, ep.ID)
 	return nil
 }
