@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -123,8 +124,15 @@ func (d *driver) check(ctx context.Context, db *pgxpool.Pool, rep *Report) error
 	if err != nil {
 		return err
 	}
+	rep.WebhookAnswerMax = time.Duration(d.answers.max.Load())
+	rep.WebhookAnswersSlow = int(d.answers.slow.Load())
+	rep.ReceiverRequests = int(d.recv.requests.Load())
 	d.checkEvents(l, rep)
+	d.checkIgnored(l, rep)
 	if err := d.checkHistory(ctx, db, rep); err != nil {
+		return err
+	}
+	if err := d.paymentToPaid(ctx, db, rep); err != nil {
 		return err
 	}
 	return d.checkJobs(ctx, l, rep)

@@ -39,6 +39,7 @@ type cluster struct {
 	token   string // ADMIN_TOKEN
 	secret  string // STRIPE_WEBHOOK_SECRET
 	dbURL   string
+	frozen  stalled // processes a stall fault holds stopped
 }
 
 // services lists the service processes, in the order they are stopped.
@@ -173,7 +174,7 @@ func (c *cluster) serviceEnv(cfg Config) []string {
 		switch name {
 		case "DATABASE_URL", "REDIS_URL", "PORT", "ADMIN_TOKEN", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_KEY",
 			"STRIPE_API_BASE", "RECONCILE_EVERY", "RELAY_AFTER", "WORKER_CONCURRENCY", "LOG_LEVEL", "LOG_FORMAT",
-			"NOTIFY_ALLOW_PRIVATE":
+			"NOTIFY_ALLOW_PRIVATE", "STRIPE_LIVEMODE":
 			continue
 		}
 		env = append(env, kv)
@@ -188,6 +189,11 @@ func (c *cluster) serviceEnv(cfg Config) []string {
 		"WORKER_CONCURRENCY="+strconv.Itoa(cfg.WorkerConcurrency),
 		"LOG_FORMAT=json",
 		"LOG_LEVEL=info",
+		// The suite's hanging notification receiver listens on loopback.
+		"NOTIFY_ALLOW_PRIVATE=true",
+		// The suite's events are test-mode ones (livemode false), as the
+		// Stripe CLI's are: they must touch the ledger.
+		"STRIPE_LIVEMODE=false",
 	)
 }
 
@@ -227,6 +233,7 @@ func (c *cluster) waitWeb(ctx context.Context, i int) error {
 
 // close stops everything still running; the directory stays.
 func (c *cluster) close() {
+	c.frozen.resume()
 	for _, p := range c.services() {
 		if p != nil {
 			p.kill()
