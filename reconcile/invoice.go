@@ -42,6 +42,15 @@ type Invoice struct {
 	StripeInvoiceID  *string    `json:"stripe_invoice_id"`
 	CreatedAt        time.Time  `json:"created_at"`
 	UpdatedAt        time.Time  `json:"updated_at"`
+
+	// WriteOffLive says whether a write-off of the invoice is live (not
+	// reversed), whatever its state reads: a payment that recovers a
+	// write-off in full makes the invoice paid, and the write-off still
+	// stands until it is reopened. It is filled by the reads the rules are
+	// asked on (GetInvoice, GetInvoiceDetail, and every operator's change
+	// under the row lock), not by listings, and it is not part of the
+	// contract's invoice.
+	WriteOffLive bool `json:"-"`
 }
 
 // Source says where a payment came from.

@@ -13,10 +13,9 @@ import (
 	"github.com/payrecon/reconciler/internal/apperr"
 )
 
-// GetInvoice reads a live invoice.
+// GetInvoice reads a live invoice, with WriteOffLive filled in.
 func (s *Store) GetInvoice(ctx context.Context, id string) (Invoice, error) {
-	inv, err := scanInvoice(s.db.QueryRow(ctx,
-		`SELECT `+invoiceColumns+` FROM invoices WHERE id = $1 AND deleted_at IS NULL`, id))
+	inv, err := scanRuled(s.db.QueryRow(ctx, ruledInvoiceSQL, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Invoice{}, invoiceNotFound(id)
 	}
@@ -32,8 +31,7 @@ func (s *Store) GetInvoiceDetail(ctx context.Context, id string) (InvoiceDetail,
 	var d InvoiceDetail
 	err := pgx.BeginTxFunc(ctx, s.db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
-			inv, err := scanInvoice(tx.QueryRow(ctx,
-				`SELECT `+invoiceColumns+` FROM invoices WHERE id = $1 AND deleted_at IS NULL`, id))
+			inv, err := scanRuled(tx.QueryRow(ctx, ruledInvoiceSQL, id))
 			if errors.Is(err, pgx.ErrNoRows) {
 				return invoiceNotFound(id)
 			}

@@ -27,13 +27,23 @@ func (inv Invoice) CanRecordManualPayment(amount Amount) error {
 	return nil
 }
 
-// CanDeletePayment refuses deleting a payment of a written-off invoice: its
-// write-off was computed from its payments, so it must be reopened first.
+// CanDeletePayment refuses deleting a payment while the invoice has a live
+// write-off, whatever state it reads: the write-off was computed from the
+// payments, and one that later payments recovered (the invoice reads paid)
+// would come back as bad debt with no history row saying so. It must be
+// reopened first.
 func (inv Invoice) CanDeletePayment() error {
-	if inv.State == StateWrittenOff {
-		return apperr.Errorf(apperr.KindConflict, "invoice_written_off", "invoice %s is written off: reopen it before deleting a payment", inv.ID)
+	if inv.WriteOffLive {
+		return errWriteOffLive(inv, "deleting a payment")
 	}
 	return nil
+}
+
+// errWriteOffLive refuses what must wait until the invoice's write-off is
+// reversed.
+func errWriteOffLive(inv Invoice, what string) error {
+	return apperr.Errorf(apperr.KindConflict, "invoice_written_off",
+		"invoice %s has a live write-off: reopen it before %s", inv.ID, what)
 }
 
 // CanWriteOff allows a write-off of a sent invoice with a balance left.
@@ -41,7 +51,7 @@ func (inv Invoice) CanWriteOff() error {
 	switch {
 	case !inv.sent():
 		return apperr.Errorf(apperr.KindConflict, "invoice_not_sent", "invoice %s is a draft: only a sent invoice can be written off", inv.ID)
-	case inv.State == StateWrittenOff:
+	case inv.WriteOffLive || inv.State == StateWrittenOff:
 		return apperr.Errorf(apperr.KindConflict, "already_written_off", "invoice %s is already written off", inv.ID)
 	case inv.Balance <= 0:
 		return apperr.Errorf(apperr.KindConflict, "no_balance", "invoice %s has no balance to write off", inv.ID)
@@ -49,17 +59,19 @@ func (inv Invoice) CanWriteOff() error {
 	return nil
 }
 
-// CanReopen allows reversing the write-off of a written-off invoice.
+// CanReopen allows reversing a live write-off, whatever state the invoice
+// reads (a write-off recovered in full by later payments reads paid, and is
+// still reversed by reopening).
 func (inv Invoice) CanReopen() error {
-	if inv.State != StateWrittenOff {
-		return apperr.Errorf(apperr.KindConflict, "not_written_off", "invoice %s is %s, not written off", inv.ID, inv.State)
+	if !inv.WriteOffLive {
+		return apperr.Errorf(apperr.KindConflict, "not_written_off", "invoice %s is not written off: it has no live write-off to reverse (it is %s)", inv.ID, inv.State)
 	}
 	return nil
 }
 
 // CanDelete allows removing an invoice with no money on it.
 func (inv Invoice) CanDelete(livePayments int) error {
-	if livePayments > 0 || inv.WrittenOffAmount > 0 || inv.State == StateWrittenOff {
+	if livePayments > 0 || inv.WrittenOffAmount > 0 || inv.WriteOffLive || inv.State == StateWrittenOff {
 		return apperr.Errorf(apperr.KindConflict, "invoice_has_money", "invoice %s has payments or a write-off: write it off instead", inv.ID)
 	}
 	return nil

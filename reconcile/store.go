@@ -63,6 +63,28 @@ func lockInvoice(ctx context.Context, tx pgx.Tx, id string) (Invoice, error) {
 
 const lockInvoiceSQL = `SELECT ` + invoiceColumns + ` FROM invoices WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`
 
+// writeOffLiveSQL says whether an invoice has a write-off not reversed. The
+// rules need it beside the totals: an invoice whose write-off a later
+// payment recovered in full reads paid, yet its write-off is live. A change
+// reads it in a statement of its own after taking the row lock, so that it
+// sees a write-off committed by the change it waited for.
+const writeOffLiveSQL = `SELECT EXISTS (SELECT 1 FROM write_offs WHERE invoice_id = $1 AND reversed_at IS NULL)`
+
+// ruledInvoiceSQL reads a live invoice with what the rules ask of it, from
+// one snapshot (scanRuled reads it).
+const ruledInvoiceSQL = `SELECT ` + invoiceColumns + `,
+	EXISTS (SELECT 1 FROM write_offs w WHERE w.invoice_id = invoices.id AND w.reversed_at IS NULL)
+	FROM invoices WHERE id = $1 AND deleted_at IS NULL`
+
+// scanRuled reads the row of ruledInvoiceSQL: an invoice with WriteOffLive
+// filled in.
+func scanRuled(row pgx.Row) (Invoice, error) {
+	var live bool
+	inv, err := scanInvoice(rowWith{row, []any{&live}})
+	inv.WriteOffLive = live
+	return inv, err
+}
+
 // scanLocked reads the row of lockInvoiceSQL.
 func scanLocked(row pgx.Row, id string) (Invoice, error) {
 	inv, err := scanInvoice(row)
@@ -173,9 +195,10 @@ func (s *Store) change(ctx context.Context, invoiceID, opKey string, typ outbox.
 // applyChange is change's work inside its transaction.
 func applyChange(ctx context.Context, tx pgx.Tx, invoiceID, opKey string, typ outbox.Type,
 	apply func(tx pgx.Tx, inv Invoice) (bool, *Payment, error)) (Invoice, error) {
-	// One round trip: the lock, then, under it, whether the key was applied
-	// (a concurrent run of the same operation has committed or rolled back
-	// by then) and who wants to hear of the change.
+	// One round trip: the lock, then, under it, whether a write-off is live,
+	// whether the key was applied (a concurrent run of the same operation
+	// has committed or rolled back by then) and who wants to hear of the
+	// change.
 	var batch pgx.Batch
 	var inv Invoice
 	var done bool
@@ -185,6 +208,7 @@ func applyChange(ctx context.Context, tx pgx.Tx, invoiceID, opKey string, typ ou
 		inv, err = scanLocked(row, invoiceID)
 		return err
 	})
+	batch.Queue(writeOffLiveSQL, invoiceID).QueryRow(func(row pgx.Row) error { return row.Scan(&inv.WriteOffLive) })
 	batch.Queue(`SELECT NULLIF($1, '') IS NOT NULL AND EXISTS (SELECT 1 FROM invoice_history WHERE op_key = $1)`, opKey).
 		QueryRow(func(row pgx.Row) error { return row.Scan(&done) })
 	batch.Queue(subscribedTypes).QueryRow(func(row pgx.Row) error { return row.Scan(&subs) })
