@@ -174,11 +174,13 @@ func randomOp(r *rand.Rand, inv string, refs map[string]int64, refNames []string
 				return err
 			},
 			expect: func(m *model) string {
-				if m.writeOff > 0 { // a live write-off, whatever the state reads
-					return "invoice_written_off"
-				}
-				if target.deleted {
+				switch {
+				case target.deleted:
 					return "payment_not_found"
+				case target.ref != "": // money Stripe took is refunded in Stripe
+					return "provider_payment"
+				case m.writeOff > 0: // a live write-off, whatever the state reads
+					return "invoice_written_off"
 				}
 				target.deleted = true
 				return ""

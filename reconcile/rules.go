@@ -27,12 +27,24 @@ func (inv Invoice) CanRecordManualPayment(amount Amount) error {
 	return nil
 }
 
-// CanDeletePayment refuses deleting a payment while the invoice has a live
-// write-off, whatever state it reads: the write-off was computed from the
-// payments, and one that later payments recovered (the invoice reads paid)
-// would come back as bad debt with no history row saying so. It must be
-// reopened first.
-func (inv Invoice) CanDeletePayment() error {
+// CanDeletePayment refuses deleting a payment that Stripe took: an operator
+// cannot undo money a provider holds, which comes back only as a refund in
+// Stripe (it arrives as an event). It refuses deleting any payment while
+// the invoice has a live write-off, whatever state it reads: the write-off
+// was computed from the payments, and one that later payments recovered
+// (the invoice reads paid) would come back as bad debt with no history row
+// saying so. It must be reopened first.
+func (inv Invoice) CanDeletePayment(p Payment) error {
+	if p.Source == SourceStripe {
+		return apperr.Errorf(apperr.KindConflict, "provider_payment",
+			"payment %s was taken through Stripe: refund it in Stripe instead; the refund arrives as an event and lowers what is paid", p.ID)
+	}
+	return inv.CanDeletePayments()
+}
+
+// CanDeletePayments tells whether the invoice lets any of its manual
+// payments be deleted: not while a write-off is live.
+func (inv Invoice) CanDeletePayments() error {
 	if inv.WriteOffLive {
 		return errWriteOffLive(inv, "deleting a payment")
 	}

@@ -151,6 +151,8 @@ type invoicePage struct {
 	Unpaid reconcile.Amount
 	// CurrencyCode is the invoice's currency as people write it (USD).
 	CurrencyCode string
+	// Today and EarliestPaidDate bound the payment form's date.
+	Today, EarliestPaidDate string
 
 	CanSend, CanRecord, CanDeletePayments, CanWriteOff, CanReopen bool
 }
@@ -172,20 +174,24 @@ func (h *Handler) loadInvoicePage(r *http.Request, id string) (*invoicePage, err
 		return nil, err
 	}
 	inv := d.Invoice
+	today := reconcile.DateOf(h.now()).String()
 	p := &invoicePage{
 		base:    base{Title: "Invoice " + inv.Number, Nav: "invoices"},
 		Inv:     d,
-		Payment: paymentForm{PaidDate: reconcile.DateOf(h.now()).String()},
-		Methods: paymentMethods(),
-		FormKey: newFormKey(),
-		Unpaid:  max(inv.Amount-inv.PaidAmount, 0),
+		Payment: paymentForm{PaidDate: today},
+		Today:   today,
+
+		EarliestPaidDate: reconcile.EarliestPaidDate.String(),
+		Methods:          paymentMethods(),
+		FormKey:          newFormKey(),
+		Unpaid:           max(inv.Amount-inv.PaidAmount, 0),
 
 		CurrencyCode: strings.ToUpper(inv.Currency),
 		// The same rules the ledger applies: only an action it would take
 		// is offered.
 		CanSend:           inv.State == reconcile.StateDraft,
 		CanRecord:         inv.SentAt != nil && inv.Amount > inv.PaidAmount,
-		CanDeletePayments: inv.CanDeletePayment() == nil,
+		CanDeletePayments: inv.CanDeletePayments() == nil,
 		CanWriteOff:       inv.CanWriteOff() == nil,
 		CanReopen:         inv.CanReopen() == nil,
 	}
@@ -281,7 +287,7 @@ func (h *Handler) confirmDelete(w http.ResponseWriter, r *http.Request, _ sessio
 		if pay, err = h.store.GetPayment(ctx, inv.ID, r.PathValue("payment_id")); err == nil {
 			p := confirmPage{base: base{Title: "Delete payment", Nav: "invoices"}, Inv: inv, Payment: pay, FormKey: newFormKey()}
 			status := http.StatusOK
-			if err := inv.CanDeletePayment(); err != nil {
+			if err := inv.CanDeletePayment(pay); err != nil {
 				status, p.ErrorTitle, p.Error = h.refusal(r, err, &inv)
 			}
 			h.render(w, r, status, "confirm", &p)
