@@ -30,6 +30,7 @@ type Invoice struct {
 	Client           string     `json:"client"`
 	Currency         string     `json:"currency"`
 	Amount           Amount     `json:"amount"`
+	CreditedAmount   Amount     `json:"credited_amount"`
 	PaidAmount       Amount     `json:"paid_amount"`
 	WrittenOffAmount Amount     `json:"written_off_amount"`
 	Balance          Amount     `json:"balance"`
@@ -88,6 +89,8 @@ const (
 	HistoryPaymentRecorded HistoryKind = "payment_recorded"
 	HistoryPaymentDeleted  HistoryKind = "payment_deleted"
 	HistoryRefundRecorded  HistoryKind = "refund_recorded"
+	HistoryCreditNoted     HistoryKind = "credit_noted"
+	HistoryCreditReversed  HistoryKind = "credit_note_reversed"
 	HistoryWrittenOff      HistoryKind = "written_off"
 	HistoryReopened        HistoryKind = "reopened"
 	HistoryReconciled      HistoryKind = "reconciled"
@@ -105,9 +108,11 @@ type HistoryEntry struct {
 	Details   map[string]any `json:"details,omitempty"`
 }
 
-// InvoiceDetail is an invoice with its live payments and its history.
+// InvoiceDetail is an invoice with its live payments, its live credit notes
+// and its history.
 type InvoiceDetail struct {
 	Invoice
-	Payments []Payment      `json:"payments"`
-	History  []HistoryEntry `json:"history"`
+	Payments    []Payment      `json:"payments"`
+	CreditNotes []CreditNote   `json:"credit_notes"`
+	History     []HistoryEntry `json:"history"`
 }

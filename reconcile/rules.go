@@ -12,7 +12,8 @@ func (inv Invoice) sent() bool { return inv.SentAt != nil }
 
 // CanRecordManualPayment refuses a manual payment that the invoice cannot
 // take. A manual payment may not make the invoice overpaid; on a written-off
-// invoice it first recovers the bad debt, so the cap is what is still unpaid.
+// invoice it first recovers the bad debt, so the cap is what is still unpaid
+// after the payments and the credit notes (Unpaid).
 func (inv Invoice) CanRecordManualPayment(amount Amount) error {
 	if amount <= 0 {
 		return apperr.Errorf(apperr.KindInvalid, "invalid_amount", "amount must be a positive integer of minor units")
@@ -20,9 +21,44 @@ func (inv Invoice) CanRecordManualPayment(amount Amount) error {
 	if !inv.sent() {
 		return apperr.Errorf(apperr.KindConflict, "invoice_not_sent", "invoice %s is a draft: send it before recording a payment", inv.ID)
 	}
-	unpaid := inv.Amount - inv.PaidAmount
+	unpaid := inv.Unpaid()
 	if amount > unpaid {
 		return apperr.Errorf(apperr.KindRefused, "overpayment", "payment of %d exceeds what is unpaid on invoice %s (%d)", amount, inv.ID, max(unpaid, 0))
+	}
+	return nil
+}
+
+// Unpaid is what the invoice is still due before any write-off: its amount
+// less its credit notes and its payments, never below zero. A manual
+// payment may be up to it, recovering written-off debt first.
+func (inv Invoice) Unpaid() Amount { return max(inv.Amount-inv.CreditedAmount-inv.PaidAmount, 0) }
+
+// CanIssueCreditNote allows a credit note of amount on a sent invoice, up
+// to what is still due: its balance. A credit note concedes what the client
+// owes; it never makes an invoice overpaid, and on a written-off invoice the
+// write-off already covers what is left (reopen it first).
+func (inv Invoice) CanIssueCreditNote(amount Amount) error {
+	switch {
+	case amount <= 0:
+		return apperr.Errorf(apperr.KindInvalid, "invalid_amount", "amount must be a positive integer of minor units")
+	case !inv.sent():
+		return apperr.Errorf(apperr.KindConflict, "invoice_not_sent", "invoice %s is a draft: send it before issuing a credit note", inv.ID)
+	case amount > inv.Balance && inv.WriteOffLive && inv.Balance <= 0:
+		return apperr.Errorf(apperr.KindRefused, "credit_note_exceeds_balance",
+			"credit note of %d exceeds what is still due on invoice %s (0): its write-off covers the rest; reopen it first", amount, inv.ID)
+	case amount > inv.Balance:
+		return apperr.Errorf(apperr.KindRefused, "credit_note_exceeds_balance",
+			"credit note of %d exceeds what is still due on invoice %s (%d)", amount, inv.ID, max(inv.Balance, 0))
+	}
+	return nil
+}
+
+// CanReverseCreditNote refuses reversing a credit note while the invoice has
+// a live write-off: like deleting a payment, it would raise what the
+// write-off was computed from. Reopen first.
+func (inv Invoice) CanReverseCreditNote() error {
+	if inv.WriteOffLive {
+		return errWriteOffLive(inv, "reversing a credit note")
 	}
 	return nil
 }
@@ -81,10 +117,11 @@ func (inv Invoice) CanReopen() error {
 	return nil
 }
 
-// CanDelete allows removing an invoice with no money on it.
+// CanDelete allows removing an invoice with no money on it: no live
+// payment, credit note or write-off.
 func (inv Invoice) CanDelete(livePayments int) error {
-	if livePayments > 0 || inv.WrittenOffAmount > 0 || inv.WriteOffLive || inv.State == StateWrittenOff {
-		return apperr.Errorf(apperr.KindConflict, "invoice_has_money", "invoice %s has payments or a write-off: write it off instead", inv.ID)
+	if livePayments > 0 || inv.CreditedAmount > 0 || inv.WrittenOffAmount > 0 || inv.WriteOffLive || inv.State == StateWrittenOff {
+		return apperr.Errorf(apperr.KindConflict, "invoice_has_money", "invoice %s has payments, credit notes or a write-off: write it off instead", inv.ID)
 	}
 	return nil
 }

@@ -27,14 +27,14 @@ func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db} }
 // Ping reports whether PostgreSQL answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 
-const invoiceColumns = `id, number, client, currency, amount, paid_amount, written_off_amount, balance, state,
+const invoiceColumns = `id, number, client, currency, amount, credited_amount, paid_amount, written_off_amount, balance, state,
 	issue_date, due_date, sent_at, paid_at, written_off_at, stripe_invoice_id, created_at, updated_at`
 
 // scanInvoice reads the columns of invoiceColumns.
 func scanInvoice(row pgx.Row) (Invoice, error) {
 	var inv Invoice
 	var issue, due *time.Time
-	err := row.Scan(&inv.ID, &inv.Number, &inv.Client, &inv.Currency, &inv.Amount, &inv.PaidAmount,
+	err := row.Scan(&inv.ID, &inv.Number, &inv.Client, &inv.Currency, &inv.Amount, &inv.CreditedAmount, &inv.PaidAmount,
 		&inv.WrittenOffAmount, &inv.Balance, &inv.State, &issue, &due, &inv.SentAt, &inv.PaidAt,
 		&inv.WrittenOffAt, &inv.StripeInvoiceID, &inv.CreatedAt, &inv.UpdatedAt)
 	if err != nil {
@@ -109,6 +109,7 @@ func recompute(ctx context.Context, tx pgx.Tx, id string) (Invoice, error) {
 
 var recomputeSQL = `
 	UPDATE invoices i SET
+		credited_amount = t.credited_amount,
 		paid_amount = t.paid_amount,
 		written_off_amount = t.written_off_amount,
 		balance = t.balance,
@@ -181,10 +182,20 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 // marks nothing).
 func (s *Store) change(ctx context.Context, invoiceID, opKey string, typ outbox.Type,
 	apply func(tx pgx.Tx, inv Invoice) (bool, *Payment, error)) (Invoice, error) {
+	return s.changeNoting(ctx, invoiceID, opKey, func(tx pgx.Tx, inv Invoice) (bool, notice, error) {
+		changed, pay, err := apply(tx, inv)
+		return changed, notice{typ: typ, payment: pay}, err
+	})
+}
+
+// changeNoting is change for a change whose notification is not about a
+// payment: apply returns the notice to send (none when its type is empty).
+func (s *Store) changeNoting(ctx context.Context, invoiceID, opKey string,
+	apply func(tx pgx.Tx, inv Invoice) (bool, notice, error)) (Invoice, error) {
 	var out Invoice
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if out, err = applyChange(ctx, tx, invoiceID, opKey, typ, apply); err != nil {
+		if out, err = applyChange(ctx, tx, invoiceID, opKey, apply); err != nil {
 			return err
 		}
 		return finishJobInTx(ctx, tx, opKey)
@@ -193,8 +204,8 @@ func (s *Store) change(ctx context.Context, invoiceID, opKey string, typ outbox.
 }
 
 // applyChange is change's work inside its transaction.
-func applyChange(ctx context.Context, tx pgx.Tx, invoiceID, opKey string, typ outbox.Type,
-	apply func(tx pgx.Tx, inv Invoice) (bool, *Payment, error)) (Invoice, error) {
+func applyChange(ctx context.Context, tx pgx.Tx, invoiceID, opKey string,
+	apply func(tx pgx.Tx, inv Invoice) (bool, notice, error)) (Invoice, error) {
 	// One round trip: the lock, then, under it, whether a write-off is live,
 	// whether the key was applied (a concurrent run of the same operation
 	// has committed or rolled back by then) and who wants to hear of the
@@ -221,15 +232,15 @@ func applyChange(ctx context.Context, tx pgx.Tx, invoiceID, opKey string, typ ou
 	if done {
 		return inv, nil
 	}
-	changed, pay, err := apply(tx, inv)
+	changed, n, err := apply(tx, inv)
 	if err != nil || !changed {
 		return inv, err
 	}
 	out, err := recompute(ctx, tx, invoiceID)
-	if err != nil || typ == "" {
+	if err != nil || n.typ == "" {
 		return out, err
 	}
-	return out, notifyWanted(ctx, tx, subs, inv.State, out, notice{typ: typ, payment: pay})
+	return out, notifyWanted(ctx, tx, subs, inv.State, out, n)
 }
 
 // isUniqueViolation reports whether err is a unique-key conflict on constraint.
