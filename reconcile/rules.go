@@ -23,7 +23,7 @@ func (inv Invoice) CanRecordManualPayment(amount Amount) error {
 	}
 	unpaid := inv.Unpaid()
 	if amount > unpaid {
-		return apperr.Errorf(apperr.KindRefused, "overpayment", "payment of %d exceeds what is unpaid on invoice %s (%d)", amount, inv.ID, max(unpaid, 0))
+		return apperr.Errorf(apperr.KindRefused, "overpayment", "payment of %d exceeds what is unpaid on invoice %s (%d)", amount, inv.ID, unpaid)
 	}
 	return nil
 }
