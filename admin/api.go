@@ -78,6 +78,8 @@ func (a *API) routes() {
 	a.Handle("DELETE /admin/invoices/{id}", a.errs(a.deleteInvoice))
 	a.Handle("POST /admin/invoices/{id}/payments", a.errs(a.recordPayment))
 	a.Handle("DELETE /admin/invoices/{id}/payments/{payment_id}", a.errs(a.deletePayment))
+	a.Handle("POST /admin/invoices/{id}/credit-notes", a.errs(a.issueCreditNote))
+	a.Handle("DELETE /admin/invoices/{id}/credit-notes/{credit_note_id}", a.errs(a.reverseCreditNote))
 	a.Handle("POST /admin/invoices/{id}/write-off", a.errs(a.writeOff))
 	a.Handle("POST /admin/invoices/{id}/reopen", a.errs(a.reopen))
 	a.Handle("GET /admin/jobs", a.errs(a.listJobs))

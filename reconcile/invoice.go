@@ -30,6 +30,7 @@ type Invoice struct {
 	Client           string     `json:"client"`
 	Currency         string     `json:"currency"`
 	Amount           Amount     `json:"amount"`
+	CreditedAmount   Amount     `json:"credited_amount"`
 	PaidAmount       Amount     `json:"paid_amount"`
 	WrittenOffAmount Amount     `json:"written_off_amount"`
 	Balance          Amount     `json:"balance"`
@@ -42,6 +43,15 @@ type Invoice struct {
 	StripeInvoiceID  *string    `json:"stripe_invoice_id"`
 	CreatedAt        time.Time  `json:"created_at"`
 	UpdatedAt        time.Time  `json:"updated_at"`
+
+	// WriteOffLive says whether a write-off of the invoice is live (not
+	// reversed), whatever its state reads: a payment that recovers a
+	// write-off in full makes the invoice paid, and the write-off still
+	// stands until it is reopened. It is filled by the reads the rules are
+	// asked on (GetInvoice, GetInvoiceDetail, and every operator's change
+	// under the row lock), not by listings, and it is not part of the
+	// contract's invoice.
+	WriteOffLive bool `json:"-"`
 }
 
 // Source says where a payment came from.
@@ -79,6 +89,8 @@ const (
 	HistoryPaymentRecorded HistoryKind = "payment_recorded"
 	HistoryPaymentDeleted  HistoryKind = "payment_deleted"
 	HistoryRefundRecorded  HistoryKind = "refund_recorded"
+	HistoryCreditNoted     HistoryKind = "credit_noted"
+	HistoryCreditReversed  HistoryKind = "credit_note_reversed"
 	HistoryWrittenOff      HistoryKind = "written_off"
 	HistoryReopened        HistoryKind = "reopened"
 	HistoryReconciled      HistoryKind = "reconciled"
@@ -96,9 +108,11 @@ type HistoryEntry struct {
 	Details   map[string]any `json:"details,omitempty"`
 }
 
-// InvoiceDetail is an invoice with its live payments and its history.
+// InvoiceDetail is an invoice with its live payments, its live credit notes
+// and its history.
 type InvoiceDetail struct {
 	Invoice
-	Payments []Payment      `json:"payments"`
-	History  []HistoryEntry `json:"history"`
+	Payments    []Payment      `json:"payments"`
+	CreditNotes []CreditNote   `json:"credit_notes"`
+	History     []HistoryEntry `json:"history"`
 }

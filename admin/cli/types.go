@@ -12,6 +12,7 @@ type invoice struct {
 	Client           string  `json:"client"`
 	Currency         string  `json:"currency"`
 	Amount           int64   `json:"amount"`
+	CreditedAmount   int64   `json:"credited_amount"`
 	PaidAmount       int64   `json:"paid_amount"`
 	WrittenOffAmount int64   `json:"written_off_amount"`
 	Balance          int64   `json:"balance"`
@@ -33,8 +34,18 @@ type invoicePage struct {
 
 type invoiceDetail struct {
 	invoice
-	Payments []payment     `json:"payments"`
-	History  []historyItem `json:"history"`
+	Payments    []payment     `json:"payments"`
+	CreditNotes []creditNote  `json:"credit_notes"`
+	History     []historyItem `json:"history"`
+}
+
+type creditNote struct {
+	ID        string `json:"id"`
+	Amount    int64  `json:"amount"`
+	Reason    string `json:"reason"`
+	Notes     string `json:"notes"`
+	Actor     string `json:"actor"`
+	CreatedAt string `json:"created_at"`
 }
 
 type payment struct {
@@ -89,6 +100,7 @@ type summary struct {
 		PaymentsOnline int64  `json:"payments_online"`
 		PaymentsManual int64  `json:"payments_manual"`
 		Refunds        int64  `json:"refunds"`
+		CreditNotes    int64  `json:"credit_notes"`
 		WrittenOff     int64  `json:"written_off"`
 		Outstanding    int64  `json:"outstanding"`
 	} `json:"currencies"`

@@ -12,6 +12,7 @@ const (
 	PaymentRecorded Type = "invoice.payment_recorded"
 	PaymentDeleted  Type = "invoice.payment_deleted"
 	Refunded        Type = "invoice.refunded"
+	Credited        Type = "invoice.credited"
 	Paid            Type = "invoice.paid"
 	WrittenOff      Type = "invoice.written_off"
 	Reopened        Type = "invoice.reopened"
@@ -20,7 +21,7 @@ const (
 
 // Types lists every type, for validating a subscription.
 func Types() []Type {
-	return []Type{PaymentRecorded, PaymentDeleted, Refunded, Paid, WrittenOff, Reopened, Reconciled}
+	return []Type{PaymentRecorded, PaymentDeleted, Refunded, Credited, Paid, WrittenOff, Reopened, Reconciled}
 }
 
 // DeliveriesChannel is the PostgreSQL channel told, at commit, that new

@@ -35,9 +35,9 @@ type manualPayment struct {
 const driftQuery = `
 	SELECT b.id FROM invoices b JOIN invoice_truth t ON t.id = b.id
 	WHERE b.deleted_at IS NULL AND
-	(b.paid_amount, b.written_off_amount, b.balance, b.state, b.paid_at IS NOT NULL, b.written_off_at)
+	(b.credited_amount, b.paid_amount, b.written_off_amount, b.balance, b.state, b.paid_at IS NOT NULL, b.written_off_at)
 	IS DISTINCT FROM
-	(t.paid_amount, t.written_off_amount, t.balance, t.state, t.state = 'paid',
+	(t.credited_amount, t.paid_amount, t.written_off_amount, t.balance, t.state, t.state = 'paid',
 	 CASE WHEN t.state = 'written_off' THEN t.written_off_at END)
 	ORDER BY b.id`
 
