@@ -17,6 +17,10 @@ import (
 // its batch.
 const storeTimeout = 10 * time.Second
 
+// errCommitSlow answers a request whose commit did not end within the
+// batcher's answerWithin; the event may still be committed, and a retry finds it.
+var errCommitSlow = errors.New("the event's commit did not end in time")
+
 // errClosed answers requests that arrive after Close.
 var errClosed = errors.New("webhook handler is closed")
 
@@ -39,13 +43,14 @@ type result struct {
 // requests and stores them with one transaction, so ingest is bounded by
 // what PostgreSQL commits per second, not by events per second.
 type batcher struct {
-	store      *reconcile.Store
-	relay      *relay
-	log        *zap.Logger
-	stats      *counters
-	wait       time.Duration
-	max        int
-	queueBytes int64
+	store        *reconcile.Store
+	relay        *relay
+	log          *zap.Logger
+	stats        *counters
+	wait         time.Duration
+	max          int
+	queueBytes   int64
+	answerWithin time.Duration
 
 	// heldBytes are the payload bytes of the events submitted and not yet
 	// answered, waiting or being committed.
@@ -67,14 +72,19 @@ type batchLimits struct {
 	max        int   // events per commit
 	queue      int   // events waiting beside those being committed
 	queueBytes int64 // payload bytes held, waiting or being committed
+	// answerWithin bounds a request's wait for its commit, from its
+	// arrival: behind a commit stuck on a hung PostgreSQL a request is
+	// answered at this bound, not when the commit before its own gives up.
+	answerWithin time.Duration
 }
 
 func newBatcher(store *reconcile.Store, rl *relay, log *zap.Logger, stats *counters, l batchLimits) *batcher {
 	b := &batcher{
 		store: store, relay: rl, log: log, stats: stats, wait: l.wait, max: l.max, queueBytes: l.queueBytes,
-		in:      make(chan *pending, l.queue),
-		events:  make([]reconcile.InboxEvent, 0, l.max),
-		stopped: make(chan struct{}),
+		answerWithin: l.answerWithin,
+		in:           make(chan *pending, l.queue),
+		events:       make([]reconcile.InboxEvent, 0, l.max),
+		stopped:      make(chan struct{}),
 	}
 	go b.run()
 	return b
@@ -109,11 +119,15 @@ func (b *batcher) submit(ctx context.Context, ev reconcile.InboxEvent) (isNew bo
 	}
 	b.mu.RUnlock()
 
+	timer := time.NewTimer(b.answerWithin - time.Since(p.at))
+	defer timer.Stop()
 	select {
 	case r := <-p.done:
 		return r.isNew, r.err
 	case <-ctx.Done():
 		return false, ctx.Err()
+	case <-timer.C:
+		return false, errCommitSlow
 	}
 }
 

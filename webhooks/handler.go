@@ -49,6 +49,10 @@ type Config struct {
 	// sheds rather than holds an ever larger backlog in memory.
 	QueueMax   int
 	QueueBytes int64
+	// AnswerWithin bounds how long a request waits for its event's commit,
+	// from its arrival (default 10s): past it the answer is 503 and Stripe
+	// retries, however long PostgreSQL hangs.
+	AnswerWithin time.Duration
 }
 
 // Defaults of Config.
@@ -57,7 +61,10 @@ const (
 	DefaultMaxBody   = 1 << 20
 	DefaultBatchWait = 2 * time.Millisecond
 	DefaultBatchMax  = 256
-	DefaultQueueMax  = 1024
+	// DefaultAnswerWithin keeps every answer well inside Stripe's own
+	// timeout, even behind a commit stuck on a hung PostgreSQL.
+	DefaultAnswerWithin = 10 * time.Second
+	DefaultQueueMax     = 1024
 	// DefaultQueueBytes bounds the payloads held: at most what 32 MiB of
 	// events costs, whatever the rate of requests.
 	DefaultQueueBytes = 32 << 20
@@ -97,6 +104,7 @@ func New(cfg Config, store *reconcile.Store, enq Enqueuer, log *zap.Logger) *Han
 	h.batch = newBatcher(store, h.relay, log, &h.stats, batchLimits{
 		wait: orDefault(cfg.BatchWait, DefaultBatchWait), max: orDefault(cfg.BatchMax, DefaultBatchMax),
 		queue: orDefault(cfg.QueueMax, DefaultQueueMax), queueBytes: orDefault(cfg.QueueBytes, DefaultQueueBytes),
+		answerWithin: orDefault(cfg.AnswerWithin, DefaultAnswerWithin),
 	})
 	return h
 }
@@ -178,6 +186,11 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, payload []byte
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, CodeOverloaded, "more events than the database commits; retry")
 		return true
+	case errors.Is(err, errCommitSlow):
+		// Its batch may still read the payload, so the buffer is left to
+		// the garbage collector.
+		writeError(w, http.StatusServiceUnavailable, CodeDatabaseUnavailable, "the database did not store the event in time; retry")
+		return false
 	case err != nil && r.Context().Err() != nil:
 		// The sender is gone; the event may still be committed, and a
 		// retry finds it stored. Its batch may still read the payload, so

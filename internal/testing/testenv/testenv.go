@@ -63,7 +63,7 @@ func clone(ctx context.Context, t testing.TB, admin *pgx.Conn, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := "reconciler_tmpl_" + sum
+	tmpl := "reconciler_template_" + sum
 	for range 3 {
 		lock(ctx, t, admin, `SELECT pg_advisory_lock_shared($1)`)
 		var exists bool
@@ -100,7 +100,7 @@ func build(ctx context.Context, t testing.TB, admin *pgx.Conn, tmpl string) {
 	// different migrations test side by side on one server. Each template
 	// carries its build time in its comment.
 	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database
-		WHERE datname LIKE 'reconciler_tmpl_%'
+		WHERE datname LIKE 'reconciler_template_%'
 		  AND coalesce(substring(shobj_description(oid, 'pg_database') FROM '^built ([0-9]+)$')::bigint, 0)
 		      < extract(epoch FROM now() - interval '1 day')`)
 	if err != nil {
