@@ -83,3 +83,16 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 		}
 	})
 }
+
+func TestMigrateReachesTheHighestNumber(t *testing.T) {
+	t.Parallel()
+	t.Run("a database ends at the highest migration number, even while lower numbers are still reserved by other branches", func(t *testing.T) {
+		v, err := migrate.Up(context.Background(), emptyDatabase(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v < 8 {
+			t.Fatalf("version %d, want at least 8 (008_operators.sql)", v)
+		}
+	})
+}
