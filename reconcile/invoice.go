@@ -93,6 +93,7 @@ type HistoryEntry struct {
 	Amount    *Amount        `json:"amount"`
 	PaymentID *string        `json:"payment_id"`
 	Notes     string         `json:"notes"`
+	Actor     string         `json:"actor"`
 	Details   map[string]any `json:"details,omitempty"`
 }
 

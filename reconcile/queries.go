@@ -49,14 +49,14 @@ func (s *Store) GetInvoiceDetail(ctx context.Context, id string) (InvoiceDetail,
 			if d.Payments, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Payment, error) { return scanPayment(r) }); err != nil {
 				return fmt.Errorf("read payments of invoice %s: %w", id, err)
 			}
-			rows, err = tx.Query(ctx, `SELECT id, at, kind, amount, payment_id, notes, details FROM invoice_history
+			rows, err = tx.Query(ctx, `SELECT id, at, kind, amount, payment_id, notes, actor, details FROM invoice_history
 				WHERE invoice_id = $1 ORDER BY id`, id)
 			if err != nil {
 				return fmt.Errorf("read history of invoice %s: %w", id, err)
 			}
 			d.History, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (HistoryEntry, error) {
 				var h HistoryEntry
-				err := r.Scan(&h.ID, &h.At, &h.Kind, &h.Amount, &h.PaymentID, &h.Notes, &h.Details)
+				err := r.Scan(&h.ID, &h.At, &h.Kind, &h.Amount, &h.PaymentID, &h.Notes, &h.Actor, &h.Details)
 				h.At = h.At.UTC()
 				return h, err
 			})

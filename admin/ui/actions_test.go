@@ -108,7 +108,7 @@ func TestRecordPayment(t *testing.T) {
 
 	t.Run("an unfinished job's page reloads itself", func(t *testing.T) {
 		h.createInvoice(t, "inv_queued", 10000, true)
-		job, _, err := h.store.CreateJob(context.Background(), reconcile.NewJob{Type: reconcile.JobWriteOff, InvoiceID: "inv_queued",
+		job, _, err := h.store.CreateJob(context.Background(), reconcile.NewJob{Actor: "tester", Type: reconcile.JobWriteOff, InvoiceID: "inv_queued",
 			Payload: map[string]string{"invoice_id": "inv_queued"}})
 		if err != nil {
 			t.Fatal(err)
@@ -190,7 +190,7 @@ func TestRecordPayment(t *testing.T) {
 	t.Run("a failed job's reason is shown", func(t *testing.T) {
 		h.createInvoice(t, "inv_failed", 10000, true)
 		ctx := context.Background()
-		job, _, err := h.store.CreateJob(ctx, reconcile.NewJob{Type: reconcile.JobRecordPayment, InvoiceID: "inv_failed",
+		job, _, err := h.store.CreateJob(ctx, reconcile.NewJob{Actor: "tester", Type: reconcile.JobRecordPayment, InvoiceID: "inv_failed",
 			Payload: map[string]string{"invoice_id": "inv_failed"}})
 		if err != nil {
 			t.Fatal(err)
@@ -216,7 +216,7 @@ func TestRecordPayment(t *testing.T) {
 		// The balance moves between the page and the job: record 80.00
 		// elsewhere first (the JSON API's path), then 40.00 here.
 		ctx := context.Background()
-		if _, _, err := h.store.RecordManualPayment(ctx, reconcile.ManualPayment{Key: "k1", InvoiceID: "inv_race", Amount: 8000,
+		if _, _, err := h.store.RecordManualPayment(ctx, reconcile.ManualPayment{Actor: "tester", Key: "k1", InvoiceID: "inv_race", Amount: 8000,
 			PaidDate: reconcile.DateOf(h.now)}); err != nil {
 			t.Fatal(err)
 		}

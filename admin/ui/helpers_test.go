@@ -247,13 +247,13 @@ func (p page) mustNotContain(t *testing.T, unwanted ...string) page {
 // sent is set.
 func (h *harness) createInvoice(t *testing.T, id string, amount reconcile.Amount, sent bool) reconcile.Invoice {
 	t.Helper()
-	inv, err := h.store.CreateInvoice(context.Background(), reconcile.NewInvoice{
+	inv, err := h.store.CreateInvoice(context.Background(), reconcile.NewInvoice{Actor: "tester",
 		ID: id, Number: "F-" + id, Client: "acme", Currency: "usd", Amount: amount})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sent {
-		if inv, err = h.store.SendInvoice(context.Background(), id); err != nil {
+		if inv, err = h.store.SendInvoice(context.Background(), reconcile.Op{Actor: "tester"}, id); err != nil {
 			t.Fatal(err)
 		}
 	}

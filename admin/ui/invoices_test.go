@@ -35,11 +35,11 @@ func TestInvoiceListing(t *testing.T) {
 	h.createInvoice(t, "inv_written", 10000, true)
 	today := reconcile.DateOf(time.Now())
 	for id, amount := range map[string]reconcile.Amount{"inv_partial": 2500, "inv_paid": 10000} {
-		if _, _, err := h.store.RecordManualPayment(ctx, reconcile.ManualPayment{Key: "k_" + id, InvoiceID: id, Amount: amount, PaidDate: today}); err != nil {
+		if _, _, err := h.store.RecordManualPayment(ctx, reconcile.ManualPayment{Actor: "tester", Key: "k_" + id, InvoiceID: id, Amount: amount, PaidDate: today}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := h.store.WriteOff(ctx, "k_wo", "inv_written", "bad debt"); err != nil {
+	if _, err := h.store.WriteOff(ctx, reconcile.Op{Key: "k_wo", Actor: "tester"}, "inv_written", "bad debt"); err != nil {
 		t.Fatal(err)
 	}
 	b := h.loggedIn(t)
@@ -81,7 +81,7 @@ func TestInvoiceListing(t *testing.T) {
 			want     string
 		}{{"jpy", 500, "500 JPY"}, {"kwd", 1500, "1.500 KWD"}, {"eur", 123456, "1234.56 EUR"}} {
 			id := "inv_" + c.currency
-			if _, err := h.store.CreateInvoice(ctx, reconcile.NewInvoice{ID: id, Number: "F-" + id, Client: "acme",
+			if _, err := h.store.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: id, Number: "F-" + id, Client: "acme",
 				Currency: c.currency, Amount: c.amount}); err != nil {
 				t.Fatal(err)
 			}

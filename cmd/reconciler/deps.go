@@ -20,6 +20,7 @@ import (
 	"github.com/payrecon/reconciler/internal/config"
 	"github.com/payrecon/reconciler/internal/httpserver"
 	"github.com/payrecon/reconciler/internal/notify"
+	"github.com/payrecon/reconciler/internal/operators"
 	"github.com/payrecon/reconciler/internal/reqlog"
 	"github.com/payrecon/reconciler/internal/stripe"
 	"github.com/payrecon/reconciler/reconcile"
@@ -136,7 +137,9 @@ func (d *deps) Close() {
 func newHTTPServer(cfg config.Config, d *deps, log *zap.Logger) *http.Server {
 	d.webhooks = webhooks.New(webhooks.Config{Secrets: cfg.WebhookSecrets}, d.store, d.client, log.Named("webhooks"))
 	d.metrics.MustRegister(d.webhooks.Collector())
-	api := admin.New(admin.Config{Token: cfg.AdminToken, Store: d.store, Jobs: d.client, Log: log.Named("admin"), Now: time.Now})
+	ops := operators.NewStore(d.pool)
+	api := admin.New(admin.Config{Token: cfg.AdminToken, Store: d.store, Jobs: d.client, Operators: ops,
+		Log: log.Named("admin"), Now: time.Now})
 	api.MountNotifications(d.notify)
 	console := ui.New(ui.Config{Token: cfg.AdminToken, API: api, Store: d.store, Log: log.Named("ui")})
 	// Asynq's dashboard, for a browser logged in to the console or a
