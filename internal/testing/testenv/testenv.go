@@ -9,6 +9,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
@@ -110,10 +112,20 @@ func DatabaseURL(t testing.TB) string {
 		t.Fatalf("testenv: PostgreSQL at TEST_DATABASE_URL is not reachable (run scripts/services.sh ensure): %v", err)
 	}
 	defer admin.Close(context.Background())
-	tmpl := template(ctx, t, admin)
 	name := strings.ToLower(ids.New("test"))
-	if _, err := admin.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()+` TEMPLATE `+pgx.Identifier{tmpl}.Sanitize()); err != nil {
-		t.Fatalf("testenv: create database: %v", err)
+	// Another checkout's tests, on other migrations, may drop our template
+	// between its check and the clone (it is not in use then): build it
+	// again and clone again.
+	for attempt := 1; ; attempt++ {
+		tmpl := template(ctx, t, admin)
+		_, err := admin.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()+` TEMPLATE `+pgx.Identifier{tmpl}.Sanitize())
+		if err == nil {
+			break
+		}
+		var pgErr *pgconn.PgError
+		if attempt == 5 || !errors.As(err, &pgErr) || pgErr.Code != "3D000" { // invalid_catalog_name
+			t.Fatalf("testenv: create database: %v", err)
+		}
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
