@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/payrecon/reconciler/admin"
 	"github.com/payrecon/reconciler/admin/cli"
 	"github.com/payrecon/reconciler/internal/apperr"
 	"github.com/payrecon/reconciler/reconcile"
@@ -164,6 +165,14 @@ var jobWhat = map[reconcile.JobType]string{
 	reconcile.JobReconcile:     "Reconciliation run",
 }
 
+// mayCall reports whether the request's session may call the admin API's
+// route of pattern, so that the console offers only what its role may do.
+func mayCall(r *http.Request, pattern string) bool {
+	s, ok := sessionOf(r)
+	method, _, _ := strings.Cut(pattern, " ")
+	return ok && s.principal.Role.Allows(admin.RequiredRole(pattern, method))
+}
+
 // loadInvoicePage reads what the invoice page shows. It returns a refusal
 // (not found) or a fault as err.
 func (h *Handler) loadInvoicePage(r *http.Request, id string) (*invoicePage, error) {
@@ -181,13 +190,13 @@ func (h *Handler) loadInvoicePage(r *http.Request, id string) (*invoicePage, err
 		Unpaid:  max(inv.Amount-inv.PaidAmount, 0),
 
 		CurrencyCode: strings.ToUpper(inv.Currency),
-		// The same rules the ledger applies: only an action it would take
-		// is offered.
-		CanSend:           inv.State == reconcile.StateDraft,
-		CanRecord:         inv.SentAt != nil && inv.Amount > inv.PaidAmount,
-		CanDeletePayments: inv.CanDeletePayment() == nil,
-		CanWriteOff:       inv.CanWriteOff() == nil,
-		CanReopen:         inv.CanReopen() == nil,
+		// The same rules the ledger applies, and the same roles the admin
+		// API checks: only an action it would take is offered.
+		CanSend:           inv.State == reconcile.StateDraft && mayCall(r, "POST /admin/invoices/{id}/send"),
+		CanRecord:         inv.SentAt != nil && inv.Amount > inv.PaidAmount && mayCall(r, "POST /admin/invoices/{id}/payments"),
+		CanDeletePayments: inv.CanDeletePayment() == nil && mayCall(r, "DELETE /admin/invoices/{id}/payments/{payment_id}"),
+		CanWriteOff:       inv.CanWriteOff() == nil && mayCall(r, "POST /admin/invoices/{id}/write-off"),
+		CanReopen:         inv.CanReopen() == nil && mayCall(r, "POST /admin/invoices/{id}/reopen"),
 	}
 	switch cli.Decimals(inv.Currency) {
 	case 0:
@@ -273,7 +282,11 @@ type confirmPage struct {
 // confirmDelete answers GET /admin/ui/invoices/{id}/payments/{payment_id}/delete:
 // the confirmation the payment's X leads to, since without JavaScript a
 // form cannot ask first.
-func (h *Handler) confirmDelete(w http.ResponseWriter, r *http.Request, _ session) {
+func (h *Handler) confirmDelete(w http.ResponseWriter, r *http.Request, s session) {
+	if !mayCall(r, "DELETE /admin/invoices/{id}/payments/{payment_id}") {
+		h.roleRefused(w, r, s, "delete a payment")
+		return
+	}
 	ctx := r.Context()
 	inv, err := h.store.GetInvoice(ctx, r.PathValue("id"))
 	if err == nil {

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/payrecon/reconciler/admin/cli"
+	"github.com/payrecon/reconciler/internal/operators"
 	"github.com/payrecon/reconciler/reconcile"
 )
 
@@ -71,8 +72,12 @@ func moneyOrDash(a *reconcile.Amount, currency string) string {
 	return money(*a, currency)
 }
 
-// when shows a time in UTC, to the minute.
-func when(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+// timeLayout is the console's one format of a time: UTC, to the second,
+// so that two changes a moment apart read in their order.
+const timeLayout = "2006-01-02 15:04:05 UTC"
+
+// when shows a time in the console's format.
+func when(t time.Time) string { return t.UTC().Format(timeLayout) }
 
 // base is what the layout shows on every page.
 type base struct {
@@ -85,9 +90,12 @@ type base struct {
 	ErrorTitle string
 	Error      string
 	Notice     string
-	// LoggedIn and CSRF are filled in by render from the session.
+	// LoggedIn, CSRF, Who and Role are filled in by render from the
+	// session.
 	LoggedIn bool
 	CSRF     string
+	Who      string
+	Role     operators.Role
 }
 
 func (b *base) layout() *base { return b }
@@ -98,9 +106,10 @@ type view interface{ layout() *base }
 // render writes a page. It is executed into memory first, so a template
 // error is a clean 500 rather than half a page.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
-	if s, ok := h.readSession(r); ok {
+	if s, ok := sessionOf(r); ok {
 		b := v.layout()
 		b.LoggedIn, b.CSRF = true, h.csrfToken(s)
+		b.Who, b.Role = s.principal.Name, s.principal.Role
 	}
 	var buf bytes.Buffer
 	if err := h.pages[name].ExecuteTemplate(&buf, "layout", v); err != nil {
@@ -129,6 +138,12 @@ func (h *Handler) forbidden(w http.ResponseWriter, r *http.Request, why string) 
 	h.renderError(w, r, http.StatusForbidden, "Forbidden", why+" Nothing was changed.")
 }
 
+// roleRefused answers a page the session's role may not use.
+func (h *Handler) roleRefused(w http.ResponseWriter, r *http.Request, s session, what string) {
+	h.renderError(w, r, http.StatusForbidden, "Not allowed for your role",
+		"The "+string(s.principal.Role)+" role may not "+what+". Nothing was changed.")
+}
+
 // internal answers a fault that is not the operator's.
 func (h *Handler) internal(w http.ResponseWriter, r *http.Request, err error) {
 	h.log.Error("ui: internal error", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
@@ -147,6 +162,8 @@ func (h *Handler) refusal(r *http.Request, err error, inv *reconcile.Invoice) (s
 		title = "Check the form"
 	case http.StatusNotFound:
 		title = "Not found"
+	case http.StatusForbidden:
+		title = "Not allowed for your role"
 	case http.StatusConflict:
 		title = "Not allowed in this state"
 	case http.StatusUnprocessableEntity:
