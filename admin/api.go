@@ -90,6 +90,8 @@ func (a *API) routes() {
 	a.Handle("POST /admin/reconcile", a.errs(a.reconcile))
 	a.Handle("GET /admin/reconcile/runs", a.errs(a.listRuns))
 	a.Handle("GET /admin/reports/summary", a.errs(a.summary))
+	a.Handle("GET /admin/reports/aging", a.errs(a.aging))
+	a.Handle("GET /admin/reports/movements.csv", a.errs(a.movements))
 	a.Handle("GET /admin/openapi.yaml", ServeOpenAPI)
 	a.Handle("POST /admin/operators", a.errs(a.createOperator))
 	a.Handle("GET /admin/operators", a.errs(a.listOperators))

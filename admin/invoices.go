@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/payrecon/reconciler/internal/operators"
 	"github.com/payrecon/reconciler/reconcile"
@@ -59,7 +60,7 @@ func (a *API) createInvoice(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// listInvoices answers GET /admin/invoices?state=&client=&limit=&cursor=.
+// listInvoices answers GET /admin/invoices?state=&client=&overdue=&limit=&cursor=.
 // Empty parameters mean "any", as the contract's template shows them.
 func (a *API) listInvoices(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
@@ -67,8 +68,15 @@ func (a *API) listInvoices(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	overdue := false
+	if s := q.Get("overdue"); s != "" {
+		if overdue, err = strconv.ParseBool(s); err != nil {
+			return invalid("invalid_overdue", "overdue must be true or false")
+		}
+	}
 	page, err := a.store.ListInvoices(r.Context(), reconcile.InvoiceFilter{
-		State: reconcile.State(q.Get("state")), Client: q.Get("client"), Limit: limit, Cursor: q.Get("cursor"),
+		State: reconcile.State(q.Get("state")), Client: q.Get("client"), Overdue: overdue,
+		Limit: limit, Cursor: q.Get("cursor"),
 	})
 	if err != nil {
 		return err

@@ -531,7 +531,7 @@ func oaDecode(raw []byte) (any, error) {
 func TestOpenAPIValidatorRefusesDrift(t *testing.T) {
 	s := oaLoad(t)
 	good := `{"id":"inv_1","number":"F-1","client":"acme","currency":"usd","amount":1000,"paid_amount":0,
-		"written_off_amount":0,"balance":1000,"state":"draft","issue_date":null,"due_date":"2024-03-31",
+		"written_off_amount":0,"balance":1000,"state":"draft","overdue":false,"issue_date":null,"due_date":"2024-03-31",
 		"sent_at":null,"paid_at":null,"written_off_at":null,"stripe_invoice_id":null,
 		"created_at":"2024-03-01T10:00:00Z","updated_at":"2024-03-01T10:00:00.123456Z"}`
 	invoice := map[string]any{"$ref": "#/components/schemas/Invoice"}

@@ -25,23 +25,25 @@ func ValidState(s string) bool {
 
 // Invoice is one invoice with its totals, as the admin API shows it.
 type Invoice struct {
-	ID               string     `json:"id"`
-	Number           string     `json:"number"`
-	Client           string     `json:"client"`
-	Currency         string     `json:"currency"`
-	Amount           Amount     `json:"amount"`
-	PaidAmount       Amount     `json:"paid_amount"`
-	WrittenOffAmount Amount     `json:"written_off_amount"`
-	Balance          Amount     `json:"balance"`
-	State            State      `json:"state"`
-	IssueDate        *Date      `json:"issue_date"`
-	DueDate          *Date      `json:"due_date"`
-	SentAt           *time.Time `json:"sent_at"`
-	PaidAt           *time.Time `json:"paid_at"`
-	WrittenOffAt     *time.Time `json:"written_off_at"`
-	StripeInvoiceID  *string    `json:"stripe_invoice_id"`
-	CreatedAt        time.Time  `json:"created_at"`
-	UpdatedAt        time.Time  `json:"updated_at"`
+	ID               string `json:"id"`
+	Number           string `json:"number"`
+	Client           string `json:"client"`
+	Currency         string `json:"currency"`
+	Amount           Amount `json:"amount"`
+	PaidAmount       Amount `json:"paid_amount"`
+	WrittenOffAmount Amount `json:"written_off_amount"`
+	Balance          Amount `json:"balance"`
+	State            State  `json:"state"`
+	// Overdue: sent, with a balance due, and past its due date (UTC).
+	Overdue         bool       `json:"overdue"`
+	IssueDate       *Date      `json:"issue_date"`
+	DueDate         *Date      `json:"due_date"`
+	SentAt          *time.Time `json:"sent_at"`
+	PaidAt          *time.Time `json:"paid_at"`
+	WrittenOffAt    *time.Time `json:"written_off_at"`
+	StripeInvoiceID *string    `json:"stripe_invoice_id"`
+	CreatedAt       time.Time  `json:"created_at"`
+	UpdatedAt       time.Time  `json:"updated_at"`
 }
 
 // Source says where a payment came from.

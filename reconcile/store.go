@@ -42,6 +42,7 @@ func scanInvoice(row pgx.Row) (Invoice, error) {
 	}
 	inv.IssueDate, inv.DueDate = datePtr(issue), datePtr(due)
 	inv.CreatedAt, inv.UpdatedAt = inv.CreatedAt.UTC(), inv.UpdatedAt.UTC()
+	inv.Overdue = inv.overdueOn(DateOf(time.Now()))
 	for _, t := range []**time.Time{&inv.SentAt, &inv.PaidAt, &inv.WrittenOffAt} {
 		if *t != nil {
 			u := (*t).UTC()
