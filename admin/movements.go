@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/payrecon/reconciler/internal/operators"
 	"github.com/payrecon/reconciler/internal/reqlog"
 	"github.com/payrecon/reconciler/reconcile"
 )
@@ -25,17 +26,30 @@ const (
 
 // movements answers GET /admin/reports/movements.csv?from=&to=: one CSV
 // row per money movement dated in the range (by default this month up to
-// today, as the summary), streamed as PostgreSQL sends the rows.
+// today, as the summary).
 func (a *API) movements(w http.ResponseWriter, r *http.Request) error {
 	from, to, err := a.dateRange(r)
 	if err != nil {
+		return err
+	}
+	return a.WriteMovementsCSV(w, r, from, to)
+}
+
+// WriteMovementsCSV answers r with the movements CSV of from..to, streamed
+// as PostgreSQL sends the rows. It returns an error only when nothing was
+// sent yet, for the caller to answer; an error after the first row cuts
+// the connection (the handler panics with http.ErrAbortHandler), so a
+// partial file never passes for a whole one. The console serves the same
+// file with it.
+func (a *API) WriteMovementsCSV(w http.ResponseWriter, r *http.Request, from, to reconcile.Date) error {
+	if _, err := require(r.Context(), operators.RoleViewer, "read the movements"); err != nil {
 		return err
 	}
 	rc := http.NewResponseController(w)
 	out := csv.NewWriter(w)
 	started := false
 	rows := 0
-	err = a.store.Movements(r.Context(), from, to, func(m reconcile.Movement) error {
+	err := a.store.Movements(r.Context(), from, to, func(m reconcile.Movement) error {
 		if !started {
 			started = true
 			writeCSVHeaders(w, "movements-"+from.String()+"-"+to.String()+".csv")

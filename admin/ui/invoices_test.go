@@ -73,13 +73,13 @@ func TestInvoiceListing(t *testing.T) {
 			`href="/admin/ui/invoices?state=written_off&tab=all"`, ">Written-Off<")
 	})
 
-	t.Run("amounts show in major units with the currency", func(t *testing.T) {
-		b.get("/admin/ui/invoices?tab=open").must(t, http.StatusOK).mustContain(t, "100.00 USD", "25.00 USD", "75.00 USD")
+	t.Run("amounts show in major units, grouped by thousands, with the currency's sign", func(t *testing.T) {
+		b.get("/admin/ui/invoices?tab=open").must(t, http.StatusOK).mustContain(t, "$100.00", "$25.00", "$75.00")
 		for _, c := range []struct {
 			currency string
 			amount   reconcile.Amount
 			want     string
-		}{{"jpy", 500, "500 JPY"}, {"kwd", 1500, "1.500 KWD"}, {"eur", 123456, "1234.56 EUR"}} {
+		}{{"jpy", 500, "¥500"}, {"kwd", 1500, "1.500 KWD"}, {"eur", 123456, "€1,234.56"}} {
 			id := "inv_" + c.currency
 			if _, err := h.store.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: id, Number: "F-" + id, Client: "acme",
 				Currency: c.currency, Amount: c.amount}); err != nil {
@@ -103,7 +103,7 @@ func TestInvoiceListing(t *testing.T) {
 
 	t.Run("the invoice page shows amount, paid, written off, balance, state, payments and history", func(t *testing.T) {
 		res := b.get("/admin/ui/invoices/inv_partial").must(t, http.StatusOK)
-		res.mustContain(t, "Invoice F-inv_partial", ">partial<", "100.00 USD", "25.00 USD", "75.00 USD",
+		res.mustContain(t, "Invoice F-inv_partial", ">partial<", "$100.00", "$25.00", "$75.00",
 			"Record payment", "Payments", "History", "payment recorded", "sent", "created")
 		b.get("/admin/ui/invoices/inv_written").must(t, http.StatusOK).mustContain(t, ">written off<", "bad debt", "Reopen")
 	})

@@ -11,7 +11,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/payrecon/reconciler/admin/cli"
 	"github.com/payrecon/reconciler/internal/operators"
 	"github.com/payrecon/reconciler/reconcile"
 )
@@ -21,7 +20,7 @@ var files embed.FS
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"login", "invoices", "invoice", "confirm", "events", "error"}
+var pageNames = []string{"login", "invoices", "invoice", "confirm", "writeoff", "events", "reports", "error"}
 
 var funcs = template.FuncMap{
 	"money":  money,
@@ -40,6 +39,7 @@ var funcs = template.FuncMap{
 		return d.String()
 	},
 	"label": func(s any) string { return strings.ReplaceAll(fmt.Sprint(s), "_", " ") },
+	"upper": strings.ToUpper,
 	"deref": func(s *string) string {
 		if s == nil {
 			return ""
@@ -59,19 +59,6 @@ func parsePages() map[string]*template.Template {
 	return pages
 }
 
-// money shows an amount of minor units in major units with the currency
-// code: 4000 usd is "40.00 USD".
-func money(a reconcile.Amount, currency string) string {
-	return cli.FormatAmount(int64(a), currency) + " " + strings.ToUpper(currency)
-}
-
-func moneyOrDash(a *reconcile.Amount, currency string) string {
-	if a == nil {
-		return "—"
-	}
-	return money(*a, currency)
-}
-
 // timeLayout is the console's one format of a time: UTC, to the second,
 // so that two changes a moment apart read in their order.
 const timeLayout = "2006-01-02 15:04:05 UTC"
@@ -82,7 +69,7 @@ func when(t time.Time) string { return t.UTC().Format(timeLayout) }
 // base is what the layout shows on every page.
 type base struct {
 	Title string
-	// Nav names the current section: "invoices" or "events".
+	// Nav names the current section: "invoices", "reports" or "events".
 	Nav string
 	// Refresh reloads the page every second (a job still running).
 	Refresh bool

@@ -144,7 +144,10 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET /admin/ui/invoices", h.page(h.invoices))
 	h.mux.HandleFunc("GET /admin/ui/invoices/{id}", h.page(h.invoice))
 	h.mux.HandleFunc("GET /admin/ui/invoices/{id}/payments/{payment_id}/delete", h.page(h.confirmDelete))
+	h.mux.HandleFunc("GET /admin/ui/invoices/{id}/write-off", h.page(h.confirmWriteOff))
 	h.mux.HandleFunc("GET /admin/ui/events", h.page(h.events))
+	h.mux.HandleFunc("GET /admin/ui/reports", h.page(h.reports))
+	h.mux.HandleFunc("GET /admin/ui/reports/movements.csv", h.page(h.movementsCSV))
 
 	h.mux.HandleFunc("POST /admin/ui/invoices/{id}/send", h.action(h.send))
 	h.mux.HandleFunc("POST /admin/ui/invoices/{id}/payments", h.action(h.recordPayment))
