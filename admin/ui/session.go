@@ -257,6 +257,10 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request, s session) {
 // frames, as the console's are.
 func (h *Handler) Protect(next http.Handler) http.Handler {
 	return DenyFraming(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.operators == nil {
+			http.Error(w, "the console has no store for its sessions", http.StatusServiceUnavailable)
+			return
+		}
 		s, ok, err := h.readSession(r)
 		if err != nil {
 			http.Error(w, "the session store is unavailable; retry", http.StatusServiceUnavailable)

@@ -182,10 +182,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("X-Frame-Options", "DENY")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Referrer-Policy", "same-origin")
-	if !h.hasToken && r.URL.Path != "/admin/ui/static/console.css" {
-		h.renderError(w, r, http.StatusServiceUnavailable, "Console not configured",
-			"The console is closed because no admin token is configured (ADMIN_TOKEN).")
-		return
+	if r.URL.Path != "/admin/ui/static/console.css" {
+		switch {
+		case !h.hasToken:
+			h.renderError(w, r, http.StatusServiceUnavailable, "Console not configured",
+				"The console is closed because no admin token is configured (ADMIN_TOKEN).")
+			return
+		case h.operators == nil:
+			// Sessions live in the operators store: without one, nobody could
+			// log out for good, so nobody logs in.
+			h.renderError(w, r, http.StatusServiceUnavailable, "Console not configured",
+				"The console is closed because it has no store for its sessions.")
+			return
+		}
 	}
 	h.mux.ServeHTTP(w, r)
 }
