@@ -131,13 +131,6 @@ func (h *Handler) roleRefused(w http.ResponseWriter, r *http.Request, s session,
 		"The "+string(s.principal.Role)+" role may not "+what+". Nothing was changed.")
 }
 
-// internal answers a fault that is not the operator's.
-func (h *Handler) internal(w http.ResponseWriter, r *http.Request, err error) {
-	h.log.Error("ui: internal error", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
-	h.renderError(w, r, http.StatusInternalServerError, "Something went wrong",
-		"The console could not do this. Nothing more is known here; the server log has the detail.")
-}
-
 // refusal maps err as the JSON API does (admin.API.Classify: a ledger
 // refusal by its kind, a database down as 503) to a status, a heading and
 // a message for people. inv, when known, lets amounts be shown in major
