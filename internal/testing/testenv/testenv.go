@@ -114,8 +114,9 @@ func DatabaseURL(t testing.TB) string {
 	defer admin.Close(context.Background())
 	name := strings.ToLower(ids.New("test"))
 	// Another checkout's tests, on other migrations, may drop our template
-	// between its check and the clone (it is not in use then): build it
-	// again and clone again.
+	// between its check and the clone (it is not in use then), or be
+	// dropping it as we clone (PostgreSQL marks it invalid meanwhile):
+	// build it again and clone again.
 	for attempt := 1; ; attempt++ {
 		tmpl := template(ctx, t, admin)
 		_, err := admin.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()+` TEMPLATE `+pgx.Identifier{tmpl}.Sanitize())
@@ -123,7 +124,8 @@ func DatabaseURL(t testing.TB) string {
 			break
 		}
 		var pgErr *pgconn.PgError
-		if attempt == 5 || !errors.As(err, &pgErr) || pgErr.Code != "3D000" { // invalid_catalog_name
+		// 3D000 invalid_catalog_name: gone; 55000 object_not_in_prerequisite_state: being dropped.
+		if attempt == 5 || !errors.As(err, &pgErr) || (pgErr.Code != "3D000" && pgErr.Code != "55000") {
 			t.Fatalf("testenv: create database: %v", err)
 		}
 	}
