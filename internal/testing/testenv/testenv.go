@@ -128,6 +128,7 @@ func DatabaseURL(t testing.TB) string {
 		if attempt == 5 || !errors.As(err, &pgErr) || (pgErr.Code != "3D000" && pgErr.Code != "55000") {
 			t.Fatalf("testenv: create database: %v", err)
 		}
+		time.Sleep(time.Duration(attempt) * 200 * time.Millisecond) // a drop in progress ends soon
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
