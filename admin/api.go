@@ -1,7 +1,9 @@
-// Package admin is the operator HTTP API under /admin: it authenticates,
-// validates, answers reads from the ledger, and queues every change of money
-// as a job (a row in PostgreSQL first, an Asynq task second) that the worker
-// applies.
+// Package admin is the operator HTTP API under /admin: it authenticates
+// (the bootstrap admin's ADMIN_TOKEN, or an operator's own key), checks the
+// caller's role against the route (RequiredRole), validates, answers reads
+// from the ledger, and queues every change of money as a job (a row in
+// PostgreSQL first, an Asynq task second) that the worker applies in the
+// caller's name.
 package admin
 
 import (
