@@ -1,19 +1,20 @@
-// Package admin is the operator HTTP API under /admin: it authenticates,
-// validates, answers reads from the ledger, and queues every change of money
-// as a job (a row in PostgreSQL first, an Asynq task second) that the worker
-// applies.
+// Package admin is the operator HTTP API under /admin: it authenticates
+// (the bootstrap admin's ADMIN_TOKEN, or an operator's own key), checks the
+// caller's role against the route (RequiredRole), validates, answers reads
+// from the ledger, and queues every change of money as a job (a row in
+// PostgreSQL first, an Asynq task second) that the worker applies in the
+// caller's name.
 package admin
 
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"net/http"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/payrecon/reconciler/internal/operators"
 	"github.com/payrecon/reconciler/reconcile"
 )
 
@@ -25,11 +26,15 @@ type JobSubmitter interface {
 
 // Config is what the API needs. Store and Jobs are required.
 type Config struct {
-	// Token is the bearer token operators send. Empty: every request is
-	// answered 503, so a deployment without ADMIN_TOKEN is closed, not open.
+	// Token is the bootstrap admin's bearer token (ADMIN_TOKEN). Empty:
+	// every request is answered 503, so a deployment without ADMIN_TOKEN is
+	// closed, not open.
 	Token string
 	Store *reconcile.Store
 	Jobs  JobSubmitter
+	// Operators holds the operators' keys and roles. Nil: only the admin
+	// token is accepted, and the operators routes answer 503.
+	Operators *operators.Store
 	// Log receives internal errors in full; callers see only a code. Nil
 	// logs nothing.
 	Log *zap.Logger
@@ -39,26 +44,28 @@ type Config struct {
 
 // API serves every path under /admin/; the caller mounts it at "/admin/".
 type API struct {
-	tokenSum [sha256.Size]byte
-	hasToken bool
-	store    *reconcile.Store
-	jobs     JobSubmitter
-	log      *zap.Logger
-	now      func() time.Time
-	mux      *http.ServeMux
-	patterns []string // as given to Handle, for Routes
+	tokenSum  [sha256.Size]byte
+	hasToken  bool
+	store     *reconcile.Store
+	jobs      JobSubmitter
+	operators *operators.Store
+	log       *zap.Logger
+	now       func() time.Time
+	mux       *http.ServeMux
+	patterns  []string // as given to Handle, for Routes
 }
 
 // New builds the API with its routes.
 func New(cfg Config) *API {
 	a := &API{
-		tokenSum: sha256.Sum256([]byte(cfg.Token)),
-		hasToken: cfg.Token != "",
-		store:    cfg.Store,
-		jobs:     cfg.Jobs,
-		log:      cfg.Log,
-		now:      cfg.Now,
-		mux:      http.NewServeMux(),
+		tokenSum:  sha256.Sum256([]byte(cfg.Token)),
+		hasToken:  cfg.Token != "",
+		store:     cfg.Store,
+		jobs:      cfg.Jobs,
+		operators: cfg.Operators,
+		log:       cfg.Log,
+		now:       cfg.Now,
+		mux:       http.NewServeMux(),
 	}
 	if a.log == nil {
 		a.log = zap.NewNop()
@@ -88,14 +95,20 @@ func (a *API) routes() {
 	a.Handle("POST /admin/reconcile", a.errs(a.reconcile))
 	a.Handle("GET /admin/reconcile/runs", a.errs(a.listRuns))
 	a.Handle("GET /admin/reports/summary", a.errs(a.summary))
-	a.Handle("GET /admin/openapi.yaml", a.serveOpenAPI)
+	a.Handle("GET /admin/reports/aging", a.errs(a.aging))
+	a.Handle("GET /admin/reports/movements.csv", a.errs(a.movements))
+	a.Handle("GET /admin/openapi.yaml", ServeOpenAPI)
+	a.Handle("POST /admin/operators", a.errs(a.createOperator))
+	a.Handle("GET /admin/operators", a.errs(a.listOperators))
+	a.Handle("DELETE /admin/operators/{id}", a.errs(a.revokeOperator))
 }
 
 // Handle adds a route, with a Go 1.22 ServeMux pattern such as
 // "GET /admin/reconcile/runs". It is served behind the same authentication
-// as every other route, because ServeHTTP checks the token before routing.
+// as every other route, because ServeHTTP checks the token before routing,
+// and only to a role RequiredRole allows.
 func (a *API) Handle(pattern string, h http.HandlerFunc) {
-	a.mux.HandleFunc(pattern, h)
+	a.mux.HandleFunc(pattern, a.guard(pattern, h))
 	a.patterns = append(a.patterns, pattern)
 }
 
@@ -122,9 +135,11 @@ func (a *API) errs(h handlerFunc) http.HandlerFunc {
 // path parameter or query that is not text (CheckParams) with a 400 before
 // any route runs.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !a.authorized(w, r) {
+	p, ok := a.authenticate(w, r)
+	if !ok {
 		return
 	}
+	r = r.WithContext(WithPrincipal(r.Context(), p))
 	h, pattern := a.mux.Handler(r)
 	if pattern == "" {
 		a.noRoute(w, r, h)
@@ -135,25 +150,6 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.mux.ServeHTTP(w, r)
-}
-
-// authorized answers 503 or 401 unless the request carries the token.
-func (a *API) authorized(w http.ResponseWriter, r *http.Request) bool {
-	if !a.hasToken {
-		a.WriteError(w, r, httpErr(http.StatusServiceUnavailable, "admin_not_configured",
-			"the admin API has no token configured (ADMIN_TOKEN)"))
-		return false
-	}
-	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	// Comparing digests keeps the comparison constant-time in the length of
-	// the token too, which ConstantTimeCompare alone is not.
-	got := sha256.Sum256([]byte(strings.TrimSpace(token)))
-	if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], a.tokenSum[:]) != 1 {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="admin"`)
-		a.WriteError(w, r, httpErr(http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token"))
-		return false
-	}
-	return true
 }
 
 // noRoute turns the mux's own 404 or 405 (with its Allow header) into the

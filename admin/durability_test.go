@@ -80,7 +80,7 @@ func TestWorkerKilledMidJob(t *testing.T) {
 			t.Fatal(err)
 		}
 		date, _ := reconcile.ParseDate("2024-06-01")
-		_, first, err := h.store.RecordManualPayment(ctx, reconcile.ManualPayment{
+		_, first, err := h.store.RecordManualPayment(ctx, reconcile.ManualPayment{Actor: "tester",
 			Key: job.ID, InvoiceID: "inv-crash", Amount: 2500, PaidDate: date})
 		if err != nil {
 			t.Fatal(err)

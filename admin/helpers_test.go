@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/payrecon/reconciler/admin"
+	"github.com/payrecon/reconciler/internal/operators"
 	"github.com/payrecon/reconciler/internal/testing/testenv"
 	"github.com/payrecon/reconciler/reconcile"
 	"github.com/payrecon/reconciler/worker"
@@ -58,7 +59,8 @@ func newHarness(t testing.TB, change ...func(*admin.Config)) *harness {
 	t.Cleanup(func() { _ = h.client.Close() })
 	runner := reconcile.NewRunner(h.store, h.client, reconcile.RunnerConfig{RelayAfter: time.Minute})
 	h.handlers = worker.NewHandlers(h.store, h.client, runner, time.Minute, zap.NewNop())
-	cfg := admin.Config{Token: testToken, Store: h.store, Jobs: h.client, Log: zap.NewNop(), Now: h.clock}
+	cfg := admin.Config{Token: testToken, Store: h.store, Jobs: h.client, Operators: operators.NewStore(pool),
+		Log: zap.NewNop(), Now: h.clock}
 	for _, c := range change {
 		c(&cfg)
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 
+	"github.com/payrecon/reconciler/internal/operators"
 	"github.com/payrecon/reconciler/reconcile"
 )
 
@@ -24,6 +26,10 @@ type createInvoiceBody struct {
 
 // createInvoice answers POST /admin/invoices: 201 with the draft invoice.
 func (a *API) createInvoice(w http.ResponseWriter, r *http.Request) error {
+	p, err := require(r.Context(), operators.RoleOperator, "create an invoice")
+	if err != nil {
+		return err
+	}
 	var b createInvoiceBody
 	if err := a.DecodeJSON(w, r, &b); err != nil {
 		return err
@@ -44,7 +50,7 @@ func (a *API) createInvoice(w http.ResponseWriter, r *http.Request) error {
 	// the field; its refusal is a 400 like ours.
 	inv, err := a.store.CreateInvoice(r.Context(), reconcile.NewInvoice{
 		ID: b.ID, Number: b.Number, Client: b.Client, Currency: b.Currency, Amount: amount,
-		IssueDate: issue, DueDate: due, StripeInvoiceID: b.StripeInvoiceID,
+		IssueDate: issue, DueDate: due, StripeInvoiceID: b.StripeInvoiceID, Actor: p.Name,
 	})
 	if err != nil {
 		return err
@@ -54,7 +60,7 @@ func (a *API) createInvoice(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// listInvoices answers GET /admin/invoices?state=&client=&limit=&cursor=.
+// listInvoices answers GET /admin/invoices?state=&client=&overdue=&limit=&cursor=.
 // Empty parameters mean "any", as the contract's template shows them.
 func (a *API) listInvoices(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
@@ -62,8 +68,15 @@ func (a *API) listInvoices(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	overdue := false
+	if s := q.Get("overdue"); s != "" {
+		if overdue, err = strconv.ParseBool(s); err != nil {
+			return invalid("invalid_overdue", "overdue must be true or false")
+		}
+	}
 	page, err := a.store.ListInvoices(r.Context(), reconcile.InvoiceFilter{
-		State: reconcile.State(q.Get("state")), Client: q.Get("client"), Limit: limit, Cursor: q.Get("cursor"),
+		State: reconcile.State(q.Get("state")), Client: q.Get("client"), Overdue: overdue,
+		Limit: limit, Cursor: q.Get("cursor"),
 	})
 	if err != nil {
 		return err
@@ -108,19 +121,28 @@ func (a *API) sendInvoice(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// SendInvoice marks invoice id sent and returns it. Sending is not money,
-// so it is applied at once rather than queued; sending again changes nothing.
+// SendInvoice marks invoice id sent, in the name of ctx's principal (an
+// operator or an admin), and returns it. Sending is not money, so it is
+// applied at once rather than queued; sending again changes nothing.
 func (a *API) SendInvoice(ctx context.Context, id string) (reconcile.Invoice, error) {
-	return a.store.SendInvoice(ctx, id)
+	p, err := require(ctx, operators.RoleOperator, "send an invoice")
+	if err != nil {
+		return reconcile.Invoice{}, err
+	}
+	return a.store.SendInvoice(ctx, reconcile.Op{Actor: p.Name}, id)
 }
 
 // deleteInvoice answers DELETE /admin/invoices/{id}: 204, or 409 when money
 // is on it.
 func (a *API) deleteInvoice(w http.ResponseWriter, r *http.Request) error {
+	p, err := require(r.Context(), operators.RoleOperator, "delete an invoice")
+	if err != nil {
+		return err
+	}
 	if err := a.emptyBody(w, r); err != nil {
 		return err
 	}
-	if err := a.store.DeleteInvoice(r.Context(), r.PathValue("id")); err != nil {
+	if err := a.store.DeleteInvoice(r.Context(), reconcile.Op{Actor: p.Name}, r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/payrecon/reconciler/internal/apperr"
+	"github.com/payrecon/reconciler/internal/operators"
 	"github.com/payrecon/reconciler/reconcile"
 	"github.com/payrecon/reconciler/worker"
 )
@@ -49,6 +50,12 @@ func (a *API) queueJob(w http.ResponseWriter, r *http.Request, prepare prepareFu
 // then stored and queued; concurrent requests with one key meet in the jobs
 // table's unique key, so they too get one job.
 func (a *API) submit(ctx context.Context, key, hash string, prepare func(context.Context) (reconcile.NewJob, error)) (reconcile.Job, error) {
+	// Every job changes something: at least an operator's. The routes that
+	// need more (a reconciliation run) are guarded by their pattern.
+	p, err := require(ctx, operators.RoleOperator, "queue a change")
+	if err != nil {
+		return reconcile.Job{}, err
+	}
 	if key != "" {
 		if err := checkKey(key); err != nil {
 			return reconcile.Job{}, err
@@ -73,7 +80,7 @@ func (a *API) submit(ctx context.Context, key, hash string, prepare func(context
 		}
 		return reconcile.Job{}, err
 	}
-	n.IdempotencyKey, n.RequestHash = key, hash
+	n.IdempotencyKey, n.RequestHash, n.Actor = key, hash, p.Name
 	return a.jobs.Submit(ctx, n)
 }
 

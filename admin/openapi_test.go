@@ -26,6 +26,7 @@ import (
 	"github.com/payrecon/reconciler/admin"
 	"github.com/payrecon/reconciler/admin/openapi"
 	"github.com/payrecon/reconciler/internal/notify"
+	"github.com/payrecon/reconciler/internal/operators"
 	"github.com/payrecon/reconciler/internal/testing/testenv"
 	"github.com/payrecon/reconciler/reconcile"
 	"github.com/payrecon/reconciler/webhooks"
@@ -425,6 +426,30 @@ func TestOpenAPIDocument(t *testing.T) {
 		}
 	})
 
+	t.Run("every admin write, and every admin-only read, documents 403 forbidden_role", func(t *testing.T) {
+		for _, o := range s.operations() {
+			if !strings.HasPrefix(o.path, "/admin/") {
+				continue
+			}
+			need := admin.RequiredRole(o.method+" "+o.path, o.method)
+			if need == operators.RoleViewer {
+				continue
+			}
+			if r, ok := s.response(o.op, http.StatusForbidden); !ok || s.errorSchema(r) == nil {
+				t.Errorf("%s needs the %s role but does not document 403 with the Error schema", o, need)
+			}
+		}
+	})
+
+	t.Run("the document names no path outside the project", func(t *testing.T) {
+		outside := regexp.MustCompile(`(^|[\s("'])(/(work|home|root|tmp|usr|var|etc|opt|srv|mnt)/|[A-Za-z]:\\|file:)`)
+		for i, line := range strings.Split(string(openapi.Document()), "\n") {
+			if outside.MatchString(line) {
+				t.Errorf("line %d names a path outside the project: %s", i+1, strings.TrimSpace(line))
+			}
+		}
+	})
+
 	t.Run("every write that queues a job takes an Idempotency-Key", func(t *testing.T) {
 		queued := 0
 		for _, o := range s.operations() {
@@ -506,7 +531,7 @@ func oaDecode(raw []byte) (any, error) {
 func TestOpenAPIValidatorRefusesDrift(t *testing.T) {
 	s := oaLoad(t)
 	good := `{"id":"inv_1","number":"F-1","client":"acme","currency":"usd","amount":1000,"credited_amount":0,"paid_amount":0,
-		"written_off_amount":0,"balance":1000,"state":"draft","issue_date":null,"due_date":"2024-03-31",
+		"written_off_amount":0,"balance":1000,"state":"draft","overdue":false,"issue_date":null,"due_date":"2024-03-31",
 		"sent_at":null,"paid_at":null,"written_off_at":null,"stripe_invoice_id":null,
 		"created_at":"2024-03-01T10:00:00Z","updated_at":"2024-03-01T10:00:00.123456Z"}`
 	invoice := map[string]any{"$ref": "#/components/schemas/Invoice"}
@@ -678,7 +703,8 @@ func newOAEnv(t *testing.T) *oaEnv {
 		t.Fatalf("start worker: %v", err)
 	}
 	t.Cleanup(srv.Shutdown)
-	api := admin.New(admin.Config{Token: oaToken, Store: store, Jobs: client, Log: zap.NewNop()})
+	ops := operators.NewStore(pool)
+	api := admin.New(admin.Config{Token: oaToken, Store: store, Jobs: client, Operators: ops, Log: zap.NewNop()})
 	hs := httptest.NewServer(api)
 	t.Cleanup(hs.Close)
 	e := &oaEnv{t: t, url: hs.URL, api: api, store: store, ids: map[string]string{}, made: map[string][]byte{}}
@@ -694,6 +720,14 @@ func newOAEnv(t *testing.T) *oaEnv {
 		t.Fatalf("create endpoint: %v", err)
 	}
 	e.ids["endpoints"] = ep.ID
+
+	// An operator, so that revoking one has one to revoke; the probe of
+	// POST /admin/operators adds another, named as the document's example.
+	op, _, err := ops.Create(ctx, "oa-operator", operators.RoleViewer, "admin")
+	if err != nil {
+		t.Fatalf("create operator: %v", err)
+	}
+	e.ids["operators"] = op.ID
 
 	const inv = "oa_inv_1"
 	e.ids["invoices"] = inv

@@ -26,7 +26,7 @@ func TestConcurrentOperatorsOnOneInvoice(t *testing.T) {
 		results := make(chan error, 30)
 		for i := range 30 {
 			wg.Go(func() {
-				_, _, err := s.RecordManualPayment(ctx, reconcile.ManualPayment{
+				_, _, err := s.RecordManualPayment(ctx, reconcile.ManualPayment{Actor: "tester",
 					Key: fmt.Sprintf("%s-%d", inv.ID, i), InvoiceID: inv.ID, Amount: 1000, PaidDate: today})
 				results <- err
 			})
@@ -59,16 +59,16 @@ func TestConcurrentOperatorsOnOneInvoice(t *testing.T) {
 					k := fmt.Sprintf("%s-%d-%d", inv.ID, g, i)
 					switch (g + i) % 4 {
 					case 0, 1:
-						_, _, _ = s.RecordManualPayment(ctx, reconcile.ManualPayment{Key: k, InvoiceID: inv.ID, Amount: reconcile.Amount(700 + 100*g), PaidDate: today})
+						_, _, _ = s.RecordManualPayment(ctx, reconcile.ManualPayment{Actor: "tester", Key: k, InvoiceID: inv.ID, Amount: reconcile.Amount(700 + 100*g), PaidDate: today})
 					case 2:
 						if d, err := s.GetInvoiceDetail(ctx, inv.ID); err == nil && len(d.Payments) > 0 {
-							_, _ = s.DeletePayment(ctx, k, inv.ID, d.Payments[i%len(d.Payments)].ID)
+							_, _ = s.DeletePayment(ctx, reconcile.Op{Key: k, Actor: "tester"}, inv.ID, d.Payments[i%len(d.Payments)].ID)
 						}
 					default:
 						if i%2 == 0 {
-							_, _ = s.WriteOff(ctx, k, inv.ID, "")
+							_, _ = s.WriteOff(ctx, reconcile.Op{Key: k, Actor: "tester"}, inv.ID, "")
 						} else {
-							_, _ = s.Reopen(ctx, k, inv.ID)
+							_, _ = s.Reopen(ctx, reconcile.Op{Key: k, Actor: "tester"}, inv.ID)
 						}
 					}
 				}

@@ -59,8 +59,7 @@ func scanCreditNote(row pgx.Row) (CreditNote, error) {
 
 // NewCreditNote is a credit note an operator issues. Key makes it
 // idempotent: the same key again issues nothing and returns the first credit
-// note. Actor, when empty, is the actor of the job named by Key if that job
-// records one, else "admin".
+// note. Actor names who issues it, as in every history row.
 type NewCreditNote struct {
 	Key       string
 	InvoiceID string
@@ -81,23 +80,16 @@ func (n NewCreditNote) Validate() error {
 		return ErrInvalidCreditReason()
 	case !textcheck.Valid(n.Notes, textcheck.MaxNotes):
 		return errInvalidNotes()
-	case n.Actor != "" && !textcheck.Valid(n.Actor, 200):
+	case !textcheck.Valid(n.Actor, 200):
 		return apperr.Errorf(apperr.KindInvalid, "invalid_actor", "actor must be 1 to 200 characters of text")
 	}
 	return nil
 }
 
-// insertCreditNote writes a credit note. Its actor is the one given, else
-// the actor of the job that asks for it: read through to_jsonb so that this
-// statement works whether or not the jobs table records actors yet (a
-// column it lacks reads as NULL); else the bootstrap admin.
+// insertCreditNote writes a credit note.
 const insertCreditNote = `
 	INSERT INTO credit_notes (id, invoice_id, amount, reason, notes, actor, op_key)
-	VALUES (@id, @invoice_id, @amount, @reason, @notes,
-		COALESCE(NULLIF(@actor, ''),
-			(SELECT NULLIF(to_jsonb(j) ->> 'actor', '') FROM jobs j WHERE j.id = @op_key),
-			'admin'),
-		@op_key)
+	VALUES (@id, @invoice_id, @amount, @reason, @notes, @actor, @op_key)
 	RETURNING ` + creditNoteColumns
 
 // IssueCreditNote lowers what a sent invoice is due by n.Amount, never past
@@ -108,7 +100,7 @@ func (s *Store) IssueCreditNote(ctx context.Context, n NewCreditNote) (Invoice, 
 		return Invoice{}, CreditNote{}, err
 	}
 	var cn CreditNote
-	inv, err := s.changeNoting(ctx, n.InvoiceID, n.Key, func(tx pgx.Tx, inv Invoice) (bool, notice, error) {
+	inv, err := s.changeNoting(ctx, n.InvoiceID, Op{Key: n.Key, Actor: n.Actor}, func(tx pgx.Tx, inv Invoice) (bool, notice, error) {
 		if err := inv.CanIssueCreditNote(n.Amount); err != nil {
 			return false, notice{}, err
 		}
@@ -120,7 +112,7 @@ func (s *Store) IssueCreditNote(ctx context.Context, n NewCreditNote) (Invoice, 
 		if err != nil {
 			return false, notice{}, fmt.Errorf("insert credit note on invoice %s: %w", inv.ID, err)
 		}
-		return true, notice{typ: outbox.Credited, creditNote: &cn}, addHistory(ctx, tx, inv.ID, creditHistory(HistoryCreditNoted, cn, n.Key))
+		return true, notice{typ: outbox.Credited, creditNote: &cn}, addHistory(ctx, tx, inv.ID, creditHistory(HistoryCreditNoted, cn, Op{Key: n.Key, Actor: n.Actor}))
 	})
 	if err != nil {
 		return Invoice{}, CreditNote{}, err
@@ -138,8 +130,8 @@ func (s *Store) IssueCreditNote(ctx context.Context, n NewCreditNote) (Invoice, 
 // again. Its row stays, marked reversed, and leaves every listing. Key makes
 // it idempotent: a replay succeeds and changes nothing, where a new reversal
 // of a reversed credit note is not found.
-func (s *Store) ReverseCreditNote(ctx context.Context, key, invoiceID, creditNoteID string) (Invoice, error) {
-	return s.changeNoting(ctx, invoiceID, key, func(tx pgx.Tx, inv Invoice) (bool, notice, error) {
+func (s *Store) ReverseCreditNote(ctx context.Context, op Op, invoiceID, creditNoteID string) (Invoice, error) {
+	return s.changeNoting(ctx, invoiceID, op, func(tx pgx.Tx, inv Invoice) (bool, notice, error) {
 		// The invoice's row lock serialises every change of its credit notes.
 		cn, err := scanCreditNote(tx.QueryRow(ctx, `SELECT `+creditNoteColumns+` FROM credit_notes
 			WHERE id = $1 AND invoice_id = $2 AND reversed_at IS NULL`, creditNoteID, invoiceID))
@@ -157,18 +149,18 @@ func (s *Store) ReverseCreditNote(ctx context.Context, key, invoiceID, creditNot
 		if err != nil {
 			return false, notice{}, fmt.Errorf("reverse credit note %s: %w", creditNoteID, err)
 		}
-		return true, notice{typ: outbox.Credited, creditNote: &cn}, addHistory(ctx, tx, invoiceID, creditHistory(HistoryCreditReversed, cn, key))
+		return true, notice{typ: outbox.Credited, creditNote: &cn}, addHistory(ctx, tx, invoiceID, creditHistory(HistoryCreditReversed, cn, op))
 	})
 }
 
 // creditHistory is the history row of a credit note issued or reversed: its
 // amount, its reason and notes, and its id in the details.
-func creditHistory(kind HistoryKind, cn CreditNote, key string) history {
+func creditHistory(kind HistoryKind, cn CreditNote, op Op) history {
 	notes := cn.Reason
 	if cn.Notes != "" {
 		notes += ": " + cn.Notes
 	}
-	return history{kind: kind, amount: amountPtr(cn.Amount), notes: notes, opKey: key,
+	return history{kind: kind, amount: amountPtr(cn.Amount), notes: notes, opKey: op.Key, actor: op.Actor,
 		details: map[string]any{"credit_note_id": cn.ID, "reason": cn.Reason}}
 }
 

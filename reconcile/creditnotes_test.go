@@ -129,15 +129,15 @@ func TestCreditNotes(t *testing.T) {
 		_, cn := mustCredit(t)(s.IssueCreditNote(ctx, creditNote(inv.ID, 3000, "discount")))
 		mustCredited(t, s, inv.ID, credited{3000, 7000, 0, 0, reconcile.StatePaid})
 		k := key()
-		got := mustInvoice(t)(s.ReverseCreditNote(ctx, k, inv.ID, cn.ID))
+		got := mustInvoice(t)(s.ReverseCreditNote(ctx, reconcile.Op{Key: k, Actor: "tester"}, inv.ID, cn.ID))
 		if want := (credited{0, 7000, 0, 3000, reconcile.StatePartial}); creditedOf(got) != want {
 			t.Fatalf("got %+v, want %+v", creditedOf(got), want)
 		}
 		if got.PaidAt != nil {
 			t.Fatal("paid_at kept after the credit note was reversed")
 		}
-		mustInvoice(t)(s.ReverseCreditNote(ctx, k, inv.ID, cn.ID)) // a replay succeeds
-		_, err := s.ReverseCreditNote(ctx, key(), inv.ID, cn.ID)
+		mustInvoice(t)(s.ReverseCreditNote(ctx, reconcile.Op{Key: k, Actor: "tester"}, inv.ID, cn.ID)) // a replay succeeds
+		_, err := s.ReverseCreditNote(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID, cn.ID)
 		testenv.WantLedgerError(t, err, apperr.KindNotFound, "credit_note_not_found")
 		d := mustDetail(t)(s.GetInvoiceDetail(ctx, inv.ID))
 		if len(d.CreditNotes) != 0 {
@@ -155,7 +155,7 @@ func TestCreditNotes(t *testing.T) {
 		inv := newInvoice(t, s, 10000, true)
 		other := newInvoice(t, s, 10000, true)
 		_, cn := mustCredit(t)(s.IssueCreditNote(ctx, creditNote(other.ID, 100, "other")))
-		_, err := s.ReverseCreditNote(ctx, key(), inv.ID, cn.ID)
+		_, err := s.ReverseCreditNote(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID, cn.ID)
 		testenv.WantLedgerError(t, err, apperr.KindNotFound, "credit_note_not_found")
 	})
 	t.Run("after a partial refund a credit note closes the invoice without booking bad debt", func(t *testing.T) {
@@ -179,7 +179,7 @@ func TestCreditNotes(t *testing.T) {
 	t.Run("an invoice with a credit note is not deleted", func(t *testing.T) {
 		inv := newInvoice(t, s, 10000, true)
 		mustCredit(t)(s.IssueCreditNote(ctx, creditNote(inv.ID, 100, "other")))
-		testenv.WantLedgerError(t, s.DeleteInvoice(ctx, inv.ID), apperr.KindConflict, "invoice_has_money")
+		testenv.WantLedgerError(t, s.DeleteInvoice(ctx, reconcile.Op{Actor: "tester"}, inv.ID), apperr.KindConflict, "invoice_has_money")
 	})
 	checkTruth(t, db)
 }
@@ -196,7 +196,7 @@ func TestCreditNotesAndWriteOffs(t *testing.T) {
 	_, cn := mustCredit(t)(s.IssueCreditNote(ctx, creditNote(inv.ID, 3000, "adjustment")))
 
 	t.Run("the write-off books only what the payments and credit notes leave", func(t *testing.T) {
-		got := mustInvoice(t)(s.WriteOff(ctx, key(), inv.ID, "client gone"))
+		got := mustInvoice(t)(s.WriteOff(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID, "client gone"))
 		if want := (credited{3000, 2000, 5000, 0, reconcile.StateWrittenOff}); creditedOf(got) != want {
 			t.Fatalf("got %+v, want %+v", creditedOf(got), want)
 		}
@@ -207,20 +207,20 @@ func TestCreditNotesAndWriteOffs(t *testing.T) {
 		mustCredited(t, s, inv.ID, credited{3000, 2000, 5000, 0, reconcile.StateWrittenOff})
 	})
 	t.Run("reversing a credit note while the write-off is live is refused", func(t *testing.T) {
-		_, err := s.ReverseCreditNote(ctx, key(), inv.ID, cn.ID)
+		_, err := s.ReverseCreditNote(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID, cn.ID)
 		testenv.WantLedgerError(t, err, apperr.KindConflict, "invoice_written_off")
 		mustCredited(t, s, inv.ID, credited{3000, 2000, 5000, 0, reconcile.StateWrittenOff})
 	})
 	t.Run("reopened, the credit note is reversed and the whole rest is due", func(t *testing.T) {
-		mustInvoice(t)(s.Reopen(ctx, key(), inv.ID))
+		mustInvoice(t)(s.Reopen(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID))
 		mustCredited(t, s, inv.ID, credited{3000, 2000, 0, 5000, reconcile.StatePartial})
-		mustInvoice(t)(s.ReverseCreditNote(ctx, key(), inv.ID, cn.ID))
+		mustInvoice(t)(s.ReverseCreditNote(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID, cn.ID))
 		mustCredited(t, s, inv.ID, credited{0, 2000, 0, 8000, reconcile.StatePartial})
 	})
 	t.Run("a refund after a write-off leaves a balance a credit note may close", func(t *testing.T) {
 		inv := newInvoice(t, s, 10000, true)
 		mustResult(t)(s.RecordOnlinePayment(ctx, "", online("pi_wo_cn", inv.ID, 4000)))
-		mustInvoice(t)(s.WriteOff(ctx, key(), inv.ID, ""))
+		mustInvoice(t)(s.WriteOff(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID, ""))
 		mustResult(t)(s.ApplyRefund(ctx, "", reconcile.Refund{ProviderRef: "pi_wo_cn", AmountRefunded: 1000, Currency: "usd"}))
 		mustCredited(t, s, inv.ID, credited{0, 3000, 6000, 1000, reconcile.StateWrittenOff})
 		mustCredit(t)(s.IssueCreditNote(ctx, creditNote(inv.ID, 1000, "refund")))

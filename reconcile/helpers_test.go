@@ -18,12 +18,12 @@ var today = reconcile.DateOf(time.Now())
 func newInvoice(t *testing.T, s *reconcile.Store, amount reconcile.Amount, sent bool) reconcile.Invoice {
 	t.Helper()
 	ctx := context.Background()
-	inv, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Number: "F-1", Client: "acme", Currency: "usd", Amount: amount})
+	inv, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", Number: "F-1", Client: "acme", Currency: "usd", Amount: amount})
 	if err != nil {
 		t.Fatalf("create invoice: %v", err)
 	}
 	if sent {
-		if inv, err = s.SendInvoice(ctx, inv.ID); err != nil {
+		if inv, err = s.SendInvoice(ctx, reconcile.Op{Actor: "tester"}, inv.ID); err != nil {
 			t.Fatalf("send invoice: %v", err)
 		}
 	}
@@ -84,7 +84,7 @@ func online(ref, invoiceID string, amount reconcile.Amount) reconcile.OnlinePaym
 }
 
 func manual(invoiceID string, amount reconcile.Amount) reconcile.ManualPayment {
-	return reconcile.ManualPayment{Key: key(), InvoiceID: invoiceID, Amount: amount, PaidDate: today, Method: "check"}
+	return reconcile.ManualPayment{Actor: "tester", Key: key(), InvoiceID: invoiceID, Amount: amount, PaidDate: today, Method: "check"}
 }
 
 // checkTruth fails when any invoice's stored totals differ from its rows.

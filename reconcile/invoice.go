@@ -25,24 +25,26 @@ func ValidState(s string) bool {
 
 // Invoice is one invoice with its totals, as the admin API shows it.
 type Invoice struct {
-	ID               string     `json:"id"`
-	Number           string     `json:"number"`
-	Client           string     `json:"client"`
-	Currency         string     `json:"currency"`
-	Amount           Amount     `json:"amount"`
-	CreditedAmount   Amount     `json:"credited_amount"`
-	PaidAmount       Amount     `json:"paid_amount"`
-	WrittenOffAmount Amount     `json:"written_off_amount"`
-	Balance          Amount     `json:"balance"`
-	State            State      `json:"state"`
-	IssueDate        *Date      `json:"issue_date"`
-	DueDate          *Date      `json:"due_date"`
-	SentAt           *time.Time `json:"sent_at"`
-	PaidAt           *time.Time `json:"paid_at"`
-	WrittenOffAt     *time.Time `json:"written_off_at"`
-	StripeInvoiceID  *string    `json:"stripe_invoice_id"`
-	CreatedAt        time.Time  `json:"created_at"`
-	UpdatedAt        time.Time  `json:"updated_at"`
+	ID               string `json:"id"`
+	Number           string `json:"number"`
+	Client           string `json:"client"`
+	Currency         string `json:"currency"`
+	Amount           Amount `json:"amount"`
+	CreditedAmount   Amount `json:"credited_amount"`
+	PaidAmount       Amount `json:"paid_amount"`
+	WrittenOffAmount Amount `json:"written_off_amount"`
+	Balance          Amount `json:"balance"`
+	State            State  `json:"state"`
+	// Overdue: sent, with a balance due, and past its due date (UTC).
+	Overdue         bool       `json:"overdue"`
+	IssueDate       *Date      `json:"issue_date"`
+	DueDate         *Date      `json:"due_date"`
+	SentAt          *time.Time `json:"sent_at"`
+	PaidAt          *time.Time `json:"paid_at"`
+	WrittenOffAt    *time.Time `json:"written_off_at"`
+	StripeInvoiceID *string    `json:"stripe_invoice_id"`
+	CreatedAt       time.Time  `json:"created_at"`
+	UpdatedAt       time.Time  `json:"updated_at"`
 
 	// WriteOffLive says whether a write-off of the invoice is live (not
 	// reversed), whatever its state reads: a payment that recovers a
@@ -105,6 +107,7 @@ type HistoryEntry struct {
 	Amount    *Amount        `json:"amount"`
 	PaymentID *string        `json:"payment_id"`
 	Notes     string         `json:"notes"`
+	Actor     string         `json:"actor"`
 	Details   map[string]any `json:"details,omitempty"`
 }
 

@@ -24,6 +24,8 @@ type NewInvoice struct {
 	IssueDate       *Date
 	DueDate         *Date
 	StripeInvoiceID string
+	// Actor is the operator who creates it.
+	Actor string
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -55,7 +57,7 @@ func (n NewInvoice) Validate() error {
 	case n.StripeInvoiceID != "" && !ValidID(n.StripeInvoiceID):
 		return apperr.Errorf(apperr.KindInvalid, "invalid_stripe_invoice_id", "stripe_invoice_id must be a Stripe id such as in_123")
 	}
-	return nil
+	return validActor(n.Actor)
 }
 
 // CreateInvoice adds a draft invoice. An id that exists (even deleted) is a
@@ -89,29 +91,30 @@ func (s *Store) CreateInvoice(ctx context.Context, n NewInvoice) (Invoice, error
 			return fmt.Errorf("create invoice %s: %w", n.ID, err)
 		}
 		out = inv
-		return addHistory(ctx, tx, inv.ID, history{kind: HistoryCreated, amount: amountPtr(inv.Amount)})
+		return addHistory(ctx, tx, inv.ID, history{kind: HistoryCreated, amount: amountPtr(inv.Amount), actor: n.Actor})
 	})
 	return out, err
 }
 
-// SendInvoice marks an invoice sent. Sending it again changes nothing.
-func (s *Store) SendInvoice(ctx context.Context, id string) (Invoice, error) {
-	return s.change(ctx, id, "", "", func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
+// SendInvoice marks an invoice sent. Sending it again changes nothing. op
+// names who sends it; it needs no key.
+func (s *Store) SendInvoice(ctx context.Context, op Op, id string) (Invoice, error) {
+	return s.change(ctx, id, op, "", func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
 		if inv.sent() {
 			return false, nil, nil
 		}
 		if _, err := tx.Exec(ctx, `UPDATE invoices SET sent_at = now() WHERE id = $1`, id); err != nil {
 			return false, nil, fmt.Errorf("send invoice %s: %w", id, err)
 		}
-		return true, nil, addHistory(ctx, tx, id, history{kind: HistorySent})
+		return true, nil, addHistory(ctx, tx, id, history{kind: HistorySent, actor: op.Actor})
 	})
 }
 
 // DeleteInvoice removes an invoice that has no money on it. Its row stays
 // (its id is never reused) but it leaves every listing, and events naming it
-// are unmatched.
-func (s *Store) DeleteInvoice(ctx context.Context, id string) error {
-	_, err := s.change(ctx, id, "", "", func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
+// are unmatched. op names who deletes it; it needs no key.
+func (s *Store) DeleteInvoice(ctx context.Context, op Op, id string) error {
+	_, err := s.change(ctx, id, op, "", func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
 		var live int
 		if err := tx.QueryRow(ctx,
 			`SELECT count(*) FROM payments WHERE invoice_id = $1 AND deleted_at IS NULL`, id).Scan(&live); err != nil {
@@ -123,7 +126,7 @@ func (s *Store) DeleteInvoice(ctx context.Context, id string) error {
 		if _, err := tx.Exec(ctx, `UPDATE invoices SET deleted_at = now(), updated_at = now() WHERE id = $1`, id); err != nil {
 			return false, nil, fmt.Errorf("delete invoice %s: %w", id, err)
 		}
-		return false, nil, addHistory(ctx, tx, id, history{kind: HistoryDeleted})
+		return false, nil, addHistory(ctx, tx, id, history{kind: HistoryDeleted, actor: op.Actor})
 	})
 	return err
 }

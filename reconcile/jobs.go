@@ -57,6 +57,7 @@ type Job struct {
 	Status     JobStatus       `json:"status"`
 	Error      string          `json:"error,omitempty"`
 	InvoiceID  *string         `json:"invoice_id"`
+	Actor      string          `json:"actor"`
 	Result     json.RawMessage `json:"result,omitempty"`
 	Attempts   int             `json:"attempts"`
 	CreatedAt  time.Time       `json:"created_at"`
@@ -68,7 +69,10 @@ type Job struct {
 // for that key; RequestHash tells a replay of the same request from another
 // request reusing the key.
 type NewJob struct {
-	Type           JobType
+	Type JobType
+	// Actor is who asks for it: an operator's name, or ActorReconciler for
+	// the scheduler's runs. Its ledger change carries it into history.
+	Actor          string
 	InvoiceID      string
 	Payload        any
 	IdempotencyKey string
@@ -82,12 +86,12 @@ func JobIDForKey(key string) string {
 	return "job_" + hex.EncodeToString(sum[:12])
 }
 
-const jobColumns = `id, type, status, error, invoice_id, result, attempts, created_at, finished_at, payload`
+const jobColumns = `id, type, status, error, invoice_id, actor, result, attempts, created_at, finished_at, payload`
 
 func scanJob(row pgx.Row) (Job, error) {
 	var j Job
 	var result, payload []byte
-	err := row.Scan(&j.ID, &j.Type, &j.Status, &j.Error, &j.InvoiceID, &result, &j.Attempts, &j.CreatedAt, &j.FinishedAt, &payload)
+	err := row.Scan(&j.ID, &j.Type, &j.Status, &j.Error, &j.InvoiceID, &j.Actor, &result, &j.Attempts, &j.CreatedAt, &j.FinishedAt, &payload)
 	j.Result, j.Payload = result, payload
 	j.CreatedAt = j.CreatedAt.UTC()
 	if j.FinishedAt != nil {
@@ -119,6 +123,9 @@ func (s *Store) LookupJobByKey(ctx context.Context, key, requestHash string) (Jo
 // CreateJob stores a queued job. With an idempotency key, a job that exists
 // for it is returned instead (created is false).
 func (s *Store) CreateJob(ctx context.Context, n NewJob) (job Job, created bool, err error) {
+	if err := validActor(n.Actor); err != nil {
+		return Job{}, false, err
+	}
 	payload, err := json.Marshal(n.Payload)
 	if err != nil {
 		return Job{}, false, fmt.Errorf("encode job payload: %w", err)
@@ -129,10 +136,10 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (job Job, created bool,
 		id, key = JobIDForKey(n.IdempotencyKey), &n.IdempotencyKey
 	}
 	job, err = scanJob(s.db.QueryRow(ctx, `
-		INSERT INTO jobs (id, type, invoice_id, payload, idempotency_key, request_hash)
-		VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6)
+		INSERT INTO jobs (id, type, invoice_id, payload, idempotency_key, request_hash, actor)
+		VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7)
 		ON CONFLICT DO NOTHING
-		RETURNING `+jobColumns, id, n.Type, n.InvoiceID, payload, key, n.RequestHash))
+		RETURNING `+jobColumns, id, n.Type, n.InvoiceID, payload, key, n.RequestHash, n.Actor))
 	if errors.Is(err, pgx.ErrNoRows) && key != nil {
 		// Another request with the same key won the race.
 		job, found, err := s.LookupJobByKey(ctx, n.IdempotencyKey, n.RequestHash)

@@ -20,7 +20,7 @@ func TestLedgerJobsFinishWithTheirChange(t *testing.T) {
 	inv := newInvoice(t, s, 10000, true)
 	newJob := func(typ reconcile.JobType) reconcile.Job {
 		t.Helper()
-		j, _, err := s.CreateJob(ctx, reconcile.NewJob{Type: typ, InvoiceID: inv.ID, Payload: map[string]string{}})
+		j, _, err := s.CreateJob(ctx, reconcile.NewJob{Actor: "tester", Type: typ, InvoiceID: inv.ID, Payload: map[string]string{}})
 		noErr(t, err)
 		return j
 	}
@@ -35,7 +35,7 @@ func TestLedgerJobsFinishWithTheirChange(t *testing.T) {
 	}
 
 	pay := newJob(reconcile.JobRecordPayment)
-	_, p, err := s.RecordManualPayment(ctx, reconcile.ManualPayment{Key: pay.ID, InvoiceID: inv.ID, Amount: 4000, PaidDate: today})
+	_, p, err := s.RecordManualPayment(ctx, reconcile.ManualPayment{Actor: "tester", Key: pay.ID, InvoiceID: inv.ID, Amount: 4000, PaidDate: today})
 	noErr(t, err)
 	var result struct {
 		PaymentID string `json:"payment_id"`
@@ -46,22 +46,22 @@ func TestLedgerJobsFinishWithTheirChange(t *testing.T) {
 	}
 
 	over := newJob(reconcile.JobRecordPayment)
-	_, _, err = s.RecordManualPayment(ctx, reconcile.ManualPayment{Key: over.ID, InvoiceID: inv.ID, Amount: 6001, PaidDate: today})
+	_, _, err = s.RecordManualPayment(ctx, reconcile.ManualPayment{Actor: "tester", Key: over.ID, InvoiceID: inv.ID, Amount: 6001, PaidDate: today})
 	testenv.WantLedgerError(t, err, apperr.KindRefused, "overpayment")
 	mustJob(over.ID, reconcile.JobQueued)
 
 	del := newJob(reconcile.JobDeletePayment)
-	_, err = s.DeletePayment(ctx, del.ID, inv.ID, p.ID)
+	_, err = s.DeletePayment(ctx, reconcile.Op{Key: del.ID, Actor: "tester"}, inv.ID, p.ID)
 	noErr(t, err)
 	if j := mustJob(del.ID, reconcile.JobSucceeded); j.Result != nil {
 		t.Fatalf("delete job result %s, want none", j.Result)
 	}
 	wo := newJob(reconcile.JobWriteOff)
-	_, err = s.WriteOff(ctx, wo.ID, inv.ID, "bad debt")
+	_, err = s.WriteOff(ctx, reconcile.Op{Key: wo.ID, Actor: "tester"}, inv.ID, "bad debt")
 	noErr(t, err)
 	mustJob(wo.ID, reconcile.JobSucceeded)
 	re := newJob(reconcile.JobReopen)
-	_, err = s.Reopen(ctx, re.ID, inv.ID)
+	_, err = s.Reopen(ctx, reconcile.Op{Key: re.ID, Actor: "tester"}, inv.ID)
 	noErr(t, err)
 	mustJob(re.ID, reconcile.JobSucceeded)
 	mustTotals(t, s, inv.ID, totals{0, 0, 10000, reconcile.StateOpen})

@@ -29,7 +29,7 @@ func TestProviderPaymentsAreNotDeleted(t *testing.T) {
 
 	t.Run("deleting a Stripe payment is refused as provider_payment and changes nothing", func(t *testing.T) {
 		before := historyCount(t, db, inv.ID)
-		_, err := s.DeletePayment(ctx, key(), inv.ID, stripePay.ID)
+		_, err := s.DeletePayment(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID, stripePay.ID)
 		testenv.WantLedgerError(t, err, apperr.KindConflict, "provider_payment")
 		mustTotals(t, s, inv.ID, totals{5000, 0, 5000, reconcile.StatePartial})
 		if after := historyCount(t, db, inv.ID); after != before {
@@ -37,7 +37,7 @@ func TestProviderPaymentsAreNotDeleted(t *testing.T) {
 		}
 	})
 	t.Run("a manual payment of the same invoice is still deleted", func(t *testing.T) {
-		mustInvoice(t)(s.DeletePayment(ctx, key(), inv.ID, manualPay.ID))
+		mustInvoice(t)(s.DeletePayment(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID, manualPay.ID))
 		mustTotals(t, s, inv.ID, totals{4000, 0, 6000, reconcile.StatePartial})
 	})
 	checkTruth(t, db)

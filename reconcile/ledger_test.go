@@ -70,15 +70,15 @@ func TestManualPayments(t *testing.T) {
 		inv := newInvoice(t, s, 10000, true)
 		_, pay := must2(t)(s.RecordManualPayment(ctx, manual(inv.ID, 10000)))
 		k := key()
-		got := mustInvoice(t)(s.DeletePayment(ctx, k, inv.ID, pay.ID))
+		got := mustInvoice(t)(s.DeletePayment(ctx, reconcile.Op{Key: k, Actor: "tester"}, inv.ID, pay.ID))
 		if want := (totals{0, 0, 10000, reconcile.StateOpen}); totalsOf(got) != want {
 			t.Fatalf("got %+v, want %+v", totalsOf(got), want)
 		}
 		if got.PaidAt != nil {
 			t.Fatal("paid_at kept after the payment went")
 		}
-		mustInvoice(t)(s.DeletePayment(ctx, k, inv.ID, pay.ID)) // a replay succeeds
-		_, err := s.DeletePayment(ctx, key(), inv.ID, pay.ID)
+		mustInvoice(t)(s.DeletePayment(ctx, reconcile.Op{Key: k, Actor: "tester"}, inv.ID, pay.ID)) // a replay succeeds
+		_, err := s.DeletePayment(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID, pay.ID)
 		testenv.WantLedgerError(t, err, apperr.KindNotFound, "payment_not_found")
 		d := mustDetail(t)(s.GetInvoiceDetail(ctx, inv.ID))
 		if len(d.Payments) != 0 {
@@ -121,7 +121,7 @@ func TestOnlinePayments(t *testing.T) {
 		}
 	})
 	t.Run("the stripe invoice id finds the invoice", func(t *testing.T) {
-		inv, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Number: "S-1", Client: "acme", Currency: "usd", Amount: 5000, StripeInvoiceID: "in_abc"})
+		inv, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", Number: "S-1", Client: "acme", Currency: "usd", Amount: 5000, StripeInvoiceID: "in_abc"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,7 +202,7 @@ func TestWriteOffs(t *testing.T) {
 
 	t.Run("a write-off books the rest as bad debt and keeps the paid part", func(t *testing.T) {
 		inv := partlyPaid(t)
-		got := mustInvoice(t)(s.WriteOff(ctx, key(), inv.ID, "client gone"))
+		got := mustInvoice(t)(s.WriteOff(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID, "client gone"))
 		if want := (totals{4000, 6000, 0, reconcile.StateWrittenOff}); totalsOf(got) != want {
 			t.Fatalf("got %+v, want %+v", totalsOf(got), want)
 		}
@@ -211,29 +211,29 @@ func TestWriteOffs(t *testing.T) {
 		}
 	})
 	t.Run("a draft, a paid invoice and a written-off one cannot be written off", func(t *testing.T) {
-		_, err := s.WriteOff(ctx, key(), newInvoice(t, s, 10000, false).ID, "")
+		_, err := s.WriteOff(ctx, reconcile.Op{Key: key(), Actor: "tester"}, newInvoice(t, s, 10000, false).ID, "")
 		testenv.WantLedgerError(t, err, apperr.KindConflict, "invoice_not_sent")
 		paid := newInvoice(t, s, 10000, true)
 		must2(t)(s.RecordManualPayment(ctx, manual(paid.ID, 10000)))
-		_, err = s.WriteOff(ctx, key(), paid.ID, "")
+		_, err = s.WriteOff(ctx, reconcile.Op{Key: key(), Actor: "tester"}, paid.ID, "")
 		testenv.WantLedgerError(t, err, apperr.KindConflict, "no_balance")
 		inv := partlyPaid(t)
-		mustInvoice(t)(s.WriteOff(ctx, key(), inv.ID, ""))
-		_, err = s.WriteOff(ctx, key(), inv.ID, "")
+		mustInvoice(t)(s.WriteOff(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID, ""))
+		_, err = s.WriteOff(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID, "")
 		testenv.WantLedgerError(t, err, apperr.KindConflict, "already_written_off")
 	})
 	t.Run("the same write-off twice writes off once", func(t *testing.T) {
 		inv := partlyPaid(t)
 		k := key()
-		mustInvoice(t)(s.WriteOff(ctx, k, inv.ID, ""))
-		got := mustInvoice(t)(s.WriteOff(ctx, k, inv.ID, ""))
+		mustInvoice(t)(s.WriteOff(ctx, reconcile.Op{Key: k, Actor: "tester"}, inv.ID, ""))
+		got := mustInvoice(t)(s.WriteOff(ctx, reconcile.Op{Key: k, Actor: "tester"}, inv.ID, ""))
 		if want := (totals{4000, 6000, 0, reconcile.StateWrittenOff}); totalsOf(got) != want {
 			t.Fatalf("got %+v, want %+v", totalsOf(got), want)
 		}
 	})
 	t.Run("a later payment recovers the bad debt first", func(t *testing.T) {
 		inv := partlyPaid(t)
-		mustInvoice(t)(s.WriteOff(ctx, key(), inv.ID, ""))
+		mustInvoice(t)(s.WriteOff(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID, ""))
 		mustResult(t)(s.RecordOnlinePayment(ctx, "", online("pi_recover", inv.ID, 1000)))
 		mustTotals(t, s, inv.ID, totals{5000, 5000, 0, reconcile.StateWrittenOff})
 		must2(t)(s.RecordManualPayment(ctx, manual(inv.ID, 2000)))
@@ -246,28 +246,28 @@ func TestWriteOffs(t *testing.T) {
 	t.Run("a payment of a written-off invoice is deleted only after reopening", func(t *testing.T) {
 		inv := newInvoice(t, s, 10000, true)
 		_, pay := must2(t)(s.RecordManualPayment(ctx, manual(inv.ID, 4000)))
-		mustInvoice(t)(s.WriteOff(ctx, key(), inv.ID, ""))
-		_, err := s.DeletePayment(ctx, key(), inv.ID, pay.ID)
+		mustInvoice(t)(s.WriteOff(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID, ""))
+		_, err := s.DeletePayment(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID, pay.ID)
 		testenv.WantLedgerError(t, err, apperr.KindConflict, "invoice_written_off")
 		mustTotals(t, s, inv.ID, totals{4000, 6000, 0, reconcile.StateWrittenOff})
-		got := mustInvoice(t)(s.Reopen(ctx, key(), inv.ID))
+		got := mustInvoice(t)(s.Reopen(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID))
 		if want := (totals{4000, 0, 6000, reconcile.StatePartial}); totalsOf(got) != want {
 			t.Fatalf("got %+v, want %+v", totalsOf(got), want)
 		}
 		if got.WrittenOffAt != nil {
 			t.Fatal("written_off_at kept after reopening")
 		}
-		mustInvoice(t)(s.DeletePayment(ctx, key(), inv.ID, pay.ID))
+		mustInvoice(t)(s.DeletePayment(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID, pay.ID))
 		mustTotals(t, s, inv.ID, totals{0, 0, 10000, reconcile.StateOpen})
 	})
 	t.Run("only a written-off invoice reopens", func(t *testing.T) {
-		_, err := s.Reopen(ctx, key(), partlyPaid(t).ID)
+		_, err := s.Reopen(ctx, reconcile.Op{Key: key(), Actor: "tester"}, partlyPaid(t).ID)
 		testenv.WantLedgerError(t, err, apperr.KindConflict, "not_written_off")
 	})
 	t.Run("a refund after a write-off is owed again", func(t *testing.T) {
 		inv := newInvoice(t, s, 10000, true)
 		mustResult(t)(s.RecordOnlinePayment(ctx, "", online("pi_wo_refund", inv.ID, 4000)))
-		mustInvoice(t)(s.WriteOff(ctx, key(), inv.ID, ""))
+		mustInvoice(t)(s.WriteOff(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID, ""))
 		mustResult(t)(s.ApplyRefund(ctx, "", reconcile.Refund{ProviderRef: "pi_wo_refund", AmountRefunded: 1000, Currency: "usd"}))
 		mustTotals(t, s, inv.ID, totals{3000, 6000, 1000, reconcile.StateWrittenOff})
 	})
@@ -280,7 +280,7 @@ func TestInvoices(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("an id is taken once", func(t *testing.T) {
-		n := reconcile.NewInvoice{ID: "inv_fixed", Number: "F-9", Client: "acme", Currency: "usd", Amount: 100}
+		n := reconcile.NewInvoice{Actor: "tester", ID: "inv_fixed", Number: "F-9", Client: "acme", Currency: "usd", Amount: 100}
 		mustInvoice(t)(s.CreateInvoice(ctx, n))
 		_, err := s.CreateInvoice(ctx, n)
 		testenv.WantLedgerError(t, err, apperr.KindConflict, "invoice_exists")
@@ -298,7 +298,7 @@ func TestInvoices(t *testing.T) {
 	})
 	t.Run("sending twice writes one history row", func(t *testing.T) {
 		inv := newInvoice(t, s, 100, true)
-		mustInvoice(t)(s.SendInvoice(ctx, inv.ID))
+		mustInvoice(t)(s.SendInvoice(ctx, reconcile.Op{Actor: "tester"}, inv.ID))
 		if n := historyCount(t, db, inv.ID); n != 2 {
 			t.Fatalf("%d history rows, want 2 (created, sent)", n)
 		}
@@ -306,9 +306,9 @@ func TestInvoices(t *testing.T) {
 	t.Run("an invoice with money on it is not deleted; a bare one leaves every listing", func(t *testing.T) {
 		inv := newInvoice(t, s, 10000, true)
 		must2(t)(s.RecordManualPayment(ctx, manual(inv.ID, 100)))
-		testenv.WantLedgerError(t, s.DeleteInvoice(ctx, inv.ID), apperr.KindConflict, "invoice_has_money")
+		testenv.WantLedgerError(t, s.DeleteInvoice(ctx, reconcile.Op{Actor: "tester"}, inv.ID), apperr.KindConflict, "invoice_has_money")
 		bare := newInvoice(t, s, 10000, true)
-		if err := s.DeleteInvoice(ctx, bare.ID); err != nil {
+		if err := s.DeleteInvoice(ctx, reconcile.Op{Actor: "tester"}, bare.ID); err != nil {
 			t.Fatal(err)
 		}
 		_, err := s.GetInvoice(ctx, bare.ID)

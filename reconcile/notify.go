@@ -21,10 +21,14 @@ type notice struct {
 
 // notificationBody is what an endpoint receives.
 type notificationBody struct {
-	ID        string           `json:"id"`
-	Type      outbox.Type      `json:"type"`
-	CreatedAt time.Time        `json:"created_at"`
-	Data      notificationData `json:"data"`
+	ID        string      `json:"id"`
+	Type      outbox.Type `json:"type"`
+	CreatedAt time.Time   `json:"created_at"`
+	// Sequence increases with each notification of an invoice, in the
+	// order its changes commit: a receiver keeps the state of the highest
+	// it has seen and drops an older one that arrives late.
+	Sequence int64            `json:"sequence"`
+	Data     notificationData `json:"data"`
 }
 
 type notificationData struct {
@@ -74,12 +78,22 @@ func notifyWanted(ctx context.Context, tx pgx.Tx, subs subscriptions, before Sta
 	if after.State == StatePaid && before != StatePaid {
 		notices = append(notices, notice{typ: outbox.Paid})
 	}
-	var batch pgx.Batch
+	wanted := notices[:0:0]
 	for _, n := range notices {
-		if !subs.want(n.typ) {
-			continue
+		if subs.want(n.typ) {
+			wanted = append(wanted, n)
 		}
-		body := notificationBody{ID: ids.New("ntf"), Type: n.typ, CreatedAt: time.Now().UTC(),
+	}
+	if len(wanted) == 0 {
+		return nil
+	}
+	seqs, err := nextSequences(ctx, tx, len(wanted))
+	if err != nil {
+		return fmt.Errorf("number notifications of invoice %s: %w", after.ID, err)
+	}
+	var batch pgx.Batch
+	for i, n := range wanted {
+		body := notificationBody{ID: ids.New("ntf"), Type: n.typ, CreatedAt: time.Now().UTC(), Sequence: seqs[i],
 			Data: notificationData{Invoice: after, Payment: n.payment, CreditNote: n.creditNote}}
 		raw, err := json.Marshal(body)
 		if err != nil {
@@ -87,13 +101,21 @@ func notifyWanted(ctx context.Context, tx pgx.Tx, subs subscriptions, before Sta
 		}
 		batch.Queue(writeNotification, body.ID, n.typ, after.ID, raw, outbox.DeliveriesChannel)
 	}
-	if batch.Len() == 0 {
-		return nil
-	}
 	if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
 		return fmt.Errorf("write notifications of invoice %s: %w", after.ID, err)
 	}
 	return nil
+}
+
+// nextSequences draws n numbers from notification_sequence. The caller
+// holds the invoice's row lock, so the numbers of one invoice increase in
+// the order its changes commit; numbers are never reused, so they may skip.
+func nextSequences(ctx context.Context, tx pgx.Tx, n int) ([]int64, error) {
+	rows, err := tx.Query(ctx, `SELECT nextval('notification_sequence') FROM generate_series(1, $1) ORDER BY 1`, n)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
 }
 
 // writeNotification writes one notification and its deliveries, and tells

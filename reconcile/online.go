@@ -93,10 +93,10 @@ const insertOnlinePayment = `
 			LEAST($3, COALESCE((SELECT amount_refunded FROM refunds WHERE provider_ref = $6), 0)), $4, $5, $6)
 		RETURNING ` + paymentColumns + `),
 	hist AS (
-		INSERT INTO invoice_history (invoice_id, kind, amount, payment_id, notes)
-		SELECT invoice_id, $7, amount, id, 'stripe ' || provider_ref FROM pay
+		INSERT INTO invoice_history (invoice_id, kind, amount, payment_id, notes, actor)
+		SELECT invoice_id, $7, amount, id, 'stripe ' || provider_ref, $11 FROM pay
 		UNION ALL
-		SELECT invoice_id, $8, refunded_amount, id, 'refunded before the payment arrived' FROM pay WHERE refunded_amount > 0),
+		SELECT invoice_id, $8, refunded_amount, id, 'refunded before the payment arrived', $11 FROM pay WHERE refunded_amount > 0),
 	ev AS (
 		UPDATE events SET status = $10, invoice_id = $2, error = '', attempts = attempts + 1, processed_at = now()
 		WHERE id = $9)
@@ -149,7 +149,7 @@ func recordOnline(ctx context.Context, tx pgx.Tx, eventID string, p OnlinePaymen
 	var after Invoice
 	var writes pgx.Batch
 	writes.Queue(insertOnlinePayment, ids.New("pay"), inv.ID, p.Amount, p.Currency, p.PaidDate.Time, p.ProviderRef,
-		HistoryPaymentRecorded, HistoryRefundRecorded, eventID, EventProcessed).QueryRow(func(row pgx.Row) error {
+		HistoryPaymentRecorded, HistoryRefundRecorded, eventID, EventProcessed, ActorStripe).QueryRow(func(row pgx.Row) error {
 		var err error
 		pay, err = scanPayment(row)
 		return err
@@ -241,7 +241,7 @@ func applyRefund(ctx context.Context, tx pgx.Tx, r Refund) (EventResult, error) 
 		return EventResult{}, fmt.Errorf("refund payment %s: %w", payID, err)
 	}
 	if err := addHistory(ctx, tx, inv.ID, history{kind: HistoryRefundRecorded, amount: amountPtr(delta),
-		paymentID: payID, notes: "stripe " + r.ProviderRef}); err != nil {
+		paymentID: payID, notes: "stripe " + r.ProviderRef, actor: ActorStripe}); err != nil {
 		return EventResult{}, err
 	}
 	after, err := recompute(ctx, tx, inv.ID)

@@ -36,7 +36,9 @@ func errInvalidNotes() error {
 // ManualPayment is a payment an operator records. Key makes it idempotent:
 // the same key again records nothing and returns the first payment.
 type ManualPayment struct {
-	Key       string
+	Key string
+	// Actor is the operator who records it.
+	Actor     string
 	InvoiceID string
 	Amount    Amount
 	PaidDate  Date
@@ -116,7 +118,7 @@ func (s *Store) RecordManualPayment(ctx context.Context, m ManualPayment) (Invoi
 	if m.Method != "" {
 		method = &m.Method
 	}
-	inv, err := s.change(ctx, m.InvoiceID, m.Key, outbox.PaymentRecorded, func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
+	inv, err := s.change(ctx, m.InvoiceID, Op{Key: m.Key, Actor: m.Actor}, outbox.PaymentRecorded, func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
 		if err := inv.CanRecordManualPayment(m.Amount); err != nil {
 			return false, nil, err
 		}
@@ -130,7 +132,7 @@ func (s *Store) RecordManualPayment(ctx context.Context, m ManualPayment) (Invoi
 			return false, nil, fmt.Errorf("insert payment on invoice %s: %w", inv.ID, err)
 		}
 		return true, &pay, addHistory(ctx, tx, inv.ID, history{kind: HistoryPaymentRecorded, amount: amountPtr(m.Amount),
-			paymentID: pay.ID, notes: m.Notes, opKey: m.Key})
+			paymentID: pay.ID, notes: m.Notes, opKey: m.Key, actor: m.Actor})
 	})
 	if err != nil {
 		return Invoice{}, Payment{}, err
@@ -146,10 +148,10 @@ func (s *Store) RecordManualPayment(ctx context.Context, m ManualPayment) (Invoi
 }
 
 // DeletePayment marks a live manual payment deleted; its row and history
-// stay. Key makes it idempotent: a replay of the same deletion succeeds and
+// stay. op.Key makes it idempotent: a replay of the same deletion succeeds and
 // changes nothing, where a new deletion of a deleted payment is not found.
-func (s *Store) DeletePayment(ctx context.Context, key, invoiceID, paymentID string) (Invoice, error) {
-	return s.change(ctx, invoiceID, key, outbox.PaymentDeleted, func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
+func (s *Store) DeletePayment(ctx context.Context, op Op, invoiceID, paymentID string) (Invoice, error) {
+	return s.change(ctx, invoiceID, op, outbox.PaymentDeleted, func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
 		// The invoice's row lock serialises every change of its payments, so
 		// the payment read here is the one updated below.
 		pay, err := scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments
@@ -167,7 +169,7 @@ func (s *Store) DeletePayment(ctx context.Context, key, invoiceID, paymentID str
 			return false, nil, fmt.Errorf("delete payment %s: %w", paymentID, err)
 		}
 		return true, &pay, addHistory(ctx, tx, invoiceID, history{kind: HistoryPaymentDeleted, amount: amountPtr(pay.Amount),
-			paymentID: paymentID, opKey: key})
+			paymentID: paymentID, opKey: op.Key, actor: op.Actor})
 	})
 }
 

@@ -116,7 +116,10 @@ func randomOp(r *rand.Rand, inv string, refs map[string]int64, refNames []string
 	switch n := r.IntN(100); {
 	case n < 7:
 		return op{name: "send",
-			run:    func(ctx context.Context, s *reconcile.Store) error { _, err := s.SendInvoice(ctx, inv); return err },
+			run: func(ctx context.Context, s *reconcile.Store) error {
+				_, err := s.SendInvoice(ctx, reconcile.Op{Actor: "tester"}, inv)
+				return err
+			},
 			expect: func(m *model) string { m.sent = true; return "" }}
 	case n < 25:
 		amount := int64(1 + r.IntN(int(m.amount/2)))
@@ -125,7 +128,7 @@ func randomOp(r *rand.Rand, inv string, refs map[string]int64, refNames []string
 		return op{name: fmt.Sprintf("manual %d", amount),
 			run: func(ctx context.Context, s *reconcile.Store) error {
 				var err error
-				_, pay, err = s.RecordManualPayment(ctx, reconcile.ManualPayment{Key: k, InvoiceID: inv, Amount: reconcile.Amount(amount), PaidDate: today})
+				_, pay, err = s.RecordManualPayment(ctx, reconcile.ManualPayment{Actor: "tester", Key: k, InvoiceID: inv, Amount: reconcile.Amount(amount), PaidDate: today})
 				return err
 			},
 			expect: func(m *model) string {
@@ -200,7 +203,7 @@ func randomOp(r *rand.Rand, inv string, refs map[string]int64, refNames []string
 						}
 					}
 				}
-				_, err := s.DeletePayment(ctx, k, inv, id)
+				_, err := s.DeletePayment(ctx, reconcile.Op{Key: k, Actor: "tester"}, inv, id)
 				return err
 			},
 			expect: func(m *model) string {
@@ -219,7 +222,7 @@ func randomOp(r *rand.Rand, inv string, refs map[string]int64, refNames []string
 		k := fmt.Sprintf("%s-wo-%d", inv, r.Uint64())
 		return op{name: "write off",
 			run: func(ctx context.Context, s *reconcile.Store) error {
-				_, err := s.WriteOff(ctx, k, inv, "bad debt")
+				_, err := s.WriteOff(ctx, reconcile.Op{Key: k, Actor: "tester"}, inv, "bad debt")
 				return err
 			},
 			expect: func(m *model) string {
@@ -238,7 +241,10 @@ func randomOp(r *rand.Rand, inv string, refs map[string]int64, refNames []string
 	default:
 		k := fmt.Sprintf("%s-reopen-%d", inv, r.Uint64())
 		return op{name: "reopen",
-			run: func(ctx context.Context, s *reconcile.Store) error { _, err := s.Reopen(ctx, k, inv); return err },
+			run: func(ctx context.Context, s *reconcile.Store) error {
+				_, err := s.Reopen(ctx, reconcile.Op{Key: k, Actor: "tester"}, inv)
+				return err
+			},
 			expect: func(m *model) string {
 				if m.writeOff == 0 {
 					return "not_written_off"
@@ -279,7 +285,7 @@ func reverseOp(r *rand.Rand, inv string, target *modelCredit) op {
 	k := fmt.Sprintf("%s-rev-%d", inv, r.Uint64())
 	return op{name: "reverse " + target.id,
 		run: func(ctx context.Context, s *reconcile.Store) error {
-			_, err := s.ReverseCreditNote(ctx, k, inv, target.id)
+			_, err := s.ReverseCreditNote(ctx, reconcile.Op{Key: k, Actor: "tester"}, inv, target.id)
 			return err
 		},
 		expect: func(m *model) string {
@@ -358,7 +364,7 @@ func TestLedgerMatchesModel(t *testing.T) {
 
 func runSequence(ctx context.Context, s *reconcile.Store, db *pgxpool.Pool, r *rand.Rand, i int) string {
 	amount := int64(1000 + r.IntN(20000))
-	inv, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Number: fmt.Sprint(i), Client: "prop", Currency: "usd", Amount: reconcile.Amount(amount)})
+	inv, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", Number: fmt.Sprint(i), Client: "prop", Currency: "usd", Amount: reconcile.Amount(amount)})
 	if err != nil {
 		return err.Error()
 	}

@@ -50,14 +50,14 @@ func (s *Store) GetInvoiceDetail(ctx context.Context, id string) (InvoiceDetail,
 			if d.CreditNotes, err = liveCreditNotes(ctx, tx, id); err != nil {
 				return err
 			}
-			rows, err = tx.Query(ctx, `SELECT id, at, kind, amount, payment_id, notes, details FROM invoice_history
+			rows, err = tx.Query(ctx, `SELECT id, at, kind, amount, payment_id, notes, actor, details FROM invoice_history
 				WHERE invoice_id = $1 ORDER BY id`, id)
 			if err != nil {
 				return fmt.Errorf("read history of invoice %s: %w", id, err)
 			}
 			d.History, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (HistoryEntry, error) {
 				var h HistoryEntry
-				err := r.Scan(&h.ID, &h.At, &h.Kind, &h.Amount, &h.PaymentID, &h.Notes, &h.Details)
+				err := r.Scan(&h.ID, &h.At, &h.Kind, &h.Amount, &h.PaymentID, &h.Notes, &h.Actor, &h.Details)
 				h.At = h.At.UTC()
 				return h, err
 			})
@@ -89,6 +89,12 @@ type InvoiceFilter struct {
 	// "open" tab is open and partial). With State set too, both apply.
 	States []State
 	Client string // empty: every client
+	// Overdue keeps only invoices sent, with a balance due, past their due
+	// date.
+	Overdue bool
+	// Search, when not empty, keeps invoices whose number or client holds
+	// it, whatever the case.
+	Search string
 	Limit  int
 	Cursor string // from the previous page's NextCursor
 }
@@ -105,15 +111,9 @@ type InvoicePage struct {
 // ListInvoices pages through live invoices with keyset pagination, so a page
 // costs the same however deep it is.
 func (s *Store) ListInvoices(ctx context.Context, f InvoiceFilter) (InvoicePage, error) {
-	if f.State != "" && !ValidState(string(f.State)) {
-		return InvoicePage{}, apperr.Errorf(apperr.KindInvalid, "invalid_state", "state must be draft, open, partial, paid or written_off")
-	}
-	states := make([]string, 0, len(f.States))
-	for _, st := range f.States {
-		if !ValidState(string(st)) {
-			return InvoicePage{}, apperr.Errorf(apperr.KindInvalid, "invalid_state", "state must be draft, open, partial, paid or written_off")
-		}
-		states = append(states, string(st))
+	args, err := f.args()
+	if err != nil {
+		return InvoicePage{}, err
 	}
 	if f.Limit <= 0 {
 		f.Limit = 50
@@ -123,15 +123,13 @@ func (s *Store) ListInvoices(ctx context.Context, f InvoiceFilter) (InvoicePage,
 	if err != nil {
 		return InvoicePage{}, err
 	}
+	args["after_at"], args["after_id"], args["limit"] = afterAt, afterID, f.Limit+1
 	rows, err := s.db.Query(ctx, `
 		SELECT `+invoiceColumns+` FROM invoices
-		WHERE deleted_at IS NULL
-		  AND ($1 = '' OR state = $1)
-		  AND ($2 = '' OR client = $2)
-		  AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
-		  AND (cardinality($6::text[]) = 0 OR state = ANY($6::text[]))
+		WHERE `+invoiceFilterSQL+`
+		  AND (@after_at::timestamptz IS NULL OR (created_at, id) < (@after_at, @after_id))
 		ORDER BY created_at DESC, id DESC
-		LIMIT $5`, string(f.State), f.Client, afterAt, afterID, f.Limit+1, states)
+		LIMIT @limit`, args)
 	if err != nil {
 		return InvoicePage{}, fmt.Errorf("list invoices: %w", err)
 	}

@@ -10,6 +10,15 @@ import "github.com/payrecon/reconciler/internal/apperr"
 // sent reports whether the invoice has been sent to its client.
 func (inv Invoice) sent() bool { return inv.SentAt != nil }
 
+// overdueOn reports whether, on day, the invoice is sent, has a balance due
+// and is past its due date. overdueSQL is the same rule for listings.
+func (inv Invoice) overdueOn(day Date) bool {
+	return inv.sent() && inv.Balance > 0 && inv.DueDate != nil && inv.DueDate.Before(day.Time)
+}
+
+// overdueSQL is overdueOn for a row of invoices, on the day @today.
+const overdueSQL = `(sent_at IS NOT NULL AND balance > 0 AND due_date < @today)`
+
 // CanRecordManualPayment refuses a manual payment that the invoice cannot
 // take. A manual payment may not make the invoice overpaid; on a written-off
 // invoice it first recovers the bad debt, so the cap is what is still unpaid

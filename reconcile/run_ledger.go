@@ -299,6 +299,7 @@ func (s *Store) repairDrift(ctx context.Context, runID, id string) (bool, error)
 			},
 			// Names the repair: a run repairs an invoice at most once.
 			opKey: "reconcile:" + runID + ":" + id,
+			actor: ActorReconciler,
 		}); err != nil {
 			return err
 		}

@@ -83,13 +83,13 @@ func randomLedger(t *testing.T, db *pgxpool.Pool, r *rand.Rand, n int) []string 
 
 		switch w := r.IntN(100); {
 		case w < 20: // written off
-			b.Queue(`INSERT INTO write_offs (id, invoice_id, amount, created_at) VALUES ($1, $2, $3, now() - $4 * interval '1 minute')`,
+			b.Queue(`INSERT INTO write_offs (id, invoice_id, amount, actor, created_at) VALUES ($1, $2, $3, 'tester', now() - $4 * interval '1 minute')`,
 				ids.New("wo"), id, 1+r.IntN(int(amount)), r.IntN(10000))
 		case w < 35: // written off, reopened, and perhaps written off again
-			b.Queue(`INSERT INTO write_offs (id, invoice_id, amount, reversed_at) VALUES ($1, $2, $3, now())`,
+			b.Queue(`INSERT INTO write_offs (id, invoice_id, amount, actor, reversed_at, reversed_by) VALUES ($1, $2, $3, 'tester', now(), 'tester')`,
 				ids.New("wo"), id, 1+r.IntN(int(amount)))
 			if w < 28 {
-				b.Queue(`INSERT INTO write_offs (id, invoice_id, amount) VALUES ($1, $2, $3)`,
+				b.Queue(`INSERT INTO write_offs (id, invoice_id, amount, actor) VALUES ($1, $2, $3, 'tester')`,
 					ids.New("wo"), id, 1+r.IntN(int(amount)))
 			}
 		}

@@ -95,9 +95,9 @@ func runRecord(t *testing.T, s *reconcile.Store, id string) (reconcile.Run, reco
 func sentInvoice(t *testing.T, s *reconcile.Store, amount reconcile.Amount) reconcile.Invoice {
 	t.Helper()
 	ctx := context.Background()
-	inv, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Number: "R-1", Client: "acme", Currency: "usd", Amount: amount})
+	inv, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", Number: "R-1", Client: "acme", Currency: "usd", Amount: amount})
 	noErr(t, err)
-	inv, err = s.SendInvoice(ctx, inv.ID)
+	inv, err = s.SendInvoice(ctx, reconcile.Op{Actor: "tester"}, inv.ID)
 	noErr(t, err)
 	return inv
 }
@@ -106,7 +106,7 @@ func sentInvoice(t *testing.T, s *reconcile.Store, amount reconcile.Amount) reco
 // key() helper is not safe for parallel tests).
 func payManually(t *testing.T, s *reconcile.Store, invoiceID string, amount reconcile.Amount) {
 	t.Helper()
-	_, _, err := s.RecordManualPayment(context.Background(), reconcile.ManualPayment{
+	_, _, err := s.RecordManualPayment(context.Background(), reconcile.ManualPayment{Actor: "tester",
 		Key: ids.New("key"), InvoiceID: invoiceID, Amount: amount, PaidDate: today, Method: "check"})
 	noErr(t, err)
 }
@@ -147,16 +147,16 @@ func TestRunLedgerCheck(t *testing.T) {
 	payManually(t, s, partial.ID, 2500)
 	writtenOff := sentInvoice(t, s, 10000)
 	payManually(t, s, writtenOff.ID, 1000)
-	_, err := s.WriteOff(ctx, ids.New("key"), writtenOff.ID, "bad debt")
+	_, err := s.WriteOff(ctx, reconcile.Op{Key: ids.New("key"), Actor: "tester"}, writtenOff.ID, "bad debt")
 	noErr(t, err)
 	overpaid := sentInvoice(t, s, 5000)
 	_, err = s.RecordOnlinePayment(ctx, "", online("pi_over", overpaid.ID, 7000))
 	noErr(t, err)
 	_ = sentInvoice(t, s, 3000)
-	_, err = s.CreateInvoice(ctx, reconcile.NewInvoice{Number: "D-1", Client: "acme", Currency: "usd", Amount: 100})
+	_, err = s.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", Number: "D-1", Client: "acme", Currency: "usd", Amount: 100})
 	noErr(t, err)
 	gone := sentInvoice(t, s, 4000)
-	noErr(t, s.DeleteInvoice(ctx, gone.ID))
+	noErr(t, s.DeleteInvoice(ctx, reconcile.Op{Actor: "tester"}, gone.ID))
 	const live = 6
 
 	t.Run("a clean ledger reports no drift and lists the overpaid invoice", func(t *testing.T) {

@@ -42,6 +42,7 @@ func scanInvoice(row pgx.Row) (Invoice, error) {
 	}
 	inv.IssueDate, inv.DueDate = datePtr(issue), datePtr(due)
 	inv.CreatedAt, inv.UpdatedAt = inv.CreatedAt.UTC(), inv.UpdatedAt.UTC()
+	inv.Overdue = inv.overdueOn(DateOf(time.Now()))
 	for _, t := range []**time.Time{&inv.SentAt, &inv.PaidAt, &inv.WrittenOffAt} {
 		if *t != nil {
 			u := (*t).UTC()
@@ -152,13 +153,16 @@ type history struct {
 	notes     string
 	details   map[string]any
 	opKey     string
+	// actor is who made the change: an operator's name, ActorStripe or
+	// ActorReconciler. The column refuses an empty one.
+	actor string
 }
 
 func addHistory(ctx context.Context, tx pgx.Tx, invoiceID string, h history) error {
 	_, err := tx.Exec(ctx, `
-		INSERT INTO invoice_history (invoice_id, kind, amount, payment_id, notes, details, op_key)
-		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, NULLIF($7, ''))`,
-		invoiceID, h.kind, h.amount, h.paymentID, h.notes, h.details, h.opKey)
+		INSERT INTO invoice_history (invoice_id, kind, amount, payment_id, notes, details, op_key, actor)
+		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, NULLIF($7, ''), $8)`,
+		invoiceID, h.kind, h.amount, h.paymentID, h.notes, h.details, h.opKey, h.actor)
 	if err != nil {
 		return fmt.Errorf("write %s history of invoice %s: %w", h.kind, invoiceID, err)
 	}
@@ -176,13 +180,14 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 // the same key, apply, recompute, and notify subscribers of typ (when set)
 // with the payment apply names. apply reports whether it changed anything.
 //
-// opKey is the id of the operator's job that asks for the change: that job
+// op.Key is the id of the operator's job that asks for the change: that job
 // is marked succeeded in the change's own transaction, so a job reads
 // succeeded exactly when its change has committed (a key that names no job
-// marks nothing).
-func (s *Store) change(ctx context.Context, invoiceID, opKey string, typ outbox.Type,
+// marks nothing). op.Actor must name who asks; apply writes it in its
+// history row.
+func (s *Store) change(ctx context.Context, invoiceID string, op Op, typ outbox.Type,
 	apply func(tx pgx.Tx, inv Invoice) (bool, *Payment, error)) (Invoice, error) {
-	return s.changeNoting(ctx, invoiceID, opKey, func(tx pgx.Tx, inv Invoice) (bool, notice, error) {
+	return s.changeNoting(ctx, invoiceID, op, func(tx pgx.Tx, inv Invoice) (bool, notice, error) {
 		changed, pay, err := apply(tx, inv)
 		return changed, notice{typ: typ, payment: pay}, err
 	})
@@ -190,15 +195,18 @@ func (s *Store) change(ctx context.Context, invoiceID, opKey string, typ outbox.
 
 // changeNoting is change for a change whose notification is not about a
 // payment: apply returns the notice to send (none when its type is empty).
-func (s *Store) changeNoting(ctx context.Context, invoiceID, opKey string,
+func (s *Store) changeNoting(ctx context.Context, invoiceID string, op Op,
 	apply func(tx pgx.Tx, inv Invoice) (bool, notice, error)) (Invoice, error) {
+	if err := validActor(op.Actor); err != nil {
+		return Invoice{}, err
+	}
 	var out Invoice
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if out, err = applyChange(ctx, tx, invoiceID, opKey, apply); err != nil {
+		if out, err = applyChange(ctx, tx, invoiceID, op.Key, apply); err != nil {
 			return err
 		}
-		return finishJobInTx(ctx, tx, opKey)
+		return finishJobInTx(ctx, tx, op.Key)
 	})
 	return out, err
 }

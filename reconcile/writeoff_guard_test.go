@@ -25,7 +25,7 @@ func TestLiveWriteOffGuard(t *testing.T) {
 		t.Helper()
 		inv := newInvoice(t, s, 1000, true)
 		_, pay := must2(t)(s.RecordManualPayment(ctx, manual(inv.ID, 300)))
-		mustInvoice(t)(s.WriteOff(ctx, key(), inv.ID, "client gone"))
+		mustInvoice(t)(s.WriteOff(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID, "client gone"))
 		mustTotals(t, s, inv.ID, totals{300, 700, 0, reconcile.StateWrittenOff})
 		mustResult(t)(s.RecordOnlinePayment(ctx, "", online("pi_"+inv.ID, inv.ID, 700)))
 		mustTotals(t, s, inv.ID, totals{1000, 0, 0, reconcile.StatePaid})
@@ -35,7 +35,7 @@ func TestLiveWriteOffGuard(t *testing.T) {
 	t.Run("a paid invoice whose write-off is live refuses deleting a payment and changes nothing", func(t *testing.T) {
 		inv, pay := recovered(t)
 		before := historyCount(t, db, inv.ID)
-		_, err := s.DeletePayment(ctx, key(), inv.ID, pay.ID)
+		_, err := s.DeletePayment(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID, pay.ID)
 		testenv.WantLedgerError(t, err, apperr.KindConflict, "invoice_written_off")
 		mustTotals(t, s, inv.ID, totals{1000, 0, 0, reconcile.StatePaid})
 		if after := historyCount(t, db, inv.ID); after != before {
@@ -44,11 +44,11 @@ func TestLiveWriteOffGuard(t *testing.T) {
 	})
 	t.Run("a paid invoice whose write-off is live reopens, then the payment can be deleted", func(t *testing.T) {
 		inv, pay := recovered(t)
-		got := mustInvoice(t)(s.Reopen(ctx, key(), inv.ID))
+		got := mustInvoice(t)(s.Reopen(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID))
 		if want := (totals{1000, 0, 0, reconcile.StatePaid}); totalsOf(got) != want {
 			t.Fatalf("after reopen %+v, want %+v", totalsOf(got), want)
 		}
-		mustInvoice(t)(s.DeletePayment(ctx, key(), inv.ID, pay.ID))
+		mustInvoice(t)(s.DeletePayment(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID, pay.ID))
 		mustTotals(t, s, inv.ID, totals{700, 0, 300, reconcile.StatePartial})
 		d := mustDetail(t)(s.GetInvoiceDetail(ctx, inv.ID))
 		if want := "created sent payment_recorded written_off payment_recorded reopened payment_deleted"; historyKinds(d) != want {
@@ -57,8 +57,8 @@ func TestLiveWriteOffGuard(t *testing.T) {
 	})
 	t.Run("reopening twice is refused the second time", func(t *testing.T) {
 		inv, _ := recovered(t)
-		mustInvoice(t)(s.Reopen(ctx, key(), inv.ID))
-		_, err := s.Reopen(ctx, key(), inv.ID)
+		mustInvoice(t)(s.Reopen(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID))
+		_, err := s.Reopen(ctx, reconcile.Op{Key: key(), Actor: "tester"}, inv.ID)
 		testenv.WantLedgerError(t, err, apperr.KindConflict, "not_written_off")
 	})
 	checkTruth(t, db)

@@ -81,10 +81,10 @@ func TestPostedPaymentMarksInvoicePaid(t *testing.T) {
 	svc := startService(t, testenv.Redis(t))
 	ctx := context.Background()
 	// The fixture pays 2000 usd for metadata.invoice_id inv_test_1.
-	if _, err := svc.store.CreateInvoice(ctx, reconcile.NewInvoice{ID: "inv_test_1", Number: "F-1", Client: "acme", Currency: "usd", Amount: 2000}); err != nil {
+	if _, err := svc.store.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: "inv_test_1", Number: "F-1", Client: "acme", Currency: "usd", Amount: 2000}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.store.SendInvoice(ctx, "inv_test_1"); err != nil {
+	if _, err := svc.store.SendInvoice(ctx, reconcile.Op{Actor: "tester"}, "inv_test_1"); err != nil {
 		t.Fatal(err)
 	}
 	payload := fixture(t, "payment_intent.succeeded.json")
@@ -121,7 +121,7 @@ func TestRedisDownDuringPost(t *testing.T) {
 	h := webhooks.New(webhooks.Config{Secrets: []string{secret}}, store, deadClient, zap.NewNop())
 	t.Cleanup(h.Close)
 	ctx := context.Background()
-	if _, err := store.CreateInvoice(ctx, reconcile.NewInvoice{ID: "inv_test_1", Number: "F-1", Client: "acme", Currency: "usd", Amount: 2000}); err != nil {
+	if _, err := store.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: "inv_test_1", Number: "F-1", Client: "acme", Currency: "usd", Amount: 2000}); err != nil {
 		t.Fatal(err)
 	}
 	payload := fixture(t, "payment_intent.succeeded.json")

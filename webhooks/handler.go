@@ -215,10 +215,12 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, payload []byte
 	return true
 }
 
-// reject answers a client error. It logs at debug only, since anyone can
-// send these, and never the header or the body.
+// reject answers a client error. It logs at warn, with the reason, so a
+// misconfigured secret or a clock out of step is seen before Stripe gives
+// up; never the signature header or the body, which may carry personal
+// data and are the sender's to keep.
 func (h *Handler) reject(w http.ResponseWriter, status int, code, message string) {
 	h.stats.rejected.Add(1)
-	h.log.Debug("webhook rejected", zap.String("code", code), zap.String("reason", message))
+	h.log.Warn("webhook rejected", zap.String("code", code), zap.String("reason", message))
 	writeError(w, status, code, message)
 }

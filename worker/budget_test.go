@@ -75,7 +75,7 @@ func TestHangingReceiversNeverHoldUpPayments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.SendInvoice(ctx, inv.ID); err != nil {
+	if _, err := s.SendInvoice(ctx, reconcile.Op{Actor: "tester"}, inv.ID); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 6 {

@@ -23,15 +23,15 @@ func TestRedisCluster(t *testing.T) {
 	client := worker.NewClient(cluster, s, zap.NewNop())
 	t.Cleanup(func() { _ = client.Close() })
 
-	inv, _ := s.CreateInvoice(ctx, reconcile.NewInvoice{ID: "inv_cluster", Number: "C", Client: "c", Currency: "usd", Amount: 10000})
-	if _, err := s.SendInvoice(ctx, inv.ID); err != nil {
+	inv, _ := s.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: "inv_cluster", Number: "C", Client: "c", Currency: "usd", Amount: 10000})
+	if _, err := s.SendInvoice(ctx, reconcile.Op{Actor: "tester"}, inv.ID); err != nil {
 		t.Fatal(err)
 	}
 	storeEvents(t, s, map[string][]byte{"evt_cluster_1": piSucceeded("evt_cluster_1", "pi_cluster_1", inv.ID, 3000)})
 	if err := client.EnqueueEvents(ctx, []string{"evt_cluster_1"}); err != nil {
 		t.Fatal(err)
 	}
-	job, err := client.Submit(ctx, reconcile.NewJob{Type: reconcile.JobRecordPayment, InvoiceID: inv.ID,
+	job, err := client.Submit(ctx, reconcile.NewJob{Actor: "tester", Type: reconcile.JobRecordPayment, InvoiceID: inv.ID,
 		Payload: worker.RecordPaymentArgs{InvoiceID: inv.ID, Amount: 2000, PaidDate: reconcile.DateOf(time.Now())}})
 	if err != nil {
 		t.Fatal(err)

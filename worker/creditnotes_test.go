@@ -24,7 +24,7 @@ func TestCreditNoteJobsNotify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ns.store.SendInvoice(ctx, inv.ID); err != nil {
+	if _, err := ns.store.SendInvoice(ctx, reconcile.Op{Actor: "tester"}, inv.ID); err != nil {
 		t.Fatal(err)
 	}
 	run := func(typ reconcile.JobType, args any) reconcile.Job {

@@ -114,11 +114,11 @@ func TestEventsInAnyOrder(t *testing.T) {
 		}
 		var want *outcome
 		for delivery := range 6 {
-			inv, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Number: "E", Client: "c", Currency: "usd", Amount: reconcile.Amount(amount)})
+			inv, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", Number: "E", Client: "c", Currency: "usd", Amount: reconcile.Amount(amount)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.SendInvoice(ctx, inv.ID); err != nil {
+			if _, err := s.SendInvoice(ctx, reconcile.Op{Actor: "tester"}, inv.ID); err != nil {
 				t.Fatal(err)
 			}
 			raws := map[string][]byte{}
@@ -191,7 +191,7 @@ func TestEventStatuses(t *testing.T) {
 	s, _ := testenv.Store(t)
 	h := newHandlers(t, s)
 	ctx := context.Background()
-	inv, _ := s.CreateInvoice(ctx, reconcile.NewInvoice{ID: "inv_status", Number: "S", Client: "c", Currency: "usd", Amount: 1000})
+	inv, _ := s.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: "inv_status", Number: "S", Client: "c", Currency: "usd", Amount: 1000})
 
 	cases := []struct {
 		name, id string
@@ -231,7 +231,7 @@ func TestOneTaskManyEvents(t *testing.T) {
 	s, _ := testenv.Store(t)
 	h := newHandlers(t, s)
 	ctx := context.Background()
-	inv, _ := s.CreateInvoice(ctx, reconcile.NewInvoice{ID: "inv_many", Number: "M", Client: "c", Currency: "usd", Amount: 1000})
+	inv, _ := s.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: "inv_many", Number: "M", Client: "c", Currency: "usd", Amount: 1000})
 	storeEvents(t, s, map[string][]byte{
 		"evt_m_bad":  stripeEvent("evt_m_bad", "payment_intent.succeeded", map[string]any{"id": "pi_bad", "object": "payment_intent", "amount_received": 0, "currency": "usd"}),
 		"evt_m_1":    piSucceeded("evt_m_1", "pi_m_1", inv.ID, 300),

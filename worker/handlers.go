@@ -228,8 +228,10 @@ func (h *Handlers) RunJob(ctx context.Context, task *asynq.Task) error {
 	return err
 }
 
-// applyJob makes the job's ledger change, keyed by the job id.
+// applyJob makes the job's ledger change, keyed by the job id and made in
+// the name of the job's actor, so its history row says who asked.
 func (h *Handlers) applyJob(ctx context.Context, job reconcile.Job) (any, error) {
+	op := reconcile.Op{Key: job.ID, Actor: job.Actor}
 	decode := func(v any) error {
 		if err := json.Unmarshal(job.Payload, v); err != nil {
 			return apperr.Errorf(apperr.KindInvalid, "bad_job", "job %s payload: %v", job.ID, err)
@@ -242,7 +244,7 @@ func (h *Handlers) applyJob(ctx context.Context, job reconcile.Job) (any, error)
 		if err := decode(&a); err != nil {
 			return nil, err
 		}
-		_, _, err := h.store.RecordManualPayment(ctx, reconcile.ManualPayment{Key: job.ID, InvoiceID: a.InvoiceID,
+		_, _, err := h.store.RecordManualPayment(ctx, reconcile.ManualPayment{Key: op.Key, Actor: op.Actor, InvoiceID: a.InvoiceID,
 			Amount: a.Amount, PaidDate: a.PaidDate, Method: a.Method, Notes: a.Notes})
 		return nil, err
 	case reconcile.JobDeletePayment:
@@ -250,16 +252,14 @@ func (h *Handlers) applyJob(ctx context.Context, job reconcile.Job) (any, error)
 		if err := decode(&a); err != nil {
 			return nil, err
 		}
-		_, err := h.store.DeletePayment(ctx, job.ID, a.InvoiceID, a.PaymentID)
+		_, err := h.store.DeletePayment(ctx, op, a.InvoiceID, a.PaymentID)
 		return nil, err
 	case reconcile.JobIssueCreditNote:
 		var a IssueCreditNoteArgs
 		if err := decode(&a); err != nil {
 			return nil, err
 		}
-		// No actor is passed: the ledger records the job's own actor, when
-		// jobs record one, else the bootstrap admin.
-		_, _, err := h.store.IssueCreditNote(ctx, reconcile.NewCreditNote{Key: job.ID, InvoiceID: a.InvoiceID,
+		_, _, err := h.store.IssueCreditNote(ctx, reconcile.NewCreditNote{Key: op.Key, Actor: op.Actor, InvoiceID: a.InvoiceID,
 			Amount: a.Amount, Reason: a.Reason, Notes: a.Notes})
 		return nil, err
 	case reconcile.JobReverseCreditNote:
@@ -267,21 +267,21 @@ func (h *Handlers) applyJob(ctx context.Context, job reconcile.Job) (any, error)
 		if err := decode(&a); err != nil {
 			return nil, err
 		}
-		_, err := h.store.ReverseCreditNote(ctx, job.ID, a.InvoiceID, a.CreditNoteID)
+		_, err := h.store.ReverseCreditNote(ctx, op, a.InvoiceID, a.CreditNoteID)
 		return nil, err
 	case reconcile.JobWriteOff:
 		var a WriteOffArgs
 		if err := decode(&a); err != nil {
 			return nil, err
 		}
-		_, err := h.store.WriteOff(ctx, job.ID, a.InvoiceID, a.Notes)
+		_, err := h.store.WriteOff(ctx, op, a.InvoiceID, a.Notes)
 		return nil, err
 	case reconcile.JobReopen:
 		var a ReopenArgs
 		if err := decode(&a); err != nil {
 			return nil, err
 		}
-		_, err := h.store.Reopen(ctx, job.ID, a.InvoiceID)
+		_, err := h.store.Reopen(ctx, op, a.InvoiceID)
 		return nil, err
 	case reconcile.JobReconcile:
 		var a ReconcileArgs

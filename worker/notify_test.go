@@ -125,8 +125,8 @@ func TestNotificationsOfEveryChange(t *testing.T) {
 	stop := ns.run(t)
 	defer stop()
 	ctx := context.Background()
-	inv, _ := ns.store.CreateInvoice(ctx, reconcile.NewInvoice{ID: "inv_ntf", Number: "N", Client: "c", Currency: "usd", Amount: 10000})
-	if _, err := ns.store.SendInvoice(ctx, inv.ID); err != nil {
+	inv, _ := ns.store.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: "inv_ntf", Number: "N", Client: "c", Currency: "usd", Amount: 10000})
+	if _, err := ns.store.SendInvoice(ctx, reconcile.Op{Actor: "tester"}, inv.ID); err != nil {
 		t.Fatal(err)
 	}
 	h := newHandlers(t, ns.store)
@@ -140,7 +140,7 @@ func TestNotificationsOfEveryChange(t *testing.T) {
 		state                     reconcile.State
 	}{
 		{"a manual payment", func() {
-			job, err := ns.client.Submit(ctx, reconcile.NewJob{Type: reconcile.JobRecordPayment, InvoiceID: inv.ID,
+			job, err := ns.client.Submit(ctx, reconcile.NewJob{Actor: "tester", Type: reconcile.JobRecordPayment, InvoiceID: inv.ID,
 				Payload: worker.RecordPaymentArgs{InvoiceID: inv.ID, Amount: 3000, PaidDate: reconcile.DateOf(time.Now())}})
 			if err != nil {
 				t.Fatal(err)
@@ -156,17 +156,17 @@ func TestNotificationsOfEveryChange(t *testing.T) {
 			process(t, h, "evt_ntf_r")
 		}, []string{"invoice.refunded"}, 4500, 0, 5500, reconcile.StatePartial},
 		{"a write-off", func() {
-			if _, err := ns.store.WriteOff(ctx, "wo-ntf", inv.ID, "gone"); err != nil {
+			if _, err := ns.store.WriteOff(ctx, reconcile.Op{Key: "wo-ntf", Actor: "tester"}, inv.ID, "gone"); err != nil {
 				t.Fatal(err)
 			}
 		}, []string{"invoice.written_off"}, 4500, 5500, 0, reconcile.StateWrittenOff},
 		{"a reopen", func() {
-			if _, err := ns.store.Reopen(ctx, "reopen-ntf", inv.ID); err != nil {
+			if _, err := ns.store.Reopen(ctx, reconcile.Op{Key: "reopen-ntf", Actor: "tester"}, inv.ID); err != nil {
 				t.Fatal(err)
 			}
 		}, []string{"invoice.reopened"}, 4500, 0, 5500, reconcile.StatePartial},
 		{"a payment of the rest", func() {
-			if _, _, err := ns.store.RecordManualPayment(ctx, reconcile.ManualPayment{Key: "rest-ntf", InvoiceID: inv.ID, Amount: 5500, PaidDate: reconcile.DateOf(time.Now())}); err != nil {
+			if _, _, err := ns.store.RecordManualPayment(ctx, reconcile.ManualPayment{Actor: "tester", Key: "rest-ntf", InvoiceID: inv.ID, Amount: 5500, PaidDate: reconcile.DateOf(time.Now())}); err != nil {
 				t.Fatal(err)
 			}
 		}, []string{"invoice.payment_recorded", "invoice.paid"}, 10000, 0, 0, reconcile.StatePaid},
@@ -211,13 +211,13 @@ func TestNotificationSurvivesWorkerDeathAndRedisLoss(t *testing.T) {
 	t.Parallel()
 	ns := newNotifiedService(t)
 	ctx := context.Background()
-	inv, _ := ns.store.CreateInvoice(ctx, reconcile.NewInvoice{ID: "inv_ntf2", Number: "N", Client: "c", Currency: "usd", Amount: 10000})
-	if _, err := ns.store.SendInvoice(ctx, inv.ID); err != nil {
+	inv, _ := ns.store.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: "inv_ntf2", Number: "N", Client: "c", Currency: "usd", Amount: 10000})
+	if _, err := ns.store.SendInvoice(ctx, reconcile.Op{Actor: "tester"}, inv.ID); err != nil {
 		t.Fatal(err)
 	}
 	stop := ns.run(t)
 	stop() // the worker dies
-	if _, _, err := ns.store.RecordManualPayment(ctx, reconcile.ManualPayment{Key: "k", InvoiceID: inv.ID, Amount: 100, PaidDate: reconcile.DateOf(time.Now())}); err != nil {
+	if _, _, err := ns.store.RecordManualPayment(ctx, reconcile.ManualPayment{Actor: "tester", Key: "k", InvoiceID: inv.ID, Amount: 100, PaidDate: reconcile.DateOf(time.Now())}); err != nil {
 		t.Fatal(err)
 	}
 	flushRedis(t, ns.redis)

@@ -60,10 +60,10 @@ func TestReconciliationFixesWhatWasMissed(t *testing.T) {
 	t.Cleanup(srv.Shutdown)
 
 	for _, id := range []string{"inv_a", "inv_b", "inv_c"} {
-		if _, err := s.CreateInvoice(ctx, reconcile.NewInvoice{ID: id, Number: id, Client: "c", Currency: "usd", Amount: 3000}); err != nil {
+		if _, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: id, Number: id, Client: "c", Currency: "usd", Amount: 3000}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.SendInvoice(ctx, id); err != nil {
+		if _, err := s.SendInvoice(ctx, reconcile.Op{Actor: "tester"}, id); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -77,13 +77,13 @@ func TestReconciliationFixesWhatWasMissed(t *testing.T) {
 	// invoice is created.
 	storeEvents(t, s, map[string][]byte{"evt_early": piSucceeded("evt_early", "pi_early", "inv_d", 3000)})
 	process(t, newHandlers(t, s), "evt_early")
-	if _, err := s.CreateInvoice(ctx, reconcile.NewInvoice{ID: "inv_d", Number: "d", Client: "c", Currency: "usd", Amount: 3000}); err != nil {
+	if _, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: "inv_d", Number: "d", Client: "c", Currency: "usd", Amount: 3000}); err != nil {
 		t.Fatal(err)
 	}
 
 	run := func(full bool) reconcile.RunSteps {
 		t.Helper()
-		job, err := client.Submit(ctx, reconcile.NewJob{Type: reconcile.JobReconcile, Payload: worker.ReconcileArgs{Full: full}})
+		job, err := client.Submit(ctx, reconcile.NewJob{Actor: "tester", Type: reconcile.JobReconcile, Payload: worker.ReconcileArgs{Full: full}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -55,6 +55,7 @@ func (s *Scheduler) QueueSlots(ctx context.Context, now time.Time) error {
 	full := slot.Sub(slot.Truncate(24*time.Hour)) < s.reconcileEvery
 	_, err := s.client.Submit(ctx, reconcile.NewJob{
 		Type:           reconcile.JobReconcile,
+		Actor:          reconcile.ActorReconciler,
 		Payload:        ReconcileArgs{Full: full},
 		IdempotencyKey: "reconcile-slot:" + slot.Format(time.RFC3339),
 		RequestHash:    "scheduler",

@@ -84,15 +84,15 @@ func TestRelayAfterRedisLosesEverything(t *testing.T) {
 	client := worker.NewClient(redis, s, zap.NewNop())
 	t.Cleanup(func() { _ = client.Close() })
 
-	inv, _ := s.CreateInvoice(ctx, reconcile.NewInvoice{ID: "inv_relay", Number: "R", Client: "c", Currency: "usd", Amount: 10000})
-	if _, err := s.SendInvoice(ctx, inv.ID); err != nil {
+	inv, _ := s.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: "inv_relay", Number: "R", Client: "c", Currency: "usd", Amount: 10000})
+	if _, err := s.SendInvoice(ctx, reconcile.Op{Actor: "tester"}, inv.ID); err != nil {
 		t.Fatal(err)
 	}
 	storeEvents(t, s, map[string][]byte{"evt_relay": piSucceeded("evt_relay", "pi_relay", inv.ID, 3000)})
 	if err := client.EnqueueEvents(ctx, []string{"evt_relay"}); err != nil {
 		t.Fatal(err)
 	}
-	job, err := client.Submit(ctx, reconcile.NewJob{Type: reconcile.JobRecordPayment, InvoiceID: inv.ID,
+	job, err := client.Submit(ctx, reconcile.NewJob{Actor: "tester", Type: reconcile.JobRecordPayment, InvoiceID: inv.ID,
 		Payload: worker.RecordPaymentArgs{InvoiceID: inv.ID, Amount: 2000, PaidDate: reconcile.DateOf(time.Now())}})
 	if err != nil {
 		t.Fatal(err)

@@ -43,9 +43,9 @@ func creditNotesCreate(s *session, args []string) error {
 	}
 	raw, err := s.api.do(s.ctx, http.MethodPost, path("invoices", pos[0], "credit-notes"), nil, body, jf.headers(), nil)
 	if err != nil {
-		return inMajorUnits(err, inv, minor)
+		return inMajorUnits(err, inv.Currency)
 	}
-	return s.queued(raw, pos[0], *jf.wait)
+	return inMajorUnits(s.queued(raw, pos[0], *jf.wait), inv.Currency)
 }
 
 func creditNotesReverse(s *session, args []string) error {

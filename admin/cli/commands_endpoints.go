@@ -53,7 +53,7 @@ func endpointsAdd(s *session, args []string) error {
 		writeJSON(s.stdout, raw)
 		return nil
 	}
-	fmt.Fprintf(s.stdout, "endpoint %s -> %s\nsecret %s (shown once: keep it to verify Reconciler-Signature)\n",
+	fmt.Fprintf(s.stdout, "endpoint %s -> %s\nsecret %s (shown once: keep it to verify Reconciler-Signature or, with any Standard Webhooks library, webhook-signature)\n",
 		cell(ep.ID), cell(ep.URL), cell(ep.Secret))
 	return nil
 }

@@ -8,10 +8,11 @@ import (
 )
 
 func invoicesList(s *session, args []string) error {
-	f := newFlags("invoices list [--state S] [--client C] [--limit N] [--cursor C]",
+	f := newFlags("invoices list [--state S] [--client C] [--overdue] [--limit N] [--cursor C]",
 		"Lists invoices, a page at a time; --cursor takes the next cursor a page printed.")
 	state := f.String("state", "", "only invoices in this `state`: draft, open, partial, paid, written_off")
 	clientName := f.String("client", "", "only invoices of this `client`")
+	overdue := f.Bool("overdue", false, "only invoices sent, with a balance due, past their due date")
 	limit := f.Int("limit", 0, "at most `N` invoices (the server's default when 0)")
 	cursor := f.String("cursor", "", "the `cursor` of the next page")
 	if _, err := s.parse(f, args); err != nil {
@@ -21,6 +22,9 @@ func invoicesList(s *session, args []string) error {
 		return s.badUsage(f, "--limit must not be negative")
 	}
 	q := pageQuery(map[string]string{"state": *state, "client": *clientName, "cursor": *cursor}, *limit)
+	if *overdue {
+		q.Set("overdue", "true")
+	}
 	var page invoicePage
 	raw, err := s.api.get(s.ctx, path("invoices"), q, &page)
 	if err != nil {
@@ -87,13 +91,13 @@ func invoicesShow(s *session, args []string) error {
 		t.flush()
 	}
 	fmt.Fprintln(s.stdout, "\nhistory:")
-	t := newTable(s.stdout, "AT", "KIND", "AMOUNT", "PAYMENT", "NOTES")
+	t := newTable(s.stdout, "AT", "KIND", "AMOUNT", "BY", "PAYMENT", "NOTES")
 	for _, h := range d.History {
 		amount := ""
 		if h.Amount != nil {
 			amount = FormatAmount(*h.Amount, cur)
 		}
-		t.row(h.At, h.Kind, amount, str(h.PaymentID), h.Notes)
+		t.row(h.At, h.Kind, amount, h.Actor, str(h.PaymentID), h.Notes)
 	}
 	t.flush()
 	return nil
@@ -105,7 +109,11 @@ func (s *session) printInvoice(inv invoice) {
 	t.row("id:", inv.ID)
 	t.row("number:", inv.Number)
 	t.row("client:", inv.Client)
-	t.row("state:", inv.State)
+	state := inv.State
+	if inv.Overdue {
+		state += " (overdue)"
+	}
+	t.row("state:", state)
 	t.row("amount:", money(inv.Amount, inv.Currency))
 	t.row("credited:", money(inv.CreditedAmount, inv.Currency))
 	t.row("paid:", money(inv.PaidAmount, inv.Currency))

@@ -91,6 +91,9 @@ func jobsShow(s *session, args []string) error {
 	t.row("id:", j.ID)
 	t.row("type:", j.Type)
 	t.row("status:", j.Status)
+	if j.Actor != "" {
+		t.row("by:", j.Actor)
+	}
 	if j.InvoiceID != nil {
 		t.row("invoice:", *j.InvoiceID)
 	}

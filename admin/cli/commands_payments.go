@@ -66,9 +66,9 @@ func paymentsRecord(s *session, args []string) error {
 	}
 	raw, err := s.api.do(s.ctx, http.MethodPost, path("invoices", pos[0], "payments"), nil, body, jf.headers(), nil)
 	if err != nil {
-		return inMajorUnits(err, inv, minor)
+		return inMajorUnits(err, inv.Currency)
 	}
-	return s.queued(raw, pos[0], *jf.wait)
+	return inMajorUnits(s.queued(raw, pos[0], *jf.wait), inv.Currency)
 }
 
 func paymentsDelete(s *session, args []string) error {

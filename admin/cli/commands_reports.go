@@ -67,7 +67,7 @@ func reconcileRun(s *session, args []string) error {
 }
 
 func reportSummary(s *session, args []string) error {
-	f := newFlags("report summary [--from YYYY-MM-DD] [--to YYYY-MM-DD]",
+	f := newFlags("reports summary [--from YYYY-MM-DD] [--to YYYY-MM-DD]",
 		"Totals per currency of the money dated in the range, and what is outstanding today.")
 	from := f.String("from", "", "first `date` of the range (the server's default when empty)")
 	to := f.String("to", "", "last `date` of the range (the server's default when empty)")
@@ -110,4 +110,67 @@ func reportSummary(s *session, args []string) error {
 	}
 	t.flush()
 	return nil
+}
+
+func reportAging(s *session, args []string) error {
+	f := newFlags("reports aging [--as-of YYYY-MM-DD]",
+		"Open balances of sent invoices, per currency, by days past their due date on --as-of.")
+	asOf := f.String("as-of", "", "the `date` ages are counted on (default today)")
+	if _, err := s.parse(f, args); err != nil {
+		return err
+	}
+	if err := checkDate("as-of", *asOf); err != nil {
+		return err
+	}
+	q := url.Values{}
+	if *asOf != "" {
+		q.Set("as_of", *asOf)
+	}
+	var a aging
+	raw, err := s.api.get(s.ctx, path("reports", "aging"), q, &a)
+	if err != nil {
+		return err
+	}
+	if s.json {
+		writeJSON(s.stdout, raw)
+		return nil
+	}
+	fmt.Fprintf(s.stdout, "as of %s\n\n", cell(a.AsOf))
+	if len(a.Currencies) == 0 {
+		fmt.Fprintln(s.stdout, "nothing open")
+		return nil
+	}
+	t := newTable(s.stdout, "CURRENCY", "CURRENT", "1-30 DAYS", "31-60 DAYS", "61-90 DAYS", "OVER 90 DAYS")
+	for _, c := range a.Currencies {
+		cur := c.Currency
+		t.row(cur, FormatAmount(c.Current, cur), FormatAmount(c.Overdue1To30, cur), FormatAmount(c.Overdue31To60, cur),
+			FormatAmount(c.Overdue61To90, cur), FormatAmount(c.OverdueOver90, cur))
+	}
+	t.flush()
+	return nil
+}
+
+func reportMovements(s *session, args []string) error {
+	f := newFlags("reports movements [--from YYYY-MM-DD] [--to YYYY-MM-DD] > movements.csv",
+		"Writes every money movement dated in the range to stdout as CSV, as the server streams it:\n"+
+			"payments, refunds, write-offs and their reversals, amounts in minor units, with who made each.")
+	from := f.String("from", "", "first `date` of the range (the server's default when empty)")
+	to := f.String("to", "", "last `date` of the range (the server's default when empty)")
+	if _, err := s.parse(f, args); err != nil {
+		return err
+	}
+	if err := checkDate("from", *from); err != nil {
+		return err
+	}
+	if err := checkDate("to", *to); err != nil {
+		return err
+	}
+	q := url.Values{}
+	if *from != "" {
+		q.Set("from", *from)
+	}
+	if *to != "" {
+		q.Set("to", *to)
+	}
+	return s.api.stream(s.ctx, path("reports", "movements.csv"), q, s.stdout)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/payrecon/reconciler/admin"
 	"github.com/payrecon/reconciler/admin/cli"
 	"github.com/payrecon/reconciler/internal/notify"
+	"github.com/payrecon/reconciler/internal/operators"
 	"github.com/payrecon/reconciler/internal/testing/testenv"
 	"github.com/payrecon/reconciler/reconcile"
 	"github.com/payrecon/reconciler/worker"
@@ -46,7 +47,7 @@ func startAPI(t *testing.T) string {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = notify.Dispatch(ctx, pool, notifications, client, log) }()
 	t.Cleanup(func() { cancel(); <-done })
-	a := admin.New(admin.Config{Token: token, Store: store, Jobs: client, Log: log})
+	a := admin.New(admin.Config{Token: token, Store: store, Jobs: client, Operators: operators.NewStore(pool), Log: log})
 	a.MountNotifications(notifications)
 	api := httptest.NewServer(a)
 	t.Cleanup(api.Close)
@@ -158,6 +159,7 @@ func TestOperatorFlow(t *testing.T) {
 	out = op.ok("reopen", "inv_cli_1", "--wait")
 	contains(t, out, "succeeded", "partial", "balance 60.00 usd")
 	contains(t, op.ok("report", "summary"), "CURRENCY", "usd", "60.00")
+	contains(t, op.ok("reports", "summary"), "CURRENCY", "usd", "60.00")
 }
 
 func TestWrongTokenIsUnauthorized(t *testing.T) {

@@ -52,7 +52,7 @@ func path(segments ...string) string {
 // not nil, is sent as JSON; headers are added as they are.
 func (c *client) call(ctx context.Context, method, p string, query url.Values, body any, headers map[string]string) ([]byte, error) {
 	if c.token == "" {
-		return nil, usageErrorf("ADMIN_TOKEN is not set: export the admin API's bearer token as ADMIN_TOKEN (the server refuses every /admin request without it)")
+		return nil, usageErrorf("ADMIN_TOKEN is not set, nor RECONCILER_KEY: export your operator key as RECONCILER_KEY, or the admin token as ADMIN_TOKEN (the server refuses every /admin request without one)")
 	}
 	u := c.base + p
 	if len(query) > 0 {
@@ -115,6 +115,37 @@ func apiError(status int, raw []byte) *APIError {
 		msg = http.StatusText(status)
 	}
 	return &APIError{Status: status, Code: fmt.Sprintf("http_%d", status), Message: msg}
+}
+
+// stream sends a GET and copies a 2xx answer's body to w as it arrives,
+// with no time limit but ctx's: a year of movements may take a while.
+func (c *client) stream(ctx context.Context, p string, query url.Values, w io.Writer) error {
+	if c.token == "" {
+		return usageErrorf("ADMIN_TOKEN is not set, nor RECONCILER_KEY: export your operator key as RECONCILER_KEY, or the admin token as ADMIN_TOKEN")
+	}
+	u := c.base + p
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the admin API at %s (set RECONCILER_URL or --url): %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return apiError(resp.StatusCode, raw)
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		// The server cuts the connection rather than end a partial file.
+		return fmt.Errorf("GET %s: the answer broke off: %w", p, err)
+	}
+	return nil
 }
 
 // do calls the API with call and decodes a 2xx answer into v (when v is

@@ -53,7 +53,12 @@ var commands = []command{
 	{"jobs show", "show a job", jobsShow},
 	{"events list", "list received Stripe events", eventsList},
 	{"reconcile", "start a reconciliation run (queues a job)", reconcileRun},
-	{"report summary", "money per currency over a date range", reportSummary},
+	{"reports summary", "money per currency over a date range", reportSummary},
+	{"reports aging", "open balances by days past due, per currency", reportAging},
+	{"reports movements", "every money movement of a date range, as CSV on stdout", reportMovements},
+	{"operators create", "add an operator with a role; prints its key, once (admin only)", operatorsCreate},
+	{"operators list", "list the operators, without keys (admin only)", operatorsList},
+	{"operators revoke", "end an operator's key and console sessions at once (admin only)", operatorsRevoke},
 	{"endpoints add", "subscribe a URL to invoice notifications", endpointsAdd},
 	{"endpoints list", "list notification endpoints", endpointsList},
 	{"endpoints delete", "delete a notification endpoint", endpointsDelete},
@@ -63,8 +68,9 @@ var commands = []command{
 
 // Run runs `reconciler admin ARGS...` and returns the exit code: 0, 1 when
 // the API refuses or a job fails, 2 for a wrong command line. getenv reads
-// RECONCILER_URL (default http://localhost:$PORT, or http://localhost:8080)
-// and ADMIN_TOKEN. Anywhere in args, --json prints the API's JSON answers
+// RECONCILER_URL (default http://localhost:$PORT, or http://localhost:8080),
+// and the key to send: RECONCILER_KEY (an operator's own key) or else
+// ADMIN_TOKEN. Anywhere in args, --json prints the API's JSON answers
 // instead of tables and --url URL overrides RECONCILER_URL.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	args, g, err := globals(args)
@@ -91,7 +97,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ctx: ctx,
 		api: &client{
 			base:  strings.TrimRight(base, "/"),
-			token: getenv("ADMIN_TOKEN"),
+			token: keyFrom(getenv),
 			http:  &http.Client{},
 		},
 		json:   g.json,
@@ -99,6 +105,15 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		stderr: stderr,
 	}
 	return s.exit(s.dispatch(args))
+}
+
+// keyFrom is the key the CLI sends: the operator's own (RECONCILER_KEY),
+// else the bootstrap admin's (ADMIN_TOKEN).
+func keyFrom(getenv func(string) string) string {
+	if k := getenv("RECONCILER_KEY"); k != "" {
+		return k
+	}
+	return getenv("ADMIN_TOKEN")
 }
 
 // globalFlags are the flags valid anywhere on the line.
@@ -160,6 +175,10 @@ func (s *session) dispatch(args []string) error {
 		s.usage(s.stdout, "")
 		return errHelp
 	}
+	// "report summary" was the summary's name before the reports group.
+	if len(args) >= 2 && args[0] == "report" && args[1] == "summary" {
+		args = append([]string{"reports"}, args[1:]...)
+	}
 	for _, c := range commands {
 		words := strings.Fields(c.name)
 		if len(args) >= len(words) && strings.Join(args[:len(words)], " ") == c.name {
@@ -198,7 +217,8 @@ func (s *session) usage(w io.Writer, group string) {
 	}
 	t.flush()
 	fmt.Fprintln(w, "\nRun a command with -h for its flags. Environment: RECONCILER_URL (default")
-	fmt.Fprintln(w, "http://localhost:$PORT or http://localhost:8080) and ADMIN_TOKEN (required).")
+	fmt.Fprintln(w, "http://localhost:$PORT or http://localhost:8080), and RECONCILER_KEY (your operator")
+	fmt.Fprintln(w, "key) or ADMIN_TOKEN (the bootstrap admin's token): one of them is required.")
 }
 
 // errHelp ends a run that printed the help asked for: exit 0.

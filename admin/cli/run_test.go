@@ -74,7 +74,8 @@ func TestUsage(t *testing.T) {
 	}{
 		{"no command is a usage error", nil, 2, "", "usage: reconciler admin"},
 		{"-h lists the commands", []string{"-h"}, 0, "payments record", ""},
-		{"help lists the commands", []string{"help"}, 0, "report summary", ""},
+		{"help lists the commands", []string{"help"}, 0, "reports summary", ""},
+		{"help lists the operators commands", []string{"help"}, 0, "operators revoke", ""},
 		{"a command's -h shows its flags", []string{"invoices", "list", "-h"}, 0, "-state", ""},
 		{"-h works after arguments", []string{"payments", "record", "inv_1", "--help"}, 0, "-idempotency-key", ""},
 		{"a group alone lists its commands", []string{"invoices"}, 2, "", "invoices create"},
@@ -271,7 +272,8 @@ func TestWaitFollowsTheJobToItsEnd(t *testing.T) {
 
 	polls.Store(0)
 	r = runCLI(env, "payments", "record", "inv_1", "--amount", "70", "--wait")
-	if r.code != 1 || !strings.Contains(r.stderr, "error: job job_p failed: overpayment: payment of 7000") {
+	// The refusal's figure is in the major units the operator typed.
+	if r.code != 1 || !strings.Contains(r.stderr, "error: job job_p failed: overpayment: payment of 70.00 usd") {
 		t.Fatalf("a failed job: %+v", r)
 	}
 

@@ -17,6 +17,7 @@ type invoice struct {
 	WrittenOffAmount int64   `json:"written_off_amount"`
 	Balance          int64   `json:"balance"`
 	State            string  `json:"state"`
+	Overdue          bool    `json:"overdue"`
 	IssueDate        *string `json:"issue_date"`
 	DueDate          *string `json:"due_date"`
 	SentAt           *string `json:"sent_at"`
@@ -66,6 +67,7 @@ type historyItem struct {
 	Amount    *int64  `json:"amount"`
 	PaymentID *string `json:"payment_id"`
 	Notes     string  `json:"notes"`
+	Actor     string  `json:"actor"`
 }
 
 type job struct {
@@ -74,6 +76,7 @@ type job struct {
 	Status     string          `json:"status"`
 	Error      string          `json:"error"`
 	InvoiceID  *string         `json:"invoice_id"`
+	Actor      string          `json:"actor"`
 	Result     json.RawMessage `json:"result"`
 	CreatedAt  string          `json:"created_at"`
 	FinishedAt *string         `json:"finished_at"`
@@ -90,6 +93,28 @@ type event struct {
 	Error       string  `json:"error"`
 	ReceivedAt  string  `json:"received_at"`
 	ProcessedAt *string `json:"processed_at"`
+}
+
+type operator struct {
+	ID        string  `json:"id"`
+	Name      string  `json:"name"`
+	Role      string  `json:"role"`
+	CreatedBy string  `json:"created_by"`
+	CreatedAt string  `json:"created_at"`
+	RevokedAt *string `json:"revoked_at"`
+	Key       string  `json:"key"`
+}
+
+type aging struct {
+	AsOf       string `json:"as_of"`
+	Currencies []struct {
+		Currency      string `json:"currency"`
+		Current       int64  `json:"current"`
+		Overdue1To30  int64  `json:"overdue_1_30"`
+		Overdue31To60 int64  `json:"overdue_31_60"`
+		Overdue61To90 int64  `json:"overdue_61_90"`
+		OverdueOver90 int64  `json:"overdue_over_90"`
+	} `json:"currencies"`
 }
 
 type summary struct {

@@ -115,7 +115,7 @@ func (h *Handler) writeOff(w http.ResponseWriter, r *http.Request, _ session) {
 	id, notes := r.PathValue("id"), r.PostForm.Get("notes")
 	job, err := h.api.WriteOff(r.Context(), id, notes, idempotencyKey(r), requestHash("write_off", id, notes))
 	if err != nil {
-		h.renderInvoiceRefusal(w, r, err, func(p *invoicePage) { p.WriteOffNotes = notes })
+		h.renderWriteOffRefusal(w, r, err, notes)
 		return
 	}
 	showJob(w, r, id, job)

@@ -21,7 +21,7 @@ func TestCSRF(t *testing.T) {
 		mustRedirect(t, "/admin/ui/invoices/inv_csrf?job=")
 	h.waitJob(t, jobOf(t, loc), reconcile.JobSucceeded)
 	pay := h.invoice(t, "inv_csrf").Payments[0]
-	loc = b.submit("/admin/ui/invoices/inv_wo", "/admin/ui/invoices/inv_wo/write-off", nil).mustRedirect(t, "/admin/ui/invoices/inv_wo?job=")
+	loc = b.submit("/admin/ui/invoices/inv_wo/write-off", "/admin/ui/invoices/inv_wo/write-off", nil).mustRedirect(t, "/admin/ui/invoices/inv_wo?job=")
 	h.waitJob(t, jobOf(t, loc), reconcile.JobSucceeded)
 
 	forms := []struct {
@@ -30,7 +30,7 @@ func TestCSRF(t *testing.T) {
 	}{
 		{"inv_csrf", "/admin/ui/invoices/inv_csrf", "/admin/ui/invoices/inv_csrf/payments", url.Values{"amount": {"5.00"}}},
 		{"inv_csrf", "/admin/ui/invoices/inv_csrf/payments/" + pay.ID + "/delete", "/admin/ui/invoices/inv_csrf/payments/" + pay.ID + "/delete", nil},
-		{"inv_csrf", "/admin/ui/invoices/inv_csrf", "/admin/ui/invoices/inv_csrf/write-off", url.Values{"notes": {"gone"}}},
+		{"inv_csrf", "/admin/ui/invoices/inv_csrf/write-off", "/admin/ui/invoices/inv_csrf/write-off", url.Values{"notes": {"gone"}}},
 		{wo.ID, "/admin/ui/invoices/inv_wo", "/admin/ui/invoices/inv_wo/reopen", nil},
 		{"inv_draft", "/admin/ui/invoices/inv_draft", "/admin/ui/invoices/inv_draft/send", nil},
 	}
@@ -83,8 +83,8 @@ func TestRecordPayment(t *testing.T) {
 		job := jobOf(t, loc)
 		h.waitJob(t, job, reconcile.JobSucceeded)
 		res := b.get(loc).must(t, http.StatusOK)
-		res.mustContain(t, "Job "+job+": succeeded", "Balance now 60.00 USD", "40.00 USD", "2026-03-02", "wire 123",
-			"Bank transfer", "Unpaid: 60.00 USD")
+		res.mustContain(t, "Job "+job+": succeeded", "Balance now $60.00", "$40.00", "2026-03-02", "wire 123",
+			"Bank transfer", "Unpaid: $60.00")
 		res.mustNotContain(t, `http-equiv="refresh"`)
 		d := h.invoice(t, "inv_part")
 		if d.PaidAmount != 4000 || d.Balance != 6000 || d.State != reconcile.StatePartial {
@@ -108,7 +108,7 @@ func TestRecordPayment(t *testing.T) {
 
 	t.Run("an unfinished job's page reloads itself", func(t *testing.T) {
 		h.createInvoice(t, "inv_queued", 10000, true)
-		job, _, err := h.store.CreateJob(context.Background(), reconcile.NewJob{Type: reconcile.JobWriteOff, InvoiceID: "inv_queued",
+		job, _, err := h.store.CreateJob(context.Background(), reconcile.NewJob{Actor: "tester", Type: reconcile.JobWriteOff, InvoiceID: "inv_queued",
 			Payload: map[string]string{"invoice_id": "inv_queued"}})
 		if err != nil {
 			t.Fatal(err)
@@ -145,7 +145,7 @@ func TestRecordPayment(t *testing.T) {
 		message       string
 	}{
 		{"an overpayment is refused with 422 and the most that can be recorded", "inv_over", true,
-			url.Values{"amount": {"100.01"}}, http.StatusUnprocessableEntity, "more than the 100.00 USD still unpaid"},
+			url.Values{"amount": {"100.01"}}, http.StatusUnprocessableEntity, "more than the $100.00 still unpaid"},
 		{"an amount with too many decimals is refused with 400", "inv_dec", true,
 			url.Values{"amount": {"1.005"}}, http.StatusBadRequest, "too many decimals"},
 		{"an amount that is not a number is refused with 400", "inv_nan", true,
@@ -190,7 +190,7 @@ func TestRecordPayment(t *testing.T) {
 	t.Run("a failed job's reason is shown", func(t *testing.T) {
 		h.createInvoice(t, "inv_failed", 10000, true)
 		ctx := context.Background()
-		job, _, err := h.store.CreateJob(ctx, reconcile.NewJob{Type: reconcile.JobRecordPayment, InvoiceID: "inv_failed",
+		job, _, err := h.store.CreateJob(ctx, reconcile.NewJob{Actor: "tester", Type: reconcile.JobRecordPayment, InvoiceID: "inv_failed",
 			Payload: map[string]string{"invoice_id": "inv_failed"}})
 		if err != nil {
 			t.Fatal(err)
@@ -216,13 +216,13 @@ func TestRecordPayment(t *testing.T) {
 		// The balance moves between the page and the job: record 80.00
 		// elsewhere first (the JSON API's path), then 40.00 here.
 		ctx := context.Background()
-		if _, _, err := h.store.RecordManualPayment(ctx, reconcile.ManualPayment{Key: "k1", InvoiceID: "inv_race", Amount: 8000,
+		if _, _, err := h.store.RecordManualPayment(ctx, reconcile.ManualPayment{Actor: "tester", Key: "k1", InvoiceID: "inv_race", Amount: 8000,
 			PaidDate: reconcile.DateOf(h.now)}); err != nil {
 			t.Fatal(err)
 		}
 		form.Set("amount", "40.00")
 		b.post("/admin/ui/invoices/inv_race/payments", form).must(t, http.StatusUnprocessableEntity).
-			mustContain(t, "more than the 20.00 USD still unpaid")
+			mustContain(t, "more than the $20.00 still unpaid")
 	})
 }
 
@@ -237,9 +237,9 @@ func TestDeletePayment(t *testing.T) {
 	confirm := "/admin/ui/invoices/inv_del/payments/" + pay.ID + "/delete"
 
 	t.Run("each payment has an X that leads to a confirmation page", func(t *testing.T) {
-		b.get("/admin/ui/invoices/inv_del").must(t, http.StatusOK).mustContain(t, `href="`+confirm+`"`, "Delete payment of 40.00 USD")
+		b.get("/admin/ui/invoices/inv_del").must(t, http.StatusOK).mustContain(t, `href="`+confirm+`"`, "Delete payment of $40.00")
 		res := b.get(confirm).must(t, http.StatusOK)
-		res.mustContain(t, "Delete payment of 40.00 USD?", "Confirm", "Cancel", `href="/admin/ui/invoices/inv_del"`)
+		res.mustContain(t, "Delete payment of $40.00?", "Confirm", "Cancel", `href="/admin/ui/invoices/inv_del"`)
 		if !res.hasForm(confirm) {
 			t.Fatal("no confirmation form")
 		}
@@ -256,7 +256,7 @@ func TestDeletePayment(t *testing.T) {
 		if len(d.Payments) != 0 || d.Balance != 10000 || d.State != reconcile.StateOpen {
 			t.Fatalf("invoice %+v, %d payments", d.Invoice, len(d.Payments))
 		}
-		b.get(loc).must(t, http.StatusOK).mustContain(t, "Delete payment — Job", "succeeded", "Balance now 100.00 USD", "payment deleted")
+		b.get(loc).must(t, http.StatusOK).mustContain(t, "Delete payment — Job", "succeeded", "Balance now $100.00", "payment deleted")
 	})
 
 	t.Run("a deleted payment's confirmation page is a 404", func(t *testing.T) {
@@ -275,7 +275,7 @@ func TestDeletePayment(t *testing.T) {
 		loc := b.submit("/admin/ui/invoices/inv_delwo", "/admin/ui/invoices/inv_delwo/payments", url.Values{"amount": {"10.00"}}).
 			mustRedirect(t, "/admin/ui/invoices/inv_delwo?job=")
 		h.waitJob(t, jobOf(t, loc), reconcile.JobSucceeded)
-		loc = b.submit("/admin/ui/invoices/inv_delwo", "/admin/ui/invoices/inv_delwo/write-off", nil).
+		loc = b.submit("/admin/ui/invoices/inv_delwo/write-off", "/admin/ui/invoices/inv_delwo/write-off", nil).
 			mustRedirect(t, "/admin/ui/invoices/inv_delwo?job=")
 		h.waitJob(t, jobOf(t, loc), reconcile.JobSucceeded)
 		p := h.invoice(t, "inv_delwo").Payments[0]
@@ -304,7 +304,11 @@ func TestWriteOffAndReopen(t *testing.T) {
 		if res.hasForm("/admin/ui/invoices/inv_wo/reopen") {
 			t.Fatal("an open invoice offers Reopen")
 		}
-		loc := b.submit("/admin/ui/invoices/inv_wo", "/admin/ui/invoices/inv_wo/write-off", url.Values{"notes": {"client vanished"}}).
+		// The invoice page links to a confirmation, whose form writes off.
+		res.mustContain(t, `href="/admin/ui/invoices/inv_wo/write-off"`)
+		b.get("/admin/ui/invoices/inv_wo/write-off").must(t, http.StatusOK).mustContain(t, "Write off $100.00?", "Confirm write-off", "Cancel")
+		h.unchanged(t, "inv_wo", func() { b.get("/admin/ui/invoices/inv_wo/write-off") })
+		loc := b.submit("/admin/ui/invoices/inv_wo/write-off", "/admin/ui/invoices/inv_wo/write-off", url.Values{"notes": {"client vanished"}}).
 			mustRedirect(t, "/admin/ui/invoices/inv_wo?job=")
 		h.waitJob(t, jobOf(t, loc), reconcile.JobSucceeded)
 		d := h.invoice(t, "inv_wo")
@@ -335,12 +339,14 @@ func TestWriteOffAndReopen(t *testing.T) {
 		h.unchanged(t, "inv_wodraft", func() {
 			b.post("/admin/ui/invoices/inv_wodraft/write-off", url.Values{"csrf": {csrf}}).must(t, http.StatusConflict).
 				mustContain(t, "only a sent invoice can be written off", "Nothing was changed")
+			b.get("/admin/ui/invoices/inv_wodraft/write-off").must(t, http.StatusConflict).
+				mustContain(t, "only a sent invoice can be written off").mustNotContain(t, "Confirm write-off")
 		})
 	})
 
 	t.Run("reopening an invoice that is not written off is refused with 409", func(t *testing.T) {
 		h.createInvoice(t, "inv_notwo", 10000, true)
-		csrf := b.get("/admin/ui/invoices/inv_notwo").form(t, "/admin/ui/invoices/inv_notwo/write-off").Get("csrf")
+		csrf := b.get("/admin/ui/invoices/inv_notwo").form(t, "/admin/ui/logout").Get("csrf")
 		h.unchanged(t, "inv_notwo", func() {
 			b.post("/admin/ui/invoices/inv_notwo/reopen", url.Values{"csrf": {csrf}}).must(t, http.StatusConflict).
 				mustContain(t, "not written off", "Nothing was changed")

@@ -1,15 +1,23 @@
 package ui_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
+
+	"github.com/payrecon/reconciler/internal/operators"
+	"github.com/payrecon/reconciler/reconcile"
 )
 
 // chromiumPath is the browser the real-browser test drives: CHROMIUM_PATH,
@@ -21,10 +29,12 @@ func chromiumPath() string {
 	return "/usr/bin/chromium"
 }
 
-// TestBrowser walks the everyday flow in a real, headless Chromium: the
-// pages as a browser renders them, the cookie, the forms with their CSRF
-// tokens, the redirects and the job page that reloads itself, all without
-// JavaScript of ours. Each step leaves a PNG screenshot in the test's
+// TestBrowser walks the everyday flow in a real, headless Chromium, logged
+// in as an operator with a key of its own: the pages as a browser renders
+// them, the cookie, the forms with their CSRF tokens, the redirects and the
+// job page that reloads itself, all without JavaScript of ours; then the
+// operator's name in the history, and the movements CSV downloaded as a
+// browser downloads it. Each step leaves a PNG screenshot in the test's
 // artifact directory (kept with go test -artifacts -outputdir DIR).
 func TestBrowser(t *testing.T) {
 	chrome := chromiumPath()
@@ -33,6 +43,8 @@ func TestBrowser(t *testing.T) {
 	}
 	h := newHarness(t)
 	h.createInvoice(t, "inv_browser", 10000, true)
+	key := h.newOperator(t, "olga", operators.RoleOperator)
+	downloads := t.TempDir()
 	shots := t.ArtifactDir()
 	t.Logf("screenshots in %s", shots)
 
@@ -137,11 +149,14 @@ func TestBrowser(t *testing.T) {
 		screenshot(t, "login")
 	})
 
-	t.Run("logging in leads to the invoice asked for", func(t *testing.T) {
-		do(t, chromedp.SendKeys(chromedp.CSS("#token"), testToken))
+	t.Run("logging in with an operator's key leads to the invoice asked for", func(t *testing.T) {
+		do(t, chromedp.SendKeys(chromedp.CSS("#token"), key))
 		navigate(t, chromedp.Click(chromedp.CSS("#login")))
-		if got := text(t, "#balance"); got != "100.00 USD" {
+		if got := text(t, "#balance"); got != "$100.00" {
 			t.Fatalf("balance %q", got)
+		}
+		if got := text(t, "#who"); !strings.Contains(got, "olga") || !strings.Contains(got, "operator") {
+			t.Fatalf("logged in as %q", got)
 		}
 		screenshot(t, "invoice")
 	})
@@ -151,22 +166,33 @@ func TestBrowser(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS("#payment-notes"), "wire from acme"))
 		navigate(t, chromedp.Click(chromedp.CSS("#record")))
 		jobDone(t, "Record payment")
-		if got := text(t, "#balance"); got != "60.00 USD" {
+		if got := text(t, "#balance"); got != "$60.00" {
 			t.Fatalf("balance %q", got)
 		}
-		if got := text(t, "#paid"); got != "40.00 USD" {
+		if got := text(t, "#paid"); got != "$40.00" {
 			t.Fatalf("paid %q", got)
 		}
 		screenshot(t, "partial-payment")
 	})
 
+	t.Run("the history names the operator who recorded it, to the second", func(t *testing.T) {
+		last := text(t, "#history tbody tr:last-child")
+		if !strings.Contains(last, "payment recorded") || !strings.Contains(last, "olga") ||
+			!regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC`).MatchString(last) {
+			t.Fatalf("last history row %q", last)
+		}
+		if got := text(t, "#history tbody tr:last-child td.actor"); got != "olga" {
+			t.Fatalf("actor %q", got)
+		}
+	})
+
 	t.Run("an overpayment is refused in the page, with nothing recorded", func(t *testing.T) {
 		do(t, chromedp.SendKeys(chromedp.CSS("#amount-input"), "70.00"))
 		load(t, 422, chromedp.Click(chromedp.CSS("#record")))
-		if got := text(t, "#error"); !strings.Contains(got, "more than the 60.00 USD still unpaid") || !strings.Contains(got, "Nothing was changed") {
+		if got := text(t, "#error"); !strings.Contains(got, "more than the $60.00 still unpaid") || !strings.Contains(got, "Nothing was changed") {
 			t.Fatalf("error %q", got)
 		}
-		if got := text(t, "#balance"); got != "60.00 USD" {
+		if got := text(t, "#balance"); got != "$60.00" {
 			t.Fatalf("balance %q", got)
 		}
 		screenshot(t, "overpayment-refused")
@@ -174,7 +200,7 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("the payment's X asks for a confirmation first", func(t *testing.T) {
 		navigate(t, chromedp.Click(chromedp.CSS("#payments a.x")))
-		if got := text(t, "h1"); got != "Delete payment of 40.00 USD?" {
+		if got := text(t, "h1"); got != "Delete payment of $40.00?" {
 			t.Fatalf("confirmation %q", got)
 		}
 		screenshot(t, "confirm-delete")
@@ -183,7 +209,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("confirming deletes the payment", func(t *testing.T) {
 		navigate(t, chromedp.Click(chromedp.CSS("#confirm")))
 		jobDone(t, "Delete payment")
-		if got := text(t, "#balance"); got != "100.00 USD" {
+		if got := text(t, "#balance"); got != "$100.00" {
 			t.Fatalf("balance %q", got)
 		}
 		if got := text(t, "#payments"); !strings.Contains(got, "No payments") {
@@ -198,10 +224,10 @@ func TestBrowser(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS("#credit-notes-text"), "loyal client"))
 		navigate(t, chromedp.Click(chromedp.CSS("#credit")))
 		jobDone(t, "Credit note")
-		if got := text(t, "#balance"); got != "85.00 USD" {
+		if got := text(t, "#balance"); got != "$85.00" {
 			t.Fatalf("balance %q", got)
 		}
-		if got := text(t, "#credited"); got != "15.00 USD" {
+		if got := text(t, "#credited"); got != "$15.00" {
 			t.Fatalf("credited %q", got)
 		}
 		if got := text(t, "#credit-notes tbody"); !strings.Contains(got, "discount") || !strings.Contains(got, "loyal client") {
@@ -212,13 +238,13 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("the credit note's reverse asks for a confirmation, then reverses it", func(t *testing.T) {
 		navigate(t, chromedp.Click(chromedp.CSS("#credit-notes a.x")))
-		if got := text(t, "h1"); got != "Reverse credit note of 15.00 USD?" {
+		if got := text(t, "h1"); got != "Reverse credit note of $15.00?" {
 			t.Fatalf("confirmation %q", got)
 		}
 		screenshot(t, "confirm-reverse")
 		navigate(t, chromedp.Click(chromedp.CSS("#confirm")))
 		jobDone(t, "Reverse credit note")
-		if got := text(t, "#balance"); got != "100.00 USD" {
+		if got := text(t, "#balance"); got != "$100.00" {
 			t.Fatalf("balance %q", got)
 		}
 		if got := text(t, "#credit-notes"); !strings.Contains(got, "No credit notes") {
@@ -226,14 +252,22 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
-	t.Run("the invoice is written off from More actions", func(t *testing.T) {
-		do(t, chromedp.SendKeys(chromedp.CSS("#write-off-notes"), "client closed"))
+	t.Run("Write Off Invoice asks for a confirmation first", func(t *testing.T) {
 		navigate(t, chromedp.Click(chromedp.CSS("#write-off")))
+		if got := text(t, "h1"); got != "Write off $100.00?" {
+			t.Fatalf("confirmation %q", got)
+		}
+		screenshot(t, "confirm-write-off")
+	})
+
+	t.Run("confirming writes the invoice off", func(t *testing.T) {
+		do(t, chromedp.SendKeys(chromedp.CSS("#write-off-notes"), "client closed"))
+		navigate(t, chromedp.Click(chromedp.CSS("#confirm")))
 		jobDone(t, "Write-off")
 		if got := text(t, "#state"); got != "written off" {
 			t.Fatalf("state %q", got)
 		}
-		if got := text(t, "#written-off"); got != "100.00 USD" {
+		if got := text(t, "#written-off"); got != "$100.00" {
 			t.Fatalf("written off %q", got)
 		}
 		screenshot(t, "written-off")
@@ -249,4 +283,76 @@ func TestBrowser(t *testing.T) {
 		}
 		screenshot(t, "written-off-list")
 	})
+
+	t.Run("the movements CSV downloads with the operator's rows", func(t *testing.T) {
+		navigate(t, chromedp.Navigate(h.url+"/admin/ui/reports"))
+		screenshot(t, "reports")
+		sctx, cancel := within(30 * time.Second)
+		defer cancel()
+		progress := chromedp.Events(sctx, cdpbrowser.DownloadProgress)
+		do(t, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+				Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: downloads, EventsEnabled: new(true)})
+			return err
+		}), chromedp.Click(chromedp.CSS("#download-csv")))
+		var file string
+		for ev, err := range progress {
+			if err != nil {
+				t.Fatalf("download: %v", err)
+			}
+			if ev.State == cdpbrowser.DownloadProgressStateCanceled {
+				t.Fatal("the download was canceled")
+			}
+			if ev.State == cdpbrowser.DownloadProgressStateCompleted {
+				file = filepath.Join(downloads, ev.GUID)
+				break
+			}
+		}
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := csv.NewReader(bytes.NewReader(raw)).ReadAll()
+		if err != nil {
+			t.Fatalf("not CSV: %v\n%s", err, raw)
+		}
+		d := h.invoice(t, "inv_browser")
+		today := time.Now().UTC().Format(time.DateOnly)
+		var got []string
+		for _, r := range rows {
+			got = append(got, strings.Join(r, "|"))
+		}
+		want := []string{
+			"date|invoice_id|number|client|currency|kind|amount|source|reference|actor",
+			today + "|inv_browser|F-inv_browser|acme|usd|payment|4000|manual|" + paymentID(t, d) + "|olga",
+			today + "|inv_browser|F-inv_browser|acme|usd|payment_deleted|-4000|manual|" + paymentID(t, d) + "|olga",
+			today + "|inv_browser|F-inv_browser|acme|usd|write_off|10000|manual|" + writeOffID(t, h) + "|olga",
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("CSV rows\n got %q\nwant %q", got, want)
+		}
+	})
+}
+
+// paymentID is the id of the invoice's one payment, deleted since, as its
+// history names it.
+func paymentID(t *testing.T, d reconcile.InvoiceDetail) string {
+	t.Helper()
+	for _, e := range d.History {
+		if e.Kind == reconcile.HistoryPaymentRecorded && e.PaymentID != nil {
+			return *e.PaymentID
+		}
+	}
+	t.Fatal("no payment in the history")
+	return ""
+}
+
+// writeOffID is the id of the harness's one write-off.
+func writeOffID(t *testing.T, h *harness) string {
+	t.Helper()
+	var id string
+	if err := h.pool.QueryRow(context.Background(), `SELECT id FROM write_offs`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

@@ -19,7 +19,7 @@ const maxForm = 64 << 10
 
 // csrfToken is the session's CSRF token: a keyed hash of the session value,
 // so it needs no storage, differs for every login and dies with the
-// session.
+// session, and shows nothing of the value (which opens the session).
 func (h *Handler) csrfToken(s session) string {
 	return h.sign("csrf", s.value)
 }
@@ -60,11 +60,16 @@ func sameHost(raw, host string) bool {
 // the operator to log in again; a bad origin or token is a 403 page.
 func (h *Handler) action(next sessionHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s, ok := h.readSession(r)
+		s, ok, err := h.readSession(r)
+		if err != nil {
+			h.unavailable(w, r, err)
+			return
+		}
 		if !ok {
 			http.Redirect(w, r, "/admin/ui/login", http.StatusSeeOther)
 			return
 		}
+		r = withSession(r, s)
 		w.Header().Set("Cache-Control", "no-store")
 		if !sameOrigin(r) {
 			h.forbidden(w, r, "The form was posted from another site.")

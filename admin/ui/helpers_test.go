@@ -20,6 +20,7 @@ import (
 
 	"github.com/payrecon/reconciler/admin"
 	"github.com/payrecon/reconciler/admin/ui"
+	"github.com/payrecon/reconciler/internal/operators"
 	"github.com/payrecon/reconciler/internal/testing/testenv"
 	"github.com/payrecon/reconciler/reconcile"
 	"github.com/payrecon/reconciler/worker"
@@ -36,6 +37,8 @@ type harness struct {
 	pool  *pgxpool.Pool
 	ui    *ui.Handler
 	now   time.Time
+	// operators keeps the operators and the console's sessions.
+	operators *operators.Store
 }
 
 // options change a harness's console config.
@@ -55,9 +58,12 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	var once sync.Once
 	t.Cleanup(func() { once.Do(srv.Shutdown) })
 
-	h := &harness{t: t, store: store, pool: pool, now: time.Now().UTC()}
-	api := admin.New(admin.Config{Token: testToken, Store: store, Jobs: client, Log: log})
-	cfg := ui.Config{Token: testToken, API: api, Store: store, Log: log}
+	h := &harness{t: t, store: store, pool: pool, now: time.Now().UTC(), operators: operators.NewStore(pool)}
+	api := admin.New(admin.Config{Token: testToken, Store: store, Jobs: client, Operators: h.operators, Log: log})
+	cfg := ui.Config{Token: testToken, API: api, Store: store, Operators: h.operators, Log: log,
+		// Tests log in often from one address, and a wrong key answers at
+		// once: the limits have tests of their own.
+		LoginBurst: 1000, FailedLoginDelay: -1}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -247,13 +253,13 @@ func (p page) mustNotContain(t *testing.T, unwanted ...string) page {
 // sent is set.
 func (h *harness) createInvoice(t *testing.T, id string, amount reconcile.Amount, sent bool) reconcile.Invoice {
 	t.Helper()
-	inv, err := h.store.CreateInvoice(context.Background(), reconcile.NewInvoice{
+	inv, err := h.store.CreateInvoice(context.Background(), reconcile.NewInvoice{Actor: "tester",
 		ID: id, Number: "F-" + id, Client: "acme", Currency: "usd", Amount: amount})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sent {
-		if inv, err = h.store.SendInvoice(context.Background(), id); err != nil {
+		if inv, err = h.store.SendInvoice(context.Background(), reconcile.Op{Actor: "tester"}, id); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -5,20 +5,23 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/payrecon/reconciler/admin"
 	"github.com/payrecon/reconciler/admin/cli"
 	"github.com/payrecon/reconciler/internal/apperr"
 	"github.com/payrecon/reconciler/reconcile"
 )
 
-// tabs of the invoice listing: which states each lists. "all" may narrow
+// tabs of the invoice listing: which invoices each lists. "all" may narrow
 // to one state with a filter.
 var tabs = []struct {
 	Key, Label string
 	States     []reconcile.State
+	Overdue    bool
 }{
-	{"open", "Open", []reconcile.State{reconcile.StateOpen, reconcile.StatePartial}},
-	{"draft", "Draft", []reconcile.State{reconcile.StateDraft}},
-	{"all", "All", nil},
+	{"open", "Open", []reconcile.State{reconcile.StateOpen, reconcile.StatePartial}, false},
+	{"overdue", "Overdue", nil, true},
+	{"draft", "Draft", []reconcile.State{reconcile.StateDraft}, false},
+	{"all", "All", nil, false},
 }
 
 // allFilters are the filters of the "all" tab.
@@ -40,17 +43,28 @@ type link struct {
 
 type invoicesPage struct {
 	base
+	Tab      string
 	Tabs     []link
 	Filters  []link
 	Invoices []reconcile.Invoice
+	// Totals are per currency, of every page of the listing.
+	Totals   []reconcile.CurrencyTotals
+	Search   string
 	NextURL  string
 	FirstURL string
+	// ClearURL lists the tab without the search.
+	ClearURL string
 }
 
-func listURL(tab string, state reconcile.State, cursor string) string {
+// listURL is the listing of a tab, narrowed to a state and a search, from
+// a cursor.
+func listURL(tab string, state reconcile.State, search, cursor string) string {
 	q := url.Values{"tab": {tab}}
 	if state != "" {
 		q.Set("state", string(state))
+	}
+	if search != "" {
+		q.Set("q", search)
 	}
 	if cursor != "" {
 		q.Set("cursor", cursor)
@@ -58,25 +72,27 @@ func listURL(tab string, state reconcile.State, cursor string) string {
 	return "/admin/ui/invoices?" + q.Encode()
 }
 
-// invoices answers GET /admin/ui/invoices?tab=&state=&cursor=: a page of
-// invoices, newest first.
+// invoices answers GET /admin/ui/invoices?tab=&state=&q=&cursor=: a page
+// of invoices, newest first, found by a part of their number or client
+// when q is given, with the totals per currency of every page.
 func (h *Handler) invoices(w http.ResponseWriter, r *http.Request, _ session) {
 	q := r.URL.Query()
 	tab := q.Get("tab")
 	if tab == "" {
 		tab = "open"
 	}
-	p := invoicesPage{base: base{Title: "Invoices", Nav: "invoices"}}
-	filter := reconcile.InvoiceFilter{Limit: h.pageSize, Cursor: q.Get("cursor")}
+	search := strings.TrimSpace(q.Get("q"))
+	p := invoicesPage{base: base{Title: "Invoices", Nav: "invoices"}, Tab: tab, Search: search}
+	filter := reconcile.InvoiceFilter{Limit: h.pageSize, Cursor: q.Get("cursor"), Search: search}
 	known := false
 	for _, t := range tabs {
 		if t.Key == tab {
-			known, filter.States = true, t.States
+			known, filter.States, filter.Overdue = true, t.States, t.Overdue
 		}
-		p.Tabs = append(p.Tabs, link{Label: t.Label, URL: listURL(t.Key, "", ""), Current: t.Key == tab})
+		p.Tabs = append(p.Tabs, link{Label: t.Label, URL: listURL(t.Key, "", search, ""), Current: t.Key == tab})
 	}
 	if !known {
-		h.renderError(w, r, http.StatusNotFound, "Not found", "There is no tab "+tab+": use Open, Draft or All.")
+		h.renderError(w, r, http.StatusNotFound, "Not found", "There is no tab "+tab+": use Open, Overdue, Draft or All.")
 		return
 	}
 	state := reconcile.State(q.Get("state"))
@@ -84,7 +100,7 @@ func (h *Handler) invoices(w http.ResponseWriter, r *http.Request, _ session) {
 		found := false
 		for _, f := range allFilters {
 			found = found || f.State == state
-			p.Filters = append(p.Filters, link{Label: f.Label, URL: listURL(tab, f.State, ""), Current: f.State == state})
+			p.Filters = append(p.Filters, link{Label: f.Label, URL: listURL(tab, f.State, search, ""), Current: f.State == state})
 		}
 		if !found {
 			h.renderError(w, r, http.StatusBadRequest, "Check the filter", "Filter by Partial, Paid or Written-Off.")
@@ -93,6 +109,9 @@ func (h *Handler) invoices(w http.ResponseWriter, r *http.Request, _ session) {
 		filter.State = state
 	}
 	page, err := h.store.ListInvoices(r.Context(), filter)
+	if err == nil {
+		p.Totals, err = h.store.InvoiceTotals(r.Context(), filter)
+	}
 	if err != nil {
 		status, title, msg := h.refusal(r, err, nil)
 		h.renderError(w, r, status, title, msg)
@@ -100,10 +119,13 @@ func (h *Handler) invoices(w http.ResponseWriter, r *http.Request, _ session) {
 	}
 	p.Invoices = page.Invoices
 	if page.NextCursor != "" {
-		p.NextURL = listURL(tab, filter.State, page.NextCursor)
+		p.NextURL = listURL(tab, filter.State, search, page.NextCursor)
 	}
 	if filter.Cursor != "" {
-		p.FirstURL = listURL(tab, filter.State, "")
+		p.FirstURL = listURL(tab, filter.State, search, "")
+	}
+	if search != "" {
+		p.ClearURL = listURL(tab, filter.State, "", "")
 	}
 	h.render(w, r, http.StatusOK, "invoices", &p)
 }
@@ -172,6 +194,14 @@ var jobWhat = map[reconcile.JobType]string{
 	reconcile.JobReconcile:         "Reconciliation run",
 }
 
+// mayCall reports whether the request's session may call the admin API's
+// route of pattern, so that the console offers only what its role may do.
+func mayCall(r *http.Request, pattern string) bool {
+	s, ok := sessionOf(r)
+	method, _, _ := strings.Cut(pattern, " ")
+	return ok && s.principal.Role.Allows(admin.RequiredRole(pattern, method))
+}
+
 // loadInvoicePage reads what the invoice page shows. It returns a refusal
 // (not found) or a fault as err.
 func (h *Handler) loadInvoicePage(r *http.Request, id string) (*invoicePage, error) {
@@ -195,15 +225,15 @@ func (h *Handler) loadInvoicePage(r *http.Request, id string) (*invoicePage, err
 		Unpaid:           inv.Unpaid(),
 
 		CurrencyCode: strings.ToUpper(inv.Currency),
-		// The same rules the ledger applies: only an action it would take
-		// is offered.
-		CanSend:           inv.State == reconcile.StateDraft,
-		CanRecord:         inv.SentAt != nil && inv.Unpaid() > 0,
-		CanDeletePayments: inv.CanDeletePayments() == nil,
-		CanCredit:         inv.SentAt != nil && inv.Balance > 0,
-		CanReverseCredits: inv.CanReverseCreditNote() == nil,
-		CanWriteOff:       inv.CanWriteOff() == nil,
-		CanReopen:         inv.CanReopen() == nil,
+		// The same rules the ledger applies, and the same roles the admin
+		// API checks: only an action it would take is offered.
+		CanSend:           inv.State == reconcile.StateDraft && mayCall(r, "POST /admin/invoices/{id}/send"),
+		CanRecord:         inv.SentAt != nil && inv.Unpaid() > 0 && mayCall(r, "POST /admin/invoices/{id}/payments"),
+		CanDeletePayments: inv.CanDeletePayments() == nil && mayCall(r, "DELETE /admin/invoices/{id}/payments/{payment_id}"),
+		CanCredit:         inv.SentAt != nil && inv.Balance > 0 && mayCall(r, "POST /admin/invoices/{id}/credit-notes"),
+		CanReverseCredits: inv.CanReverseCreditNote() == nil && mayCall(r, "DELETE /admin/invoices/{id}/credit-notes/{credit_note_id}"),
+		CanWriteOff:       inv.CanWriteOff() == nil && mayCall(r, "POST /admin/invoices/{id}/write-off"),
+		CanReopen:         inv.CanReopen() == nil && mayCall(r, "POST /admin/invoices/{id}/reopen"),
 	}
 	switch cli.Decimals(inv.Currency) {
 	case 0:
@@ -289,7 +319,11 @@ type confirmPage struct {
 // confirmDelete answers GET /admin/ui/invoices/{id}/payments/{payment_id}/delete:
 // the confirmation the payment's X leads to, since without JavaScript a
 // form cannot ask first.
-func (h *Handler) confirmDelete(w http.ResponseWriter, r *http.Request, _ session) {
+func (h *Handler) confirmDelete(w http.ResponseWriter, r *http.Request, s session) {
+	if !mayCall(r, "DELETE /admin/invoices/{id}/payments/{payment_id}") {
+		h.roleRefused(w, r, s, "delete a payment")
+		return
+	}
 	ctx := r.Context()
 	inv, err := h.store.GetInvoice(ctx, r.PathValue("id"))
 	if err == nil {

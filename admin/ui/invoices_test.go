@@ -35,11 +35,11 @@ func TestInvoiceListing(t *testing.T) {
 	h.createInvoice(t, "inv_written", 10000, true)
 	today := reconcile.DateOf(time.Now())
 	for id, amount := range map[string]reconcile.Amount{"inv_partial": 2500, "inv_paid": 10000} {
-		if _, _, err := h.store.RecordManualPayment(ctx, reconcile.ManualPayment{Key: "k_" + id, InvoiceID: id, Amount: amount, PaidDate: today}); err != nil {
+		if _, _, err := h.store.RecordManualPayment(ctx, reconcile.ManualPayment{Actor: "tester", Key: "k_" + id, InvoiceID: id, Amount: amount, PaidDate: today}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := h.store.WriteOff(ctx, "k_wo", "inv_written", "bad debt"); err != nil {
+	if _, err := h.store.WriteOff(ctx, reconcile.Op{Key: "k_wo", Actor: "tester"}, "inv_written", "bad debt"); err != nil {
 		t.Fatal(err)
 	}
 	b := h.loggedIn(t)
@@ -73,15 +73,15 @@ func TestInvoiceListing(t *testing.T) {
 			`href="/admin/ui/invoices?state=written_off&tab=all"`, ">Written-Off<")
 	})
 
-	t.Run("amounts show in major units with the currency", func(t *testing.T) {
-		b.get("/admin/ui/invoices?tab=open").must(t, http.StatusOK).mustContain(t, "100.00 USD", "25.00 USD", "75.00 USD")
+	t.Run("amounts show in major units, grouped by thousands, with the currency's sign", func(t *testing.T) {
+		b.get("/admin/ui/invoices?tab=open").must(t, http.StatusOK).mustContain(t, "$100.00", "$25.00", "$75.00")
 		for _, c := range []struct {
 			currency string
 			amount   reconcile.Amount
 			want     string
-		}{{"jpy", 500, "500 JPY"}, {"kwd", 1500, "1.500 KWD"}, {"eur", 123456, "1234.56 EUR"}} {
+		}{{"jpy", 500, "¥500"}, {"kwd", 1500, "1.500 KWD"}, {"eur", 123456, "€1,234.56"}} {
 			id := "inv_" + c.currency
-			if _, err := h.store.CreateInvoice(ctx, reconcile.NewInvoice{ID: id, Number: "F-" + id, Client: "acme",
+			if _, err := h.store.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: id, Number: "F-" + id, Client: "acme",
 				Currency: c.currency, Amount: c.amount}); err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +103,7 @@ func TestInvoiceListing(t *testing.T) {
 
 	t.Run("the invoice page shows amount, paid, written off, balance, state, payments and history", func(t *testing.T) {
 		res := b.get("/admin/ui/invoices/inv_partial").must(t, http.StatusOK)
-		res.mustContain(t, "Invoice F-inv_partial", ">partial<", "100.00 USD", "25.00 USD", "75.00 USD",
+		res.mustContain(t, "Invoice F-inv_partial", ">partial<", "$100.00", "$25.00", "$75.00",
 			"Record payment", "Payments", "History", "payment recorded", "sent", "created")
 		b.get("/admin/ui/invoices/inv_written").must(t, http.StatusOK).mustContain(t, ">written off<", "bad debt", "Reopen")
 	})

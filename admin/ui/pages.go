@@ -11,7 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/payrecon/reconciler/admin/cli"
+	"github.com/payrecon/reconciler/internal/operators"
 	"github.com/payrecon/reconciler/reconcile"
 )
 
@@ -20,7 +20,7 @@ var files embed.FS
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"login", "invoices", "invoice", "confirm", "reverse", "events", "error"}
+var pageNames = []string{"login", "invoices", "invoice", "confirm", "reverse", "writeoff", "events", "reports", "error"}
 
 var funcs = template.FuncMap{
 	"money":  money,
@@ -39,6 +39,7 @@ var funcs = template.FuncMap{
 		return d.String()
 	},
 	"label": func(s any) string { return strings.ReplaceAll(fmt.Sprint(s), "_", " ") },
+	"upper": strings.ToUpper,
 	"deref": func(s *string) string {
 		if s == nil {
 			return ""
@@ -58,26 +59,17 @@ func parsePages() map[string]*template.Template {
 	return pages
 }
 
-// money shows an amount of minor units in major units with the currency
-// code: 4000 usd is "40.00 USD".
-func money(a reconcile.Amount, currency string) string {
-	return cli.FormatAmount(int64(a), currency) + " " + strings.ToUpper(currency)
-}
+// timeLayout is the console's one format of a time: UTC, to the second,
+// so that two changes a moment apart read in their order.
+const timeLayout = "2006-01-02 15:04:05 UTC"
 
-func moneyOrDash(a *reconcile.Amount, currency string) string {
-	if a == nil {
-		return "—"
-	}
-	return money(*a, currency)
-}
-
-// when shows a time in UTC, to the minute.
-func when(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+// when shows a time in the console's format.
+func when(t time.Time) string { return t.UTC().Format(timeLayout) }
 
 // base is what the layout shows on every page.
 type base struct {
 	Title string
-	// Nav names the current section: "invoices" or "events".
+	// Nav names the current section: "invoices", "reports" or "events".
 	Nav string
 	// Refresh reloads the page every second (a job still running).
 	Refresh bool
@@ -85,9 +77,12 @@ type base struct {
 	ErrorTitle string
 	Error      string
 	Notice     string
-	// LoggedIn and CSRF are filled in by render from the session.
+	// LoggedIn, CSRF, Who and Role are filled in by render from the
+	// session.
 	LoggedIn bool
 	CSRF     string
+	Who      string
+	Role     operators.Role
 }
 
 func (b *base) layout() *base { return b }
@@ -98,9 +93,10 @@ type view interface{ layout() *base }
 // render writes a page. It is executed into memory first, so a template
 // error is a clean 500 rather than half a page.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
-	if s, ok := h.readSession(r); ok {
+	if s, ok := sessionOf(r); ok {
 		b := v.layout()
 		b.LoggedIn, b.CSRF = true, h.csrfToken(s)
+		b.Who, b.Role = s.principal.Name, s.principal.Role
 	}
 	var buf bytes.Buffer
 	if err := h.pages[name].ExecuteTemplate(&buf, "layout", v); err != nil {
@@ -129,11 +125,10 @@ func (h *Handler) forbidden(w http.ResponseWriter, r *http.Request, why string) 
 	h.renderError(w, r, http.StatusForbidden, "Forbidden", why+" Nothing was changed.")
 }
 
-// internal answers a fault that is not the operator's.
-func (h *Handler) internal(w http.ResponseWriter, r *http.Request, err error) {
-	h.log.Error("ui: internal error", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
-	h.renderError(w, r, http.StatusInternalServerError, "Something went wrong",
-		"The console could not do this. Nothing more is known here; the server log has the detail.")
+// roleRefused answers a page the session's role may not use.
+func (h *Handler) roleRefused(w http.ResponseWriter, r *http.Request, s session, what string) {
+	h.renderError(w, r, http.StatusForbidden, "Not allowed for your role",
+		"The "+string(s.principal.Role)+" role may not "+what+". Nothing was changed.")
 }
 
 // refusal maps err as the JSON API does (admin.API.Classify: a ledger
@@ -147,6 +142,8 @@ func (h *Handler) refusal(r *http.Request, err error, inv *reconcile.Invoice) (s
 		title = "Check the form"
 	case http.StatusNotFound:
 		title = "Not found"
+	case http.StatusForbidden:
+		title = "Not allowed for your role"
 	case http.StatusConflict:
 		title = "Not allowed in this state"
 	case http.StatusUnprocessableEntity:

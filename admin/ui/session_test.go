@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/payrecon/reconciler/admin/ui"
+	"github.com/payrecon/reconciler/internal/operators"
 )
 
 func TestLogin(t *testing.T) {
@@ -215,49 +216,78 @@ func mustURL(t *testing.T, s string) *url.URL {
 
 func TestProtect(t *testing.T) {
 	t.Parallel()
-	h := ui.New(ui.Config{Token: "protect-test-token-0123"})
+	// Server-side sessions need the operators store: the harness has one.
+	h := newHarness(t)
 	inner := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
-	protected := h.Protect(inner)
+	protected := h.ui.Protect(inner)
+	serve := func(req *http.Request) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		protected.ServeHTTP(w, req)
+		return w
+	}
+	loginAs := func(t *testing.T, key string) *http.Cookie {
+		t.Helper()
+		return sessionCookie(t, h.browser(t).post("/admin/ui/login", url.Values{"token": {key}}))
+	}
 
 	t.Run("without a session a page goes to the login form and a write is refused", func(t *testing.T) {
-		w := httptest.NewRecorder()
-		protected.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/admin/queues/", nil))
+		w := serve(httptest.NewRequest(http.MethodGet, "/admin/queues/", nil))
 		if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/admin/ui/login?next=%2Fadmin%2Fqueues%2F" {
 			t.Fatalf("%d to %q", w.Code, w.Header().Get("Location"))
 		}
-		w = httptest.NewRecorder()
-		protected.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/admin/queues/api/queues/events:pause", nil))
+		w = serve(httptest.NewRequest(http.MethodPost, "/admin/queues/api/queues/events:pause", nil))
 		if w.Code != http.StatusUnauthorized {
 			t.Fatalf("write without a session: %d", w.Code)
 		}
 	})
 	t.Run("with a session a page is served and a cross-site write is refused", func(t *testing.T) {
-		form := strings.NewReader("token=protect-test-token-0123")
-		req := httptest.NewRequest(http.MethodPost, "/admin/ui/login", form)
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Origin", "http://example.com")
-		req.Host = "example.com"
-		login := httptest.NewRecorder()
-		h.ServeHTTP(login, req)
-		cookies := login.Result().Cookies()
-		if len(cookies) == 0 {
-			t.Fatalf("login answered %d without a cookie", login.Code)
-		}
+		cookie := loginAs(t, testToken)
 		get := httptest.NewRequest(http.MethodGet, "/admin/queues/", nil)
-		get.AddCookie(cookies[0])
-		w := httptest.NewRecorder()
-		protected.ServeHTTP(w, get)
-		if w.Code != http.StatusTeapot {
+		get.AddCookie(cookie)
+		if w := serve(get); w.Code != http.StatusTeapot {
 			t.Fatalf("page with a session: %d", w.Code)
 		}
 		post := httptest.NewRequest(http.MethodPost, "/admin/queues/api/queues/events:pause", nil)
 		post.Host = "example.com"
 		post.Header.Set("Origin", "https://evil.example")
-		post.AddCookie(cookies[0])
-		w = httptest.NewRecorder()
-		protected.ServeHTTP(w, post)
-		if w.Code != http.StatusForbidden {
+		post.AddCookie(cookie)
+		if w := serve(post); w.Code != http.StatusForbidden {
 			t.Fatalf("cross-site write: %d", w.Code)
+		}
+	})
+	t.Run("a viewer may look at the dashboard but not change it, and an admin may", func(t *testing.T) {
+		viewer := loginAs(t, h.newOperator(t, "dash-viewer", operators.RoleViewer))
+		get := httptest.NewRequest(http.MethodGet, "/admin/queues/", nil)
+		get.AddCookie(viewer)
+		if w := serve(get); w.Code != http.StatusTeapot {
+			t.Fatalf("a viewer's page: %d", w.Code)
+		}
+		post := httptest.NewRequest(http.MethodPost, "/admin/queues/api/queues/events:pause", nil)
+		post.AddCookie(viewer)
+		if w := serve(post); w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "forbidden_role") {
+			t.Fatalf("a viewer's write: %d %s", w.Code, w.Body)
+		}
+		post = httptest.NewRequest(http.MethodPost, "/admin/queues/api/queues/events:pause", nil)
+		post.AddCookie(loginAs(t, testToken))
+		if w := serve(post); w.Code != http.StatusTeapot {
+			t.Fatalf("an admin's write: %d", w.Code)
+		}
+	})
+	t.Run("the dashboard carries the console's frame-denying headers, with or without a session", func(t *testing.T) {
+		for _, w := range []*httptest.ResponseRecorder{
+			serve(httptest.NewRequest(http.MethodGet, "/admin/queues/", nil)),
+			func() *httptest.ResponseRecorder {
+				get := httptest.NewRequest(http.MethodGet, "/admin/queues/", nil)
+				get.AddCookie(loginAs(t, testToken))
+				return serve(get)
+			}(),
+		} {
+			if got := w.Header().Get("X-Frame-Options"); got != "DENY" {
+				t.Errorf("X-Frame-Options %q", got)
+			}
+			if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
+				t.Errorf("Content-Security-Policy %q", csp)
+			}
 		}
 	})
 }

@@ -10,11 +10,14 @@
 // queued as a job and applied by the worker exactly as an API call is.
 // Reads come from the ledger store.
 //
-// The JSON API authenticates every /admin request with a bearer token,
-// which a browser cannot send; so the console is mounted beside it, at
-// "/admin/ui/", and authenticates with a signed session cookie instead,
-// issued in exchange for the same admin token. Every form carries a CSRF
-// token tied to the session.
+// The JSON API authenticates every /admin request with a bearer key, which
+// a browser cannot send; so the console is mounted beside it, at
+// "/admin/ui/", and authenticates with a session cookie instead, issued in
+// exchange for the admin token or an operator's key. Sessions are rows in
+// PostgreSQL, read on every request: logging out, or revoking the operator,
+// ends them at once. Every form carries a CSRF token tied to the session,
+// and the console offers only what the session's role may do (the admin
+// API refuses the rest anyway).
 package ui
 
 import (
@@ -26,6 +29,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/payrecon/reconciler/admin"
+	"github.com/payrecon/reconciler/internal/operators"
 	"github.com/payrecon/reconciler/reconcile"
 )
 
@@ -42,13 +46,16 @@ const Prefix = "/admin/ui/"
 // Config.PageSize says otherwise.
 const DefaultPageSize = 25
 
-// Config is what the console needs. API and Store are required.
+// Config is what the console needs. API, Store and Operators are required.
 type Config struct {
 	// Token is the admin token, the one the JSON API takes as a bearer
-	// token; operators type it to log in, and the session cookie is signed
-	// with a key derived from it, so changing the token ends every session.
+	// token: the bootstrap admin types it to log in (operators type their
+	// own keys), and CSRF tokens are signed with a key derived from it, so
+	// changing it ends the bootstrap admin's sessions and every form.
 	// Empty: every page answers 503.
 	Token string
+	// Operators keeps the operators' keys and the console's sessions.
+	Operators *operators.Store
 	// API makes every change, through the same code paths as the JSON API.
 	API *admin.API
 	// Store answers the pages' reads.
@@ -60,6 +67,14 @@ type Config struct {
 	// PageSize is how many invoices a listing page shows; 0 is
 	// DefaultPageSize.
 	PageSize int
+	// LoginBurst and LoginEvery limit login attempts per client address
+	// and per key tried: LoginBurst at once, then one per LoginEvery
+	// (0: DefaultLoginBurst, DefaultLoginEvery).
+	LoginBurst int
+	LoginEvery time.Duration
+	// FailedLoginDelay is how long a wrong key waits for its answer
+	// (0: DefaultFailedLoginDelay; negative: none).
+	FailedLoginDelay time.Duration
 }
 
 // Handler serves the console; mount it at Prefix.
@@ -70,10 +85,16 @@ type Handler struct {
 	now      func() time.Time
 	pageSize int
 
-	hasToken bool
-	tokenSum [sha256.Size]byte
-	// signKey signs session cookies and CSRF tokens.
+	operators *operators.Store
+	hasToken  bool
+	tokenSum  [sha256.Size]byte
+	// signKey signs CSRF tokens.
 	signKey []byte
+	// tokenDigest marks the bootstrap admin's sessions with the token they
+	// were made under.
+	tokenDigest []byte
+	logins      *loginLimiter
+	failedDelay time.Duration
 
 	pages map[string]*template.Template
 	mux   *http.ServeMux
@@ -88,11 +109,17 @@ func New(cfg Config) *Handler {
 		log:      cfg.Log,
 		now:      cfg.Now,
 		pageSize: cfg.PageSize,
-		hasToken: cfg.Token != "",
-		tokenSum: sha256.Sum256([]byte(cfg.Token)),
-		signKey:  deriveKey(cfg.Token),
-		pages:    parsePages(),
-		mux:      http.NewServeMux(),
+
+		operators:   cfg.Operators,
+		hasToken:    cfg.Token != "",
+		tokenSum:    sha256.Sum256([]byte(cfg.Token)),
+		signKey:     deriveKey("reconciler-ui-csrf", cfg.Token),
+		tokenDigest: deriveKey("reconciler-ui-session-owner", cfg.Token),
+		logins:      newLoginLimiter(orDefault(cfg.LoginEvery, DefaultLoginEvery), orDefault(cfg.LoginBurst, DefaultLoginBurst)),
+		failedDelay: orDefault(cfg.FailedLoginDelay, DefaultFailedLoginDelay),
+
+		pages: parsePages(),
+		mux:   http.NewServeMux(),
 	}
 	if h.log == nil {
 		h.log = zap.NewNop()
@@ -120,7 +147,10 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET /admin/ui/invoices/{id}", h.page(h.invoice))
 	h.mux.HandleFunc("GET /admin/ui/invoices/{id}/payments/{payment_id}/delete", h.page(h.confirmDelete))
 	h.mux.HandleFunc("GET /admin/ui/invoices/{id}/credit-notes/{credit_note_id}/reverse", h.page(h.confirmReverse))
+	h.mux.HandleFunc("GET /admin/ui/invoices/{id}/write-off", h.page(h.confirmWriteOff))
 	h.mux.HandleFunc("GET /admin/ui/events", h.page(h.events))
+	h.mux.HandleFunc("GET /admin/ui/reports", h.page(h.reports))
+	h.mux.HandleFunc("GET /admin/ui/reports/movements.csv", h.page(h.movementsCSV))
 
 	h.mux.HandleFunc("POST /admin/ui/invoices/{id}/send", h.action(h.send))
 	h.mux.HandleFunc("POST /admin/ui/invoices/{id}/payments", h.action(h.recordPayment))
@@ -136,6 +166,17 @@ func (h *Handler) routes() {
 	})
 }
 
+// orDefault is v, or def when v is zero; a negative v is zero.
+func orDefault[T int | time.Duration](v, def T) T {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
 // ServeHTTP serves a console request. A console without a token is closed:
 // every page answers 503, as the JSON API does.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -146,10 +187,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("X-Frame-Options", "DENY")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Referrer-Policy", "same-origin")
-	if !h.hasToken && r.URL.Path != "/admin/ui/static/console.css" {
-		h.renderError(w, r, http.StatusServiceUnavailable, "Console not configured",
-			"The console is closed because no admin token is configured (ADMIN_TOKEN).")
-		return
+	if r.URL.Path != "/admin/ui/static/console.css" {
+		switch {
+		case !h.hasToken:
+			h.renderError(w, r, http.StatusServiceUnavailable, "Console not configured",
+				"The console is closed because no admin token is configured (ADMIN_TOKEN).")
+			return
+		case h.operators == nil:
+			// Sessions live in the operators store: without one, nobody could
+			// log out for good, so nobody logs in.
+			h.renderError(w, r, http.StatusServiceUnavailable, "Console not configured",
+				"The console is closed because it has no store for its sessions.")
+			return
+		}
 	}
 	// A path or query no id or filter can hold (a NUL, invalid UTF-8) is
 	// refused before any page reads the ledger, as the JSON API does.

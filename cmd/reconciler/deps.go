@@ -20,6 +20,7 @@ import (
 	"github.com/payrecon/reconciler/internal/config"
 	"github.com/payrecon/reconciler/internal/httpserver"
 	"github.com/payrecon/reconciler/internal/notify"
+	"github.com/payrecon/reconciler/internal/operators"
 	"github.com/payrecon/reconciler/internal/reqlog"
 	"github.com/payrecon/reconciler/internal/stripe"
 	"github.com/payrecon/reconciler/reconcile"
@@ -138,18 +139,34 @@ func (d *deps) Close() {
 	d.pool.Close()
 }
 
+// bearerOrSession serves a request with a bearer key through the admin API
+// (its authentication and roles), and any other through the console's
+// session check.
+func bearerOrSession(api, console http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			api.ServeHTTP(w, r)
+			return
+		}
+		console.ServeHTTP(w, r)
+	})
+}
+
 // newHTTPServer serves the web role's routes.
 func newHTTPServer(cfg config.Config, d *deps, log *zap.Logger) *http.Server {
 	d.webhooks = webhooks.New(webhooks.Config{Secrets: cfg.WebhookSecrets}, d.store, d.client, log.Named("webhooks"))
 	d.metrics.MustRegister(d.webhooks.Collector())
-	api := admin.New(admin.Config{Token: cfg.AdminToken, Store: d.store, Jobs: d.client, Log: log.Named("admin"), Now: time.Now})
+	ops := operators.NewStore(d.pool)
+	api := admin.New(admin.Config{Token: cfg.AdminToken, Store: d.store, Jobs: d.client, Operators: ops,
+		Log: log.Named("admin"), Now: time.Now})
 	api.MountNotifications(d.notify)
-	console := ui.New(ui.Config{Token: cfg.AdminToken, API: api, Store: d.store, Log: log.Named("ui")})
+	console := ui.New(ui.Config{Token: cfg.AdminToken, API: api, Store: d.store, Operators: ops, Log: log.Named("ui")})
 	// Asynq's dashboard, for a browser logged in to the console or a
-	// caller with the bearer token.
+	// caller with a bearer key, kept out of frames either way.
 	queues := asynqmon.New(asynqmon.Options{RootPath: strings.TrimSuffix(ui.QueuesPrefix, "/"), RedisConnOpt: cfg.Redis})
 	api.Handle(ui.QueuesPrefix, queues.ServeHTTP)
 	dashboard := console.Protect(queues)
+	openapiDoc := console.Protect(http.HandlerFunc(admin.ServeOpenAPI))
 
 	m := httpserver.NewMetrics(d.metrics)
 	instrument := m.Instrument
@@ -158,13 +175,9 @@ func newHTTPServer(cfg config.Config, d *deps, log *zap.Logger) *http.Server {
 	mux.Handle("/webhooks/stripe", instrument("webhooks", d.webhooks))
 	mux.Handle("/admin/", instrument("admin", api))
 	mux.Handle(ui.Prefix, instrument("console", console))
-	mux.Handle(ui.QueuesPrefix, instrument("queues", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "" {
-			api.ServeHTTP(w, r)
-			return
-		}
-		dashboard.ServeHTTP(w, r)
-	})))
+	mux.Handle(ui.QueuesPrefix, instrument("queues", ui.DenyFraming(bearerOrSession(api, dashboard))))
+	// A browser with a console session may read the API's description.
+	mux.Handle("GET "+ui.OpenAPIPath, instrument("admin", bearerOrSession(api, openapiDoc)))
 	mux.HandleFunc("GET /healthz", httpserver.Health)
 	mux.Handle("GET /readyz", httpserver.Ready(map[string]httpserver.Check{
 		"postgres": d.store.Ping,

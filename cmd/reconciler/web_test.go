@@ -168,6 +168,36 @@ func TestWebServesHealthMetricsAndQueues(t *testing.T) {
 		if page.StatusCode != http.StatusOK || !strings.Contains(strings.ToLower(string(html)), "<html") {
 			t.Fatalf("dashboard with a session: %d", page.StatusCode)
 		}
+		for _, h := range []http.Header{page.Header, resp.Header} {
+			if h.Get("X-Frame-Options") != "DENY" || !strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+				t.Errorf("the dashboard may be framed: X-Frame-Options %q, Content-Security-Policy %q",
+					h.Get("X-Frame-Options"), h.Get("Content-Security-Policy"))
+			}
+		}
+
+		// The same session may read the API's OpenAPI document; nobody else.
+		req, _ = http.NewRequest(http.MethodGet, srv.URL+"/admin/openapi.yaml", nil)
+		req.AddCookie(cookies[0])
+		doc, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		yaml, _ := io.ReadAll(doc.Body)
+		doc.Body.Close()
+		if doc.StatusCode != http.StatusOK || !strings.HasPrefix(string(yaml), "openapi:") {
+			t.Fatalf("openapi.yaml with a session: %d", doc.StatusCode)
+		}
+		if resp, _ := get(t, srv.URL+"/admin/openapi.yaml", "Authorization", "Bearer "+testToken); resp.StatusCode != http.StatusOK {
+			t.Fatalf("openapi.yaml with the token: %d", resp.StatusCode)
+		}
+		anon, err := noRedirect.Get(srv.URL + "/admin/openapi.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		anon.Body.Close()
+		if anon.StatusCode != http.StatusSeeOther {
+			t.Fatalf("openapi.yaml without a session: %d", anon.StatusCode)
+		}
 	})
 }
 

@@ -125,7 +125,7 @@ func variables() []variable {
 		{
 			name:    "ADMIN_TOKEN",
 			defHelp: "none: /admin answers 503 until set",
-			help:    "bearer token for /admin (at least 16 characters)",
+			help:    "the bootstrap admin's bearer token for /admin, operator admin with the role admin; operators get keys of their own (at least 16 characters)",
 			parse: func(c *Config, v string) error {
 				if n := utf8.RuneCountInString(v); n < 16 {
 					return fmt.Errorf("is %d characters long, must be at least 16", n)

@@ -192,7 +192,11 @@ func (d *Deliverer) send(ctx context.Context, a Attempt) (int, error) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "reconciler-notify/1")
-	req.Header.Set(SignatureHeader, Sign(a.Body, a.Secret, time.Now()))
+	now := time.Now()
+	req.Header.Set(SignatureHeader, Sign(a.Body, a.Secret, now))
+	if err := SignStandard(req.Header, a.NotificationID, a.Body, a.Secret, now); err != nil {
+		return 0, err
+	}
 	resp, err := d.client.Do(req)
 	if err != nil {
 		return 0, err

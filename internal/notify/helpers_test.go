@@ -53,14 +53,14 @@ func (e env) endpoint(t *testing.T, url string, events ...string) (notify.Endpoi
 func (e env) recordPayment(t *testing.T, amount reconcile.Amount) (reconcile.Invoice, error) {
 	t.Helper()
 	ctx := t.Context()
-	inv, err := e.ledger.CreateInvoice(ctx, reconcile.NewInvoice{Number: "F-1", Client: "acme", Currency: "usd", Amount: 10000})
+	inv, err := e.ledger.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", Number: "F-1", Client: "acme", Currency: "usd", Amount: 10000})
 	if err != nil {
 		t.Fatalf("create invoice: %v", err)
 	}
-	if inv, err = e.ledger.SendInvoice(ctx, inv.ID); err != nil {
+	if inv, err = e.ledger.SendInvoice(ctx, reconcile.Op{Actor: "tester"}, inv.ID); err != nil {
 		t.Fatalf("send invoice: %v", err)
 	}
-	_, _, err = e.ledger.RecordManualPayment(ctx, reconcile.ManualPayment{Key: ids.New("key"), InvoiceID: inv.ID,
+	_, _, err = e.ledger.RecordManualPayment(ctx, reconcile.ManualPayment{Actor: "tester", Key: ids.New("key"), InvoiceID: inv.ID,
 		Amount: amount, PaidDate: reconcile.DateOf(time.Now()), Method: "bank_transfer"})
 	return inv, err
 }

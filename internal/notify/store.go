@@ -79,12 +79,14 @@ func (s *Store) CreateEndpoint(ctx context.Context, rawURL string, events []stri
 	return ep, secret, nil
 }
 
-// newSecret makes a signing secret in Stripe's whsec_ form, so receivers'
-// tooling recognises it.
+// newSecret makes a signing secret in the form both schemes expect: the
+// Standard Webhooks one, "whsec_" + base64 of a 256-bit key, which that
+// standard's libraries decode to the key; and Stripe's, whose verifiers key
+// their HMAC with the whole string (Reconciler-Signature).
 func newSecret() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	return "whsec_" + base64.RawURLEncoding.EncodeToString(b[:])
+	return secretPrefix + base64.StdEncoding.EncodeToString(b[:])
 }
 
 // validURL returns the URL to store: absolute http or https with a host and
