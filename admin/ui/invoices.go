@@ -151,6 +151,8 @@ type invoicePage struct {
 	Unpaid reconcile.Amount
 	// CurrencyCode is the invoice's currency as people write it (USD).
 	CurrencyCode string
+	// Jobs are the invoice's latest jobs, newest first.
+	Jobs []jobView
 
 	CanSend, CanRecord, CanDeletePayments, CanWriteOff, CanReopen bool
 }
@@ -162,7 +164,24 @@ var jobWhat = map[reconcile.JobType]string{
 	reconcile.JobWriteOff:      "Write-off",
 	reconcile.JobReopen:        "Reopen",
 	reconcile.JobReconcile:     "Reconciliation run",
+	reconcile.JobEventIgnore:   "Ignore event",
+	reconcile.JobEventApply:    "Apply event",
 }
+
+// jobNoun names a job in the invoice's list of jobs, where a verb would
+// read as an action offered.
+var jobNoun = map[reconcile.JobType]string{
+	reconcile.JobRecordPayment: "Manual payment",
+	reconcile.JobDeletePayment: "Payment deletion",
+	reconcile.JobWriteOff:      "Write-off",
+	reconcile.JobReopen:        "Reopening",
+	reconcile.JobReconcile:     "Reconciliation run",
+	reconcile.JobEventIgnore:   "Event ignored by hand",
+	reconcile.JobEventApply:    "Event applied by hand",
+}
+
+// invoiceJobsListed is how many of its jobs the invoice page lists.
+const invoiceJobsListed = 10
 
 // loadInvoicePage reads what the invoice page shows. It returns a refusal
 // (not found) or a fault as err.
@@ -188,6 +207,13 @@ func (h *Handler) loadInvoicePage(r *http.Request, id string) (*invoicePage, err
 		CanDeletePayments: inv.CanDeletePayment() == nil,
 		CanWriteOff:       inv.CanWriteOff() == nil,
 		CanReopen:         inv.CanReopen() == nil,
+	}
+	jobs, err := h.store.ListJobs(r.Context(), reconcile.JobFilter{InvoiceID: id, Limit: invoiceJobsListed})
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range jobs.Jobs {
+		p.Jobs = append(p.Jobs, jobView{Job: j, What: jobNoun[j.Type], Done: j.Status.Finished()})
 	}
 	switch cli.Decimals(inv.Currency) {
 	case 0:

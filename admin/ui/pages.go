@@ -20,7 +20,7 @@ var files embed.FS
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"login", "invoices", "invoice", "confirm", "events", "error"}
+var pageNames = []string{"login", "invoices", "invoice", "confirm", "events", "apply", "error"}
 
 var funcs = template.FuncMap{
 	"money":  money,
@@ -77,7 +77,8 @@ func when(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 // base is what the layout shows on every page.
 type base struct {
 	Title string
-	// Nav names the current section: "invoices" or "events".
+	// Nav names the current section: "invoices" or "events" (Needs
+	// attention).
 	Nav string
 	// Refresh reloads the page every second (a job still running).
 	Refresh bool

@@ -1,12 +1,14 @@
 // Package ui is the operator console: a few server-rendered HTML pages under
-// /admin/ui for the everyday flows (invoices, payments, write-offs, events
-// that need attention, reconciliation runs). It needs no JavaScript.
+// /admin/ui for the everyday flows (invoices, payments, write-offs, and
+// what needs attention: discrepancies with Stripe, events waiting for a
+// person, reconciliation runs). It needs no JavaScript.
 //
 // The console is a second front end of the admin API, not a second ledger
 // client: every change goes through the same functions of admin.API as the
 // JSON routes (RecordPayment, DeletePayment, WriteOff, Reopen, SendInvoice),
 // so it is checked, queued as a job and applied by the worker exactly as an
-// API call is. Reads come from the ledger store.
+// API call is (ResolveEvent and ResolveDiscrepancy too). Reads come from
+// the ledger store.
 //
 // The JSON API authenticates every /admin request with a bearer token,
 // which a browser cannot send; so the console is mounted beside it, at
@@ -118,12 +120,16 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET /admin/ui/invoices/{id}", h.page(h.invoice))
 	h.mux.HandleFunc("GET /admin/ui/invoices/{id}/payments/{payment_id}/delete", h.page(h.confirmDelete))
 	h.mux.HandleFunc("GET /admin/ui/events", h.page(h.events))
+	h.mux.HandleFunc("GET /admin/ui/events/{id}/apply", h.page(h.confirmApply))
 
 	h.mux.HandleFunc("POST /admin/ui/invoices/{id}/send", h.action(h.send))
 	h.mux.HandleFunc("POST /admin/ui/invoices/{id}/payments", h.action(h.recordPayment))
 	h.mux.HandleFunc("POST /admin/ui/invoices/{id}/payments/{payment_id}/delete", h.action(h.deletePayment))
 	h.mux.HandleFunc("POST /admin/ui/invoices/{id}/write-off", h.action(h.writeOff))
 	h.mux.HandleFunc("POST /admin/ui/invoices/{id}/reopen", h.action(h.reopen))
+	h.mux.HandleFunc("POST /admin/ui/events/{id}/ignore", h.action(h.ignoreEvent))
+	h.mux.HandleFunc("POST /admin/ui/events/{id}/apply", h.action(h.applyEvent))
+	h.mux.HandleFunc("POST /admin/ui/discrepancies/{id}/resolve", h.action(h.resolveDiscrepancy))
 
 	// Anything else under the prefix, whatever the method.
 	h.mux.HandleFunc("/admin/ui/", func(w http.ResponseWriter, r *http.Request) {
