@@ -82,3 +82,15 @@ func TestSucceededEventDecodesAsThePayment(t *testing.T) {
 		}
 	}
 }
+
+// stripe-mock proves the wiring of one PaymentIntent's read: the path, the
+// expansions its OpenAPI spec accepts, and that Stripe's example decodes.
+func TestGetPaymentAgainstStripeMock(t *testing.T) {
+	t.Parallel()
+	base := startStripeMock(t)
+	got, found, err := stripe.NewPaymentLister("sk_test_123", base).GetPayment(context.Background(), "pi_wired")
+	must(t, err)
+	if !found || got.PaymentIntent != "pi_wired" || got.Currency != "usd" || got.Status == "" || got.Created.IsZero() {
+		t.Fatalf("read %+v (found %v)", got, found)
+	}
+}
