@@ -169,6 +169,10 @@ func (r *Runner) Run(ctx context.Context, full bool) (string, error) {
 		return id, errors.Join(runErr, err)
 	}
 	fields := []any{"took", r.now().Sub(started), "drift_found", ledger.DriftFound, "repaired", ledger.Repaired}
+	if c := steps.StripeCompare; c != nil && c.Skipped == "" {
+		fields = append(fields, "stripe_compared", c.Compared, "payments_pulled", c.Pulled,
+			"discrepancies_opened", c.Opened, "discrepancies_closed", c.Closed)
+	}
 	if runErr != nil {
 		log.Warnw("reconciliation failed", append(fields, "error", runErr)...)
 		return id, fmt.Errorf("reconciliation run %s: %w", id, runErr)
