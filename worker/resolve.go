@@ -47,11 +47,16 @@ func (h *Handlers) ignoreEvent(ctx context.Context, job reconcile.Job, a Resolve
 // applied it. A step done already is skipped, so a job run twice applies
 // once.
 func (h *Handlers) applyEventByHand(ctx context.Context, job reconcile.Job, a ResolveEventArgs) error {
-	ev, err := h.store.ForceEventInvoice(ctx, a.EventID, a.InvoiceID, a.Notes, a.Actor)
+	ev, err := h.store.GetEvent(ctx, a.EventID)
 	if err != nil {
 		return err
 	}
+	// Checked before the invoice is stored on the event: a refused apply
+	// leaves no resolution behind.
 	if err := CanApplyByHand(ev); err != nil {
+		return err
+	}
+	if ev, err = h.store.ForceEventInvoice(ctx, a.EventID, a.InvoiceID, a.Notes, a.Actor); err != nil {
 		return err
 	}
 	if ev.Status != reconcile.EventProcessed {
