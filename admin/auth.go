@@ -31,6 +31,13 @@ func PrincipalFrom(ctx context.Context) (operators.Principal, bool) {
 	return p, ok
 }
 
+// ActorFrom names who makes the request in ctx, as history rows, jobs and
+// resolutions record it.
+func ActorFrom(ctx context.Context) string {
+	p, _ := PrincipalFrom(ctx)
+	return p.Name
+}
+
 // authenticate answers 503 or 401 unless the request carries the admin
 // token or a live operator's key, and returns who it is.
 func (a *API) authenticate(w http.ResponseWriter, r *http.Request) (operators.Principal, bool) {

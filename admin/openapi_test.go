@@ -777,6 +777,29 @@ func newOAEnv(t *testing.T) *oaEnv {
 		Source:  reconcile.SourceWebhook}}); err != nil {
 		t.Fatalf("store event: %v", err)
 	}
+	// An unmatched event, for the resolve probe (which ignores it, so the
+	// events listing then shows a resolution), and two open discrepancies,
+	// one for the resolve probe and one the listing still shows.
+	if _, err := store.StoreEvents(ctx, []reconcile.InboxEvent{{ID: "evt_oa_stray", Type: "payment_intent.succeeded", Created: now,
+		Payload: []byte(`{"id":"evt_oa_stray","object":"event","type":"payment_intent.succeeded","data":{"object":{}}}`),
+		Source:  reconcile.SourceWebhook}}); err != nil {
+		t.Fatalf("store event: %v", err)
+	}
+	if err := store.MarkEvent(ctx, "evt_oa_stray", reconcile.EventResult{Status: reconcile.EventUnmatched, InvoiceID: "oa_unknown",
+		Reason: "no invoice"}); err != nil {
+		t.Fatalf("mark event: %v", err)
+	}
+	e.ids["events"] = "evt_oa_stray"
+	for _, id := range []string{"dsc_oa_1", "dsc_oa_2"} {
+		if _, err := pool.Exec(ctx, `
+			INSERT INTO discrepancies (id, kind, provider_ref, invoice_id, currency, ledger_amount, stripe_amount, detail,
+				found_run, last_seen_run)
+			VALUES ($1, 'amount_mismatch', 'pi_'||$1, $2, 'usd', 20000, 19000, 'the ledger recorded more', 'run_oa', 'run_oa')`,
+			id, inv); err != nil {
+			t.Fatalf("insert discrepancy: %v", err)
+		}
+	}
+	e.ids["discrepancies"] = "dsc_oa_1"
 	return e
 }
 

@@ -65,7 +65,12 @@ type Event struct {
 	Attempts    int         `json:"attempts"`
 	ReceivedAt  time.Time   `json:"received_at"`
 	ProcessedAt *time.Time  `json:"processed_at"`
-	Payload     []byte      `json:"-"`
+	// Resolution is an operator's, for an event that waited for a person.
+	Resolution *EventResolution `json:"resolution,omitempty"`
+	// ResolvedInvoiceID is the invoice an operator applied the event to:
+	// every processing of it pays that invoice instead of the one it names.
+	ResolvedInvoiceID string `json:"-"`
+	Payload           []byte `json:"-"`
 }
 
 // StoreEvents writes a batch of raw events in one transaction and reports,
@@ -114,17 +119,28 @@ func (s *Store) StoreEvents(ctx context.Context, events []InboxEvent) ([]bool, e
 	return out, nil
 }
 
-const eventColumns = `id, type, status, invoice_id, error, attempts, received_at, processed_at, payload`
+const eventColumns = `id, type, status, invoice_id, error, attempts, received_at, processed_at, payload,
+	resolution_action, resolution_notes, resolution_actor, resolved_at, resolved_invoice_id`
 
 var eventColumnsOfE = prefixed("e.", eventColumns)
 
 func scanEvent(row pgx.Row) (Event, error) {
 	var e Event
-	err := row.Scan(&e.ID, &e.Type, &e.Status, &e.InvoiceID, &e.Error, &e.Attempts, &e.ReceivedAt, &e.ProcessedAt, &e.Payload)
+	var action, actor, forced *string
+	var notes string
+	var at *time.Time
+	err := row.Scan(&e.ID, &e.Type, &e.Status, &e.InvoiceID, &e.Error, &e.Attempts, &e.ReceivedAt, &e.ProcessedAt, &e.Payload,
+		&action, &notes, &actor, &at, &forced)
 	e.ReceivedAt = e.ReceivedAt.UTC()
 	if e.ProcessedAt != nil {
 		t := e.ProcessedAt.UTC()
 		e.ProcessedAt = &t
+	}
+	if action != nil && actor != nil && at != nil {
+		e.Resolution = &EventResolution{Action: ResolveAction(*action), Notes: notes, Actor: *actor, At: at.UTC(), InvoiceID: forced}
+	}
+	if forced != nil {
+		e.ResolvedInvoiceID = *forced
 	}
 	return e, err
 }

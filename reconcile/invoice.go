@@ -96,6 +96,7 @@ const (
 	HistoryWrittenOff      HistoryKind = "written_off"
 	HistoryReopened        HistoryKind = "reopened"
 	HistoryReconciled      HistoryKind = "reconciled"
+	HistoryEventResolved   HistoryKind = "event_resolved"
 	HistoryDeleted         HistoryKind = "deleted"
 )
 

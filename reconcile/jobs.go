@@ -27,6 +27,10 @@ const (
 	JobWriteOff          JobType = "invoice.write_off"
 	JobReopen            JobType = "invoice.reopen"
 	JobReconcile         JobType = "reconcile.run"
+	// JobEventIgnore and JobEventApply resolve an event waiting for a
+	// person; both mark themselves succeeded in their change's transaction.
+	JobEventIgnore JobType = "event.ignore"
+	JobEventApply  JobType = "event.apply"
 )
 
 // ChangesLedger reports whether a job of type t is a ledger change, keyed

@@ -65,4 +65,17 @@ type ProviderDispute struct {
 type ProviderRecords interface {
 	ListPayments(ctx context.Context, since time.Time, each func(ProviderPayment) error) error
 	ListDisputes(ctx context.Context, since time.Time, each func(ProviderDispute) error) error
+	// GetPayment reads one PaymentIntent as ListPayments shows it; found is
+	// false when the provider has none of that id. The comparison asks for
+	// the ledger's payments its listing did not show: a PaymentIntent
+	// created before the window (an asynchronous payment that succeeded
+	// days later) is still there, and only one the provider does not know
+	// is missing.
+	GetPayment(ctx context.Context, paymentIntent string) (p ProviderPayment, found bool, err error)
+	// SucceededEvent is the event the provider would have sent when p
+	// succeeded, in its own wire format, with an id derived from p's alone
+	// (so that storing it twice stores it once): the comparison stores it
+	// as a pulled event for a payment the ledger lacks, and the worker
+	// applies it as any other.
+	SucceededEvent(p ProviderPayment) (ListedEvent, error)
 }

@@ -48,6 +48,9 @@ type RunnerConfig struct {
 	// Stripe lists Stripe's events; nil skips the pull step, and the run
 	// says so.
 	Stripe StripeEvents
+	// Provider lists Stripe's PaymentIntents and disputes; nil skips the
+	// comparison of the ledger with Stripe, and the run says so.
+	Provider ProviderRecords
 	// BatchSize is how many invoices the ledger check reads at a time
 	// (default 5000): memory stays flat however many invoices there are.
 	// Each batch costs a round trip and a statement start besides its rows:
@@ -58,8 +61,9 @@ type RunnerConfig struct {
 }
 
 // Runner runs reconciliations: it queues stuck and unmatched events again,
-// pulls the Stripe events that never arrived, and proves every invoice's
-// totals against its rows, repairing any drift.
+// pulls the Stripe events that never arrived, proves every invoice's totals
+// against its rows, repairing any drift, and compares the ledger's Stripe
+// payments with Stripe's own records.
 type Runner struct {
 	store *Store
 	relay Relayer
@@ -83,9 +87,10 @@ func NewRunner(store *Store, relay Relayer, cfg RunnerConfig) *Runner {
 // RunSteps are the figures of a run's steps, stored as the run's steps. A
 // step not reached is absent.
 type RunSteps struct {
-	Relay      *RelayStep  `json:"relay,omitempty"`
-	StripePull *PullStep   `json:"stripe_pull,omitempty"`
-	Ledger     *LedgerStep `json:"ledger,omitempty"`
+	Relay         *RelayStep   `json:"relay,omitempty"`
+	StripePull    *PullStep    `json:"stripe_pull,omitempty"`
+	Ledger        *LedgerStep  `json:"ledger,omitempty"`
+	StripeCompare *CompareStep `json:"stripe_compare,omitempty"`
 }
 
 // RelayStep is what the relay step queued again.
@@ -99,10 +104,12 @@ type RelayStep struct {
 }
 
 // Run runs one reconciliation and returns its id. full checks every
-// invoice and pulls every Stripe event since the cursor; otherwise only
-// invoices updated since the last completed check are checked, and only
-// events Stripe failed to deliver are pulled (unless no unfiltered pull
-// happened for a day). A failing step is recorded and the next one still
+// invoice, pulls every Stripe event since the cursor and compares the last
+// 30 days of Stripe's payments with the ledger; otherwise only invoices
+// updated since the last completed check are checked, only events Stripe
+// failed to deliver are pulled (unless no unfiltered pull happened for a
+// day), and only the payments created since the last comparison are
+// compared. A failing step is recorded and the next one still
 // runs; the run then ends failed and Run returns an error.
 func (r *Runner) Run(ctx context.Context, full bool) (string, error) {
 	id := ids.New("run")
@@ -147,6 +154,10 @@ func (r *Runner) Run(ctx context.Context, full bool) (string, error) {
 		}
 		record("ledger", &ledger.Error, err)
 	}
+	if ctx.Err() == nil {
+		steps.StripeCompare = &CompareStep{}
+		record("stripe compare", &steps.StripeCompare.Error, r.compareStep(ctx, id, full, steps.StripeCompare))
+	}
 
 	if err := ctx.Err(); err != nil {
 		errs = append(errs, fmt.Errorf("run stopped: %w", err))
@@ -158,6 +169,10 @@ func (r *Runner) Run(ctx context.Context, full bool) (string, error) {
 		return id, errors.Join(runErr, err)
 	}
 	fields := []any{"took", r.now().Sub(started), "drift_found", ledger.DriftFound, "repaired", ledger.Repaired}
+	if c := steps.StripeCompare; c != nil && c.Skipped == "" {
+		fields = append(fields, "stripe_compared", c.Compared, "payments_pulled", c.Pulled,
+			"discrepancies_opened", c.Opened, "discrepancies_closed", c.Closed)
+	}
 	if runErr != nil {
 		log.Warnw("reconciliation failed", append(fields, "error", runErr)...)
 		return id, fmt.Errorf("reconciliation run %s: %w", id, runErr)

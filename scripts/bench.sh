@@ -15,7 +15,9 @@
 #    end-to-end percentiles count an event never paid with its wait so far (lower bounds);
 # 4. seeds BENCH_INVOICES invoices with three payments each (COPY) and times a full and an
 #    incremental reconciliation, each in a process of its own, against one SQL statement;
-# 5. runs the Go micro-benchmarks of the webhook's pure functions.
+# 5. runs the Go micro-benchmarks of the webhook's pure functions;
+# 6. compares BENCH_PROVIDER_PAYMENTS Stripe payments with the ledger (a full run's
+#    stripe_compare step), the fake Stripe and the run each in a process of its own.
 #
 # stdout: one "name value unit" line per figure, nothing else. Progress and the diagnostics
 # that explain the figures (CPU per event, commits, what PostgreSQL waited for) go to stderr.
@@ -25,6 +27,7 @@
 #   BENCH_E2E_SECONDS [10]     seconds of end-to-end sending
 #   BENCH_JOBS [3000]          manual payments queued in the jobs phase
 #   BENCH_INVOICES [1000000]   invoices of the reconciliation data set (payments: 3x)
+#   BENCH_PROVIDER_PAYMENTS [100000]  Stripe payments of the provider comparison
 #   BENCH_DB [reconciler_bench]
 #   BENCH_KEEP_DB [0]          1 keeps the bench database after a successful run
 #   BENCH_PROFILE [0]          1 records the service with perf during ingest and end to end
@@ -44,6 +47,7 @@ BENCH_SECONDS=${BENCH_SECONDS:-15}
 BENCH_E2E_SECONDS=${BENCH_E2E_SECONDS:-10}
 BENCH_JOBS=${BENCH_JOBS:-3000}
 BENCH_INVOICES=${BENCH_INVOICES:-1000000}
+BENCH_PROVIDER_PAYMENTS=${BENCH_PROVIDER_PAYMENTS:-100000}
 BENCH_DB=${BENCH_DB:-reconciler_bench}
 BENCH_KEEP_DB=${BENCH_KEEP_DB:-0}
 BENCH_PROFILE=${BENCH_PROFILE:-0}
@@ -74,7 +78,7 @@ die() {
 
 is_uint() { [[ $1 =~ ^[0-9]+$ && $1 -gt 0 ]]; }
 
-for v in BENCH_SECONDS BENCH_E2E_SECONDS BENCH_JOBS BENCH_INVOICES; do
+for v in BENCH_SECONDS BENCH_E2E_SECONDS BENCH_JOBS BENCH_INVOICES BENCH_PROVIDER_PAYMENTS; do
 	is_uint "${!v}" || die "$v must be a positive whole number (got '${!v}')"
 done
 
@@ -327,6 +331,28 @@ reconcile_phases() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# the ledger against Stripe: a full run's comparison of BENCH_PROVIDER_PAYMENTS payments
+
+provider_compare_phase() {
+	local url_file=$WORK/stripefake.url fake i
+	# seed-provider empties the ledger: the run sees exactly the provider data set.
+	figures "$LOADGEN" seed-provider -payments "$BENCH_PROVIDER_PAYMENTS"
+	# The fake Stripe in a process of its own, so that the run's peak RSS is the run's; it
+	# stops when this script does.
+	"$LOADGEN" fake-stripe -payments "$BENCH_PROVIDER_PAYMENTS" -url-file "$url_file" 2>"$WORK/stripefake.log" &
+	fake=$!
+	for ((i = 0; i < 240; i++)); do
+		[[ ! -s $url_file ]] || break
+		kill -0 "$fake" 2>/dev/null || die "the fake Stripe exited: $(tail -n 3 "$WORK/stripefake.log")"
+		sleep 0.25
+	done
+	[[ -s $url_file ]] || die "the fake Stripe did not start within 60s"
+	figures "$LOADGEN" compare -payments "$BENCH_PROVIDER_PAYMENTS" -stripe-url "$(cat "$url_file")"
+	kill -TERM "$fake" 2>/dev/null || true
+	wait "$fake" 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------------------------------------
 # Go micro-benchmarks of the hot pure functions
 
 micro_benchmarks() {
@@ -357,6 +383,7 @@ main() {
 	service_phases
 	reconcile_phases
 	micro_benchmarks
+	provider_compare_phase
 	say "done in $((SECONDS - began))s"
 	OK=1
 }

@@ -165,8 +165,13 @@ func (h *Handlers) applyEvent(ctx context.Context, ev reconcile.Event) (reconcil
 	}
 	switch d.Kind {
 	case stripe.KindPayment:
+		invoiceID, stripeInvoiceID := d.Payment.InvoiceID, d.Payment.StripeInvoiceID
+		if ev.ResolvedInvoiceID != "" {
+			// An operator applied the event to this invoice by hand.
+			invoiceID, stripeInvoiceID = ev.ResolvedInvoiceID, ""
+		}
 		return h.store.RecordOnlinePayment(ctx, ev.ID, reconcile.OnlinePayment{
-			ProviderRef: d.Payment.ProviderRef, InvoiceID: d.Payment.InvoiceID, StripeInvoiceID: d.Payment.StripeInvoiceID,
+			ProviderRef: d.Payment.ProviderRef, InvoiceID: invoiceID, StripeInvoiceID: stripeInvoiceID,
 			Amount: reconcile.Amount(d.Payment.Amount), Currency: d.Payment.Currency, PaidDate: reconcile.DateOf(d.Created),
 		})
 	case stripe.KindRefund:
@@ -283,6 +288,15 @@ func (h *Handlers) applyJob(ctx context.Context, job reconcile.Job) (any, error)
 		}
 		_, err := h.store.Reopen(ctx, op, a.InvoiceID)
 		return nil, err
+	case reconcile.JobEventIgnore, reconcile.JobEventApply:
+		var a ResolveEventArgs
+		if err := decode(&a); err != nil {
+			return nil, err
+		}
+		if job.Type == reconcile.JobEventIgnore {
+			return nil, h.ignoreEvent(ctx, job, a)
+		}
+		return nil, h.applyEventByHand(ctx, job, a)
 	case reconcile.JobReconcile:
 		var a ReconcileArgs
 		if err := decode(&a); err != nil {

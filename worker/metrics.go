@@ -48,7 +48,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"status"}),
 		runFigures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "reconciler_reconcile_items_total",
-			Help: "What reconciliation runs found and did: checked, drift_found, repaired, events_relayed, unmatched_retried, events_pulled.",
+			Help: "What reconciliation runs found and did: checked, drift_found, repaired, events_relayed, unmatched_retried, events_pulled, " +
+				"stripe_compared, payments_pulled, discrepancies_opened, discrepancies_closed.",
 		}, []string{"figure"}),
 	}
 	reg.MustRegister(m.events, m.jobs, m.jobDuration, m.deliveries, m.runs, m.runFigures)
@@ -96,6 +97,12 @@ func (m *Metrics) run(r reconcile.Run) {
 		add("checked", s.Checked)
 		add("drift_found", s.DriftFound)
 		add("repaired", s.Repaired)
+	}
+	if s := steps.StripeCompare; s != nil && s.Skipped == "" {
+		add("stripe_compared", s.Compared)
+		add("payments_pulled", s.Pulled)
+		add("discrepancies_opened", s.Opened)
+		add("discrepancies_closed", s.Closed)
 	}
 }
 

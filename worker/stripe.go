@@ -29,11 +29,26 @@ func ProviderRecords(l *stripe.PaymentLister) reconcile.ProviderRecords { return
 type providerRecords struct{ l *stripe.PaymentLister }
 
 func (p providerRecords) ListPayments(ctx context.Context, since time.Time, each func(reconcile.ProviderPayment) error) error {
-	return p.l.ListPayments(ctx, since, func(r stripe.PaymentRecord) error {
-		return each(reconcile.ProviderPayment{PaymentIntent: r.PaymentIntent, ChargeID: r.ChargeID, InvoiceID: r.InvoiceID,
-			StripeInvoiceID: r.StripeInvoiceID, Currency: r.Currency, Amount: reconcile.Amount(r.Amount), Status: r.Status,
-			Refunded: reconcile.Amount(r.Refunded), Disputed: reconcile.Amount(r.Disputed), Created: r.Created, Livemode: r.Livemode})
-	})
+	return p.l.ListPayments(ctx, since, func(r stripe.PaymentRecord) error { return each(providerPayment(r)) })
+}
+
+func (p providerRecords) GetPayment(ctx context.Context, paymentIntent string) (reconcile.ProviderPayment, bool, error) {
+	r, found, err := p.l.GetPayment(ctx, paymentIntent)
+	return providerPayment(r), found, err
+}
+
+func (p providerRecords) SucceededEvent(pp reconcile.ProviderPayment) (reconcile.ListedEvent, error) {
+	e, err := stripe.SucceededEvent(stripe.PaymentRecord{PaymentIntent: pp.PaymentIntent, ChargeID: pp.ChargeID,
+		InvoiceID: pp.InvoiceID, StripeInvoiceID: pp.StripeInvoiceID, Currency: pp.Currency, Status: pp.Status,
+		Amount: int64(pp.Amount), Refunded: int64(pp.Refunded), Disputed: int64(pp.Disputed), Created: pp.Created,
+		Livemode: pp.Livemode})
+	return reconcile.ListedEvent{ID: e.ID, Type: e.Type, Created: e.Created, Raw: e.Raw, Handled: e.Handled}, err
+}
+
+func providerPayment(r stripe.PaymentRecord) reconcile.ProviderPayment {
+	return reconcile.ProviderPayment{PaymentIntent: r.PaymentIntent, ChargeID: r.ChargeID, InvoiceID: r.InvoiceID,
+		StripeInvoiceID: r.StripeInvoiceID, Currency: r.Currency, Amount: reconcile.Amount(r.Amount), Status: r.Status,
+		Refunded: reconcile.Amount(r.Refunded), Disputed: reconcile.Amount(r.Disputed), Created: r.Created, Livemode: r.Livemode}
 }
 
 func (p providerRecords) ListDisputes(ctx context.Context, since time.Time, each func(reconcile.ProviderDispute) error) error {

@@ -179,6 +179,8 @@ type invoicePage struct {
 	CurrencyCode string
 	// Today and EarliestPaidDate bound the payment form's date.
 	Today, EarliestPaidDate string
+	// Jobs are the invoice's latest jobs, newest first.
+	Jobs []jobView
 
 	CanSend, CanRecord, CanDeletePayments, CanCredit, CanReverseCredits, CanWriteOff, CanReopen bool
 }
@@ -192,6 +194,8 @@ var jobWhat = map[reconcile.JobType]string{
 	reconcile.JobWriteOff:          "Write-off",
 	reconcile.JobReopen:            "Reopen",
 	reconcile.JobReconcile:         "Reconciliation run",
+	reconcile.JobEventIgnore:       "Ignore event",
+	reconcile.JobEventApply:        "Apply event",
 }
 
 // mayCall reports whether the request's session may call the admin API's
@@ -201,6 +205,21 @@ func mayCall(r *http.Request, pattern string) bool {
 	method, _, _ := strings.Cut(pattern, " ")
 	return ok && s.principal.Role.Allows(admin.RequiredRole(pattern, method))
 }
+
+// jobNoun names a job in the invoice's list of jobs, where a verb would
+// read as an action offered.
+var jobNoun = map[reconcile.JobType]string{
+	reconcile.JobRecordPayment: "Manual payment",
+	reconcile.JobDeletePayment: "Payment deletion",
+	reconcile.JobWriteOff:      "Write-off",
+	reconcile.JobReopen:        "Reopening",
+	reconcile.JobReconcile:     "Reconciliation run",
+	reconcile.JobEventIgnore:   "Event ignored by hand",
+	reconcile.JobEventApply:    "Event applied by hand",
+}
+
+// invoiceJobsListed is how many of its jobs the invoice page lists.
+const invoiceJobsListed = 10
 
 // loadInvoicePage reads what the invoice page shows. It returns a refusal
 // (not found) or a fault as err.
@@ -234,6 +253,13 @@ func (h *Handler) loadInvoicePage(r *http.Request, id string) (*invoicePage, err
 		CanReverseCredits: inv.CanReverseCreditNote() == nil && mayCall(r, "DELETE /admin/invoices/{id}/credit-notes/{credit_note_id}"),
 		CanWriteOff:       inv.CanWriteOff() == nil && mayCall(r, "POST /admin/invoices/{id}/write-off"),
 		CanReopen:         inv.CanReopen() == nil && mayCall(r, "POST /admin/invoices/{id}/reopen"),
+	}
+	jobs, err := h.store.ListJobs(r.Context(), reconcile.JobFilter{InvoiceID: id, Limit: invoiceJobsListed})
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range jobs.Jobs {
+		p.Jobs = append(p.Jobs, jobView{Job: j, What: jobNoun[j.Type], Done: j.Status.Finished()})
 	}
 	switch cli.Decimals(inv.Currency) {
 	case 0:

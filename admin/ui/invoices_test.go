@@ -181,8 +181,8 @@ func TestEventsPage(t *testing.T) {
 		res.mustNotContain(t, "evt_done")
 	})
 
-	t.Run("the last reconciliation runs are listed with their steps and errors", func(t *testing.T) {
+	t.Run("the last reconciliation runs are listed with their steps' figures and errors", func(t *testing.T) {
 		b.get("/admin/ui/events").must(t, http.StatusOK).mustContain(t, "run_ok", "run_bad", "incremental", "full",
-			`{"ledger": {"checked": 3}}`, "stripe pull: 401")
+			"<dt>Invoices checked</dt><dd>3</dd>", "stripe pull: 401")
 	})
 }

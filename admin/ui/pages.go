@@ -20,7 +20,7 @@ var files embed.FS
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"login", "invoices", "invoice", "confirm", "reverse", "writeoff", "events", "reports", "error"}
+var pageNames = []string{"login", "invoices", "invoice", "confirm", "reverse", "writeoff", "events", "apply", "reports", "error"}
 
 var funcs = template.FuncMap{
 	"money":  money,
@@ -69,7 +69,8 @@ func when(t time.Time) string { return t.UTC().Format(timeLayout) }
 // base is what the layout shows on every page.
 type base struct {
 	Title string
-	// Nav names the current section: "invoices", "reports" or "events".
+	// Nav names the current section: "invoices", "reports" or "events"
+	// (Needs attention).
 	Nav string
 	// Refresh reloads the page every second (a job still running).
 	Refresh bool

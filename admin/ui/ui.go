@@ -1,14 +1,15 @@
 // Package ui is the operator console: a few server-rendered HTML pages under
 // /admin/ui for the everyday flows (invoices, payments, credit notes,
-// write-offs, events that need attention, reconciliation runs). It needs no
+// write-offs, reports, and what needs attention: discrepancies with Stripe,
+// events waiting for a person, reconciliation runs). It needs no
 // JavaScript.
 //
 // The console is a second front end of the admin API, not a second ledger
 // client: every change goes through the same functions of admin.API as the
 // JSON routes (RecordPayment, DeletePayment, IssueCreditNote,
-// ReverseCreditNote, WriteOff, Reopen, SendInvoice), so it is checked,
-// queued as a job and applied by the worker exactly as an API call is.
-// Reads come from the ledger store.
+// ReverseCreditNote, WriteOff, Reopen, SendInvoice, ResolveEvent,
+// ResolveDiscrepancy), so it is checked, queued as a job and applied by the
+// worker exactly as an API call is. Reads come from the ledger store.
 //
 // The JSON API authenticates every /admin request with a bearer key, which
 // a browser cannot send; so the console is mounted beside it, at
@@ -151,6 +152,7 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET /admin/ui/events", h.page(h.events))
 	h.mux.HandleFunc("GET /admin/ui/reports", h.page(h.reports))
 	h.mux.HandleFunc("GET /admin/ui/reports/movements.csv", h.page(h.movementsCSV))
+	h.mux.HandleFunc("GET /admin/ui/events/{id}/apply", h.page(h.confirmApply))
 
 	h.mux.HandleFunc("POST /admin/ui/invoices/{id}/send", h.action(h.send))
 	h.mux.HandleFunc("POST /admin/ui/invoices/{id}/payments", h.action(h.recordPayment))
@@ -159,6 +161,9 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("POST /admin/ui/invoices/{id}/credit-notes/{credit_note_id}/reverse", h.action(h.reverseCreditNote))
 	h.mux.HandleFunc("POST /admin/ui/invoices/{id}/write-off", h.action(h.writeOff))
 	h.mux.HandleFunc("POST /admin/ui/invoices/{id}/reopen", h.action(h.reopen))
+	h.mux.HandleFunc("POST /admin/ui/events/{id}/ignore", h.action(h.ignoreEvent))
+	h.mux.HandleFunc("POST /admin/ui/events/{id}/apply", h.action(h.applyEvent))
+	h.mux.HandleFunc("POST /admin/ui/discrepancies/{id}/resolve", h.action(h.resolveDiscrepancy))
 
 	// Anything else under the prefix, whatever the method.
 	h.mux.HandleFunc("/admin/ui/", func(w http.ResponseWriter, r *http.Request) {

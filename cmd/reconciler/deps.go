@@ -88,16 +88,18 @@ func connect(ctx context.Context, cfg config.Config, log *zap.Logger, roles role
 	d.metrics = prometheus.NewRegistry()
 	d.queues = asynq.NewInspector(cfg.Redis)
 	d.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		worker.NewQueueCollector(d.queues))
+		worker.NewQueueCollector(d.queues), worker.NewDiscrepancyCollector(d.store))
 	if roles&roleWorker != 0 {
 		d.workerM = worker.NewMetrics(d.metrics)
 	}
 	var events reconcile.StripeEvents
+	var provider reconcile.ProviderRecords
 	if cfg.StripeAPIKey != "" {
 		events = worker.StripeEvents(stripe.NewEventLister(cfg.StripeAPIKey, cfg.StripeAPIBase))
+		provider = worker.ProviderRecords(stripe.NewPaymentLister(cfg.StripeAPIKey, cfg.StripeAPIBase))
 	}
 	d.runner = reconcile.NewRunner(d.store, d.client, reconcile.RunnerConfig{
-		RelayAfter: cfg.RelayAfter, Stripe: events, Log: log.Named("reconcile").Sugar()})
+		RelayAfter: cfg.RelayAfter, Stripe: events, Provider: provider, Log: log.Named("reconcile").Sugar()})
 	return d, nil
 }
 

@@ -17,11 +17,15 @@ const (
 	WrittenOff      Type = "invoice.written_off"
 	Reopened        Type = "invoice.reopened"
 	Reconciled      Type = "invoice.reconciled"
+	// Discrepancy is a difference between the ledger and Stripe that a
+	// reconciliation run found: no invoice change, so its data holds the
+	// discrepancy rather than an invoice.
+	Discrepancy Type = "reconciliation.discrepancy"
 )
 
 // Types lists every type, for validating a subscription.
 func Types() []Type {
-	return []Type{PaymentRecorded, PaymentDeleted, Refunded, Credited, Paid, WrittenOff, Reopened, Reconciled}
+	return []Type{PaymentRecorded, PaymentDeleted, Refunded, Credited, Paid, WrittenOff, Reopened, Reconciled, Discrepancy}
 }
 
 // DeliveriesChannel is the PostgreSQL channel told, at commit, that new

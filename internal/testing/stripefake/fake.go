@@ -1,7 +1,8 @@
 // Package stripefake is a small stateful fake of the Stripe list endpoints
 // the service calls, for tests: GET /v1/payment_intents, /v1/disputes and
 // /v1/events with Stripe's list semantics (newest first, limit,
-// starting_after, ending_before, created filters, has_more, expansions).
+// starting_after, ending_before, created filters, has_more, expansions),
+// and GET /v1/payment_intents/{id} for one PaymentIntent.
 //
 // stripe-mock answers every list with one example object whatever the
 // query, so it proves a client's wiring but not its paging. This fake holds
@@ -147,6 +148,9 @@ func (f *Fake) serve(n int, r *http.Request) ([]byte, *apiError) {
 	q, err := parseListQuery(r.URL.Query())
 	if err != nil {
 		return nil, err
+	}
+	if id, ok := strings.CutPrefix(r.URL.Path, "/v1/payment_intents/"); ok {
+		return f.retrievePaymentIntent(id, q)
 	}
 	switch r.URL.Path {
 	case "/v1/payment_intents":

@@ -44,6 +44,9 @@ var commands = map[string]command{
 	"seed-scale":    {"COPY invoices and three payments each with consistent totals", cmdSeedScale},
 	"sqlfloor":      {"time one SQL statement checking every invoice against its rows", cmdSQLFloor},
 	"reconcile":     {"run one reconciliation in this process, report its time and peak RSS", cmdReconcile},
+	"seed-provider": {"empty the ledger and COPY the provider comparison's Stripe payments into it", cmdSeedProvider},
+	"fake-stripe":   {"serve the provider comparison's PaymentIntents from the fake Stripe until stopped", cmdFakeStripe},
+	"compare":       {"run one full reconciliation against the fake Stripe, report its comparison's time and peak RSS", cmdCompare},
 }
 
 func main() {
