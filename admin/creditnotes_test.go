@@ -235,7 +235,7 @@ func TestCreditNotesAndWriteOffAtTheAPI(t *testing.T) {
 	})
 	t.Run("a reversal job that got past the API fails while the write-off is live", func(t *testing.T) {
 		h := h.in(t)
-		job, err := h.client.Submit(context.Background(), reconcile.NewJob{Type: reconcile.JobReverseCreditNote, InvoiceID: "inv-cn-wo",
+		job, err := h.client.Submit(context.Background(), reconcile.NewJob{Actor: "tester", Type: reconcile.JobReverseCreditNote, InvoiceID: "inv-cn-wo",
 			Payload: worker.ReverseCreditNoteArgs{InvoiceID: "inv-cn-wo", CreditNoteID: cn}})
 		if err != nil {
 			t.Fatal(err)

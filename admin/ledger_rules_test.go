@@ -36,7 +36,7 @@ func TestProviderPaymentDelete(t *testing.T) {
 	})
 	t.Run("a job deleting a Stripe payment that got past the API fails with provider_payment and changes nothing", func(t *testing.T) {
 		h := h.in(t)
-		job, err := h.client.Submit(context.Background(), reconcile.NewJob{Type: reconcile.JobDeletePayment, InvoiceID: "inv-pp",
+		job, err := h.client.Submit(context.Background(), reconcile.NewJob{Actor: "tester", Type: reconcile.JobDeletePayment, InvoiceID: "inv-pp",
 			Payload: worker.DeletePaymentArgs{InvoiceID: "inv-pp", PaymentID: pay.ID}})
 		if err != nil {
 			t.Fatal(err)

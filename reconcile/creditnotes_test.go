@@ -36,7 +36,7 @@ func mustCredited(t *testing.T, s *reconcile.Store, id string, want credited) re
 }
 
 func creditNote(invoiceID string, amount reconcile.Amount, reason string) reconcile.NewCreditNote {
-	return reconcile.NewCreditNote{Key: ids.New("key"), InvoiceID: invoiceID, Amount: amount, Reason: reason}
+	return reconcile.NewCreditNote{Key: ids.New("key"), Actor: "tester", InvoiceID: invoiceID, Amount: amount, Reason: reason}
 }
 
 func mustCredit(t *testing.T) func(reconcile.Invoice, reconcile.CreditNote, error) (reconcile.Invoice, reconcile.CreditNote) {
@@ -229,20 +229,20 @@ func TestCreditNotesAndWriteOffs(t *testing.T) {
 	checkTruth(t, db)
 }
 
-// TestCreditNoteActor: a credit note records the actor it is given, else
-// the actor of the job that asks for it when the jobs table records one,
-// else "admin".
+// TestCreditNoteActor: a credit note records the actor it is issued by, as
+// every change does; one that names nobody is refused.
 func TestCreditNoteActor(t *testing.T) {
 	t.Parallel()
 	s, db := testenv.Store(t)
 	ctx := context.Background()
 	inv := newInvoice(t, s, 10000, true)
 
-	t.Run("without an actor or a job, it is admin", func(t *testing.T) {
-		_, cn := mustCredit(t)(s.IssueCreditNote(ctx, creditNote(inv.ID, 100, "other")))
-		if cn.Actor != "admin" {
-			t.Fatalf("actor %q", cn.Actor)
-		}
+	t.Run("without an actor it is refused and changes nothing", func(t *testing.T) {
+		n := creditNote(inv.ID, 100, "other")
+		n.Actor = ""
+		_, _, err := s.IssueCreditNote(ctx, n)
+		testenv.WantLedgerError(t, err, apperr.KindInvalid, "invalid_actor")
+		mustCredited(t, s, inv.ID, credited{0, 0, 0, 10000, reconcile.StateOpen})
 	})
 	t.Run("an actor given is recorded", func(t *testing.T) {
 		n := creditNote(inv.ID, 100, "other")
@@ -252,17 +252,11 @@ func TestCreditNoteActor(t *testing.T) {
 			t.Fatalf("actor %q", cn.Actor)
 		}
 	})
-	t.Run("a job recording its actor names it; the job's result names the credit note", func(t *testing.T) {
-		// The jobs table learns actors with the operators' migration; this
-		// database is the test's own, so it may learn it here.
-		_, err := db.Exec(ctx, `ALTER TABLE jobs ADD COLUMN IF NOT EXISTS actor text`)
-		noErr(t, err)
-		job, _, err := s.CreateJob(ctx, reconcile.NewJob{Type: reconcile.JobIssueCreditNote, InvoiceID: inv.ID, Payload: map[string]string{}})
-		noErr(t, err)
-		_, err = db.Exec(ctx, `UPDATE jobs SET actor = 'bob' WHERE id = $1`, job.ID)
+	t.Run("a job's credit note names its actor; the job's result names the credit note", func(t *testing.T) {
+		job, _, err := s.CreateJob(ctx, reconcile.NewJob{Actor: "bob", Type: reconcile.JobIssueCreditNote, InvoiceID: inv.ID, Payload: map[string]string{}})
 		noErr(t, err)
 		n := creditNote(inv.ID, 100, "other")
-		n.Key = job.ID
+		n.Key, n.Actor = job.ID, job.Actor
 		_, cn := mustCredit(t)(s.IssueCreditNote(ctx, n))
 		if cn.Actor != "bob" {
 			t.Fatalf("actor %q", cn.Actor)

@@ -264,7 +264,7 @@ func creditOp(r *rand.Rand, inv string, m *model) op {
 	return op{name: fmt.Sprintf("credit %d", amount),
 		run: func(ctx context.Context, s *reconcile.Store) error {
 			var err error
-			_, cn, err = s.IssueCreditNote(ctx, reconcile.NewCreditNote{Key: k, InvoiceID: inv, Amount: reconcile.Amount(amount), Reason: reason})
+			_, cn, err = s.IssueCreditNote(ctx, reconcile.NewCreditNote{Key: k, Actor: "tester", InvoiceID: inv, Amount: reconcile.Amount(amount), Reason: reason})
 			return err
 		},
 		expect: func(m *model) string {

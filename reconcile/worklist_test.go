@@ -29,7 +29,7 @@ func TestWorkListsPageNewestFirst(t *testing.T) {
 		if i == 3 {
 			typ = reconcile.JobWriteOff
 		}
-		j, _, err := s.CreateJob(ctx, reconcile.NewJob{Type: typ, InvoiceID: inv, Payload: map[string]int{"n": i}})
+		j, _, err := s.CreateJob(ctx, reconcile.NewJob{Actor: "tester", Type: typ, InvoiceID: inv, Payload: map[string]int{"n": i}})
 		noErr(t, err)
 		_, err = db.Exec(ctx, `UPDATE jobs SET created_at = now() - make_interval(secs => $2) WHERE id = $1`, j.ID, 100-i)
 		noErr(t, err)

@@ -48,7 +48,7 @@ func TestComparisonPullsThroughTheWorker(t *testing.T) {
 	)
 	run := func() reconcile.CompareStep {
 		t.Helper()
-		job, err := client.Submit(ctx, reconcile.NewJob{Type: reconcile.JobReconcile, Payload: worker.ReconcileArgs{Full: true}})
+		job, err := client.Submit(ctx, reconcile.NewJob{Actor: "tester", Type: reconcile.JobReconcile, Payload: worker.ReconcileArgs{Full: true}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -29,7 +29,7 @@ func TestCreditNoteJobsNotify(t *testing.T) {
 	}
 	run := func(typ reconcile.JobType, args any) reconcile.Job {
 		t.Helper()
-		job, err := ns.client.Submit(ctx, reconcile.NewJob{Type: typ, InvoiceID: inv.ID, Payload: args})
+		job, err := ns.client.Submit(ctx, reconcile.NewJob{Actor: "tester", Type: typ, InvoiceID: inv.ID, Payload: args})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,7 +17,7 @@ func TestCreditNotes(t *testing.T) {
 
 	t.Run("a credit note typed in major units queues a job; the page shows it, credited and the balance", func(t *testing.T) {
 		res := b.get("/admin/ui/invoices/inv_cn").must(t, http.StatusOK)
-		res.mustContain(t, "Issue credit note", "Still due: 100.00 USD", `<option value="discount">Discount</option>`, "No credit notes.")
+		res.mustContain(t, "Issue credit note", "Still due: $100.00", `<option value="discount">Discount</option>`, "No credit notes.")
 		loc := b.submit("/admin/ui/invoices/inv_cn", action, url.Values{
 			"amount": {"25.00"}, "reason": {"discount"}, "notes": {"loyal client"}}).
 			mustRedirect(t, "/admin/ui/invoices/inv_cn?job=")
@@ -32,9 +32,9 @@ func TestCreditNotes(t *testing.T) {
 			t.Fatalf("credit note %+v", cn)
 		}
 		res = b.get(loc).must(t, http.StatusOK)
-		res.mustContain(t, "Credit note — Job "+job, "succeeded", "Balance now 75.00 USD", `<dd id="credited">25.00 USD</dd>`,
+		res.mustContain(t, "Credit note — Job "+job, "succeeded", "Balance now $75.00", `<dd id="credited">$25.00</dd>`,
 			"loyal client", "credit noted", "discount: loyal client",
-			`href="/admin/ui/invoices/inv_cn/credit-notes/`+cn.ID+`/reverse"`, "Reverse credit note of 25.00 USD")
+			`href="/admin/ui/invoices/inv_cn/credit-notes/`+cn.ID+`/reverse"`, "Reverse credit note of $25.00")
 	})
 
 	refusals := []struct {
@@ -45,7 +45,7 @@ func TestCreditNotes(t *testing.T) {
 		message       string
 	}{
 		{"a credit note above the balance is refused with 422 and the most that can be credited", "inv_cn_over", true,
-			url.Values{"amount": {"100.01"}, "reason": {"adjustment"}}, http.StatusUnprocessableEntity, "more than the 100.00 USD still due"},
+			url.Values{"amount": {"100.01"}, "reason": {"adjustment"}}, http.StatusUnprocessableEntity, "more than the $100.00 still due"},
 		{"an amount with too many decimals is refused with 400", "inv_cn_dec", true,
 			url.Values{"amount": {"1.005"}, "reason": {"adjustment"}}, http.StatusBadRequest, "too many decimals"},
 		{"a missing amount is refused with 400", "inv_cn_empty", true,
@@ -88,7 +88,7 @@ func TestCreditNotes(t *testing.T) {
 	t.Run("a credit note's Reverse leads to a confirmation page that changes nothing", func(t *testing.T) {
 		h.unchanged(t, "inv_cn", func() {
 			res := b.get(confirm).must(t, http.StatusOK)
-			res.mustContain(t, "Reverse credit note of 25.00 USD?", "discount", "loyal client", "Confirm", "Cancel")
+			res.mustContain(t, "Reverse credit note of $25.00?", "discount", "loyal client", "Confirm", "Cancel")
 			if !res.hasForm(confirm) {
 				t.Fatal("no confirmation form")
 			}
@@ -102,7 +102,7 @@ func TestCreditNotes(t *testing.T) {
 		if d.CreditedAmount != 0 || d.Balance != 10000 || len(d.CreditNotes) != 0 {
 			t.Fatalf("invoice %+v, credit notes %+v", d.Invoice, d.CreditNotes)
 		}
-		b.get(loc).must(t, http.StatusOK).mustContain(t, "Reverse credit note — Job", "succeeded", "Balance now 100.00 USD",
+		b.get(loc).must(t, http.StatusOK).mustContain(t, "Reverse credit note — Job", "succeeded", "Balance now $100.00",
 			"credit note reversed", "No credit notes.")
 	})
 
@@ -125,7 +125,7 @@ func TestCreditNotes(t *testing.T) {
 		path := "/admin/ui/invoices/inv_cn_wo/credit-notes/" + d.CreditNotes[0].ID + "/reverse"
 		res := b.get("/admin/ui/invoices/inv_cn_wo").must(t, http.StatusOK)
 		res.mustNotContain(t, path, "Issue credit note")
-		res.mustContain(t, `<dd id="credited">30.00 USD</dd>`, `<dd id="written-off">70.00 USD</dd>`)
+		res.mustContain(t, `<dd id="credited">$30.00</dd>`, `<dd id="written-off">$70.00</dd>`)
 		res = b.get(path).must(t, http.StatusConflict).mustContain(t, "reopen it before reversing a credit note")
 		if res.hasForm(path) {
 			t.Fatal("the confirmation of a refused reversal has a Confirm form")
