@@ -31,6 +31,8 @@ type Invoice struct {
 	Currency         string     `json:"currency"`
 	Amount           Amount     `json:"amount"`
 	PaidAmount       Amount     `json:"paid_amount"`
+	RefundedAmount   Amount     `json:"refunded_amount"`
+	DisputedAmount   Amount     `json:"disputed_amount"`
 	WrittenOffAmount Amount     `json:"written_off_amount"`
 	Balance          Amount     `json:"balance"`
 	State            State      `json:"state"`
@@ -60,6 +62,7 @@ type Payment struct {
 	InvoiceID      string    `json:"invoice_id"`
 	Amount         Amount    `json:"amount"`
 	RefundedAmount Amount    `json:"refunded_amount"`
+	DisputedAmount Amount    `json:"disputed_amount"`
 	Currency       string    `json:"currency"`
 	PaidDate       Date      `json:"paid_date"`
 	Source         Source    `json:"source"`
@@ -78,7 +81,12 @@ const (
 	HistorySent            HistoryKind = "sent"
 	HistoryPaymentRecorded HistoryKind = "payment_recorded"
 	HistoryPaymentDeleted  HistoryKind = "payment_deleted"
+	HistoryPaymentFailed   HistoryKind = "payment_failed"
 	HistoryRefundRecorded  HistoryKind = "refund_recorded"
+	HistoryRefundFailed    HistoryKind = "refund_failed"
+	HistoryDisputeOpened   HistoryKind = "dispute_opened"
+	HistoryDisputeWon      HistoryKind = "dispute_won"
+	HistoryDisputeLost     HistoryKind = "dispute_lost"
 	HistoryWrittenOff      HistoryKind = "written_off"
 	HistoryReopened        HistoryKind = "reopened"
 	HistoryReconciled      HistoryKind = "reconciled"
