@@ -673,7 +673,7 @@ func newOAEnv(t *testing.T) *oaEnv {
 	client := worker.NewClient(redisOpt, store, zap.NewNop())
 	t.Cleanup(func() { _ = client.Close() })
 	runner := reconcile.NewRunner(store, client, reconcile.RunnerConfig{RelayAfter: time.Minute})
-	srv := worker.NewServer(redisOpt, 2, worker.NewHandlers(store, client, runner, time.Minute, zap.NewNop()), zap.NewNop())
+	srv := worker.NewServer(redisOpt, 2, worker.NewHandlers(store, client, runner, time.Minute, zap.NewNop()).WithLivemode(false), zap.NewNop())
 	if err := srv.Start(); err != nil {
 		t.Fatalf("start worker: %v", err)
 	}
