@@ -101,7 +101,8 @@ func (d *deps) workerServer() *worker.Server {
 	if d.server == nil {
 		deliverer := notify.NewDeliverer(d.notify, notify.NewHTTPClient(d.cfg.NotifyAllowPrivate, nil),
 			notify.DelivererConfig{}, d.log.Named("notify"))
-		h := worker.NewHandlers(d.store, d.client, d.runner, d.cfg.RelayAfter, d.log.Named("worker")).WithDeliverer(deliverer).WithMetrics(d.workerM)
+		h := worker.NewHandlers(d.store, d.client, d.runner, d.cfg.RelayAfter, d.log.Named("worker")).
+			WithLivemode(d.cfg.StripeLivemode).WithDeliverer(deliverer).WithMetrics(d.workerM)
 		d.server = worker.NewServer(d.cfg.Redis, d.cfg.WorkerConcurrency, h, d.log)
 	}
 	return d.server

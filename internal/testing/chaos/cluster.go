@@ -173,7 +173,7 @@ func (c *cluster) serviceEnv(cfg Config) []string {
 		switch name {
 		case "DATABASE_URL", "REDIS_URL", "PORT", "ADMIN_TOKEN", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_KEY",
 			"STRIPE_API_BASE", "RECONCILE_EVERY", "RELAY_AFTER", "WORKER_CONCURRENCY", "LOG_LEVEL", "LOG_FORMAT",
-			"NOTIFY_ALLOW_PRIVATE":
+			"NOTIFY_ALLOW_PRIVATE", "STRIPE_LIVEMODE":
 			continue
 		}
 		env = append(env, kv)
@@ -183,6 +183,7 @@ func (c *cluster) serviceEnv(cfg Config) []string {
 		fmt.Sprintf("REDIS_URL=redis://127.0.0.1:%d/0", c.rport),
 		"ADMIN_TOKEN="+c.token,
 		"STRIPE_WEBHOOK_SECRET="+c.secret,
+		"STRIPE_LIVEMODE=false", // the suite's events are test-mode events
 		"RELAY_AFTER=2s",
 		"RECONCILE_EVERY=1m",
 		"WORKER_CONCURRENCY="+strconv.Itoa(cfg.WorkerConcurrency),
