@@ -120,7 +120,9 @@ func (v *movementView) survivor() *movementPayment {
 // errRelock asks for the change to start again holding every ref in refs.
 type errRelock struct{ refs []string }
 
-func (e errRelock) Error() string { return fmt.Sprintf("movement refs %v are locked by another change", e.refs) }
+func (e errRelock) Error() string {
+	return fmt.Sprintf("movement refs %v are locked by another change", e.refs)
+}
 
 // maxRelocks bounds how often a change starts again for a movement that
 // keeps growing under it; the worker retries the event later after that.
@@ -244,9 +246,9 @@ func union(a, b []string) []string {
 // linked is what linking an event's refs into the movement decided.
 type linked struct {
 	movementID string
-	payment    *movementPayment   // the movement's payment, if any
-	losers     []movementPayment  // live payments merged into payment
-	changed    bool               // refs were added or movements merged
+	payment    *movementPayment  // the movement's payment, if any
+	losers     []movementPayment // live payments merged into payment
+	changed    bool              // refs were added or movements merged
 }
 
 // queueLink queues the writes that link refs into one movement: refs not yet

@@ -13,6 +13,8 @@ type invoice struct {
 	Currency         string  `json:"currency"`
 	Amount           int64   `json:"amount"`
 	PaidAmount       int64   `json:"paid_amount"`
+	RefundedAmount   int64   `json:"refunded_amount"`
+	DisputedAmount   int64   `json:"disputed_amount"`
 	WrittenOffAmount int64   `json:"written_off_amount"`
 	Balance          int64   `json:"balance"`
 	State            string  `json:"state"`
@@ -41,6 +43,7 @@ type payment struct {
 	ID             string  `json:"id"`
 	Amount         int64   `json:"amount"`
 	RefundedAmount int64   `json:"refunded_amount"`
+	DisputedAmount int64   `json:"disputed_amount"`
 	PaidDate       string  `json:"paid_date"`
 	Source         string  `json:"source"`
 	Method         *string `json:"method"`
@@ -89,6 +92,7 @@ type summary struct {
 		PaymentsOnline int64  `json:"payments_online"`
 		PaymentsManual int64  `json:"payments_manual"`
 		Refunds        int64  `json:"refunds"`
+		Disputes       int64  `json:"disputes"`
 		WrittenOff     int64  `json:"written_off"`
 		Outstanding    int64  `json:"outstanding"`
 	} `json:"currencies"`
