@@ -81,7 +81,7 @@ func (s *Store) ApplyDispute(ctx context.Context, eventID string, d Dispute) (Ev
 	if err != nil {
 		return EventResult{}, err
 	}
-	return s.onMovement(ctx, refs, "", nil, func(tx pgx.Tx, v *movementView) (EventResult, error) {
+	return s.onMovement(ctx, refs, "", []string{}, func(tx pgx.Tx, v *movementView) (EventResult, error) {
 		var w movementWrite
 		l := w.link(v, refs)
 		w.b.Queue(`

@@ -34,9 +34,9 @@ func (s *Store) RecordPaymentFailure(ctx context.Context, eventID string, f Paym
 	if err != nil {
 		return EventResult{}, err
 	}
-	stripeInvoices := refs
+	stripeInvoices := stripeInvoiceRefs(refs)
 	if f.StripeInvoiceID != "" {
-		stripeInvoices = union(refs, []string{f.StripeInvoiceID})
+		stripeInvoices = union(stripeInvoices, []string{f.StripeInvoiceID})
 	}
 	return s.onMovement(ctx, refs, f.InvoiceID, stripeInvoices, func(tx pgx.Tx, v *movementView) (EventResult, error) {
 		var w movementWrite

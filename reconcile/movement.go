@@ -136,12 +136,20 @@ const lockRefsSQL = `
 	FROM (SELECT DISTINCT hashtextextended(r, 0) AS k FROM unnest($1::text[]) AS u (r)) s
 	ORDER BY k`
 
+// The statements below reach each row through an index whatever the
+// planner knows of the tables: a set of keys is gathered into an array
+// first (ARRAY(...), computed once), then looked up with = ANY. Joins or
+// IN (subquery) over the same keys would let the generic plan of a
+// prepared statement, made while a table's statistics are stale, hash the
+// whole table instead.
+
+// movementOfRefs is the array of the ids of the movements of the refs $1.
+const movementOfRefs = `ARRAY(SELECT movement_id FROM movement_refs WHERE ref = ANY ($1))`
+
 // movementClosureSQL reads the movements of the refs $1 with all their
 // refs, trying, without waiting, the lock of each ref not in $1.
 const movementClosureSQL = `
-	WITH c AS (
-		SELECT m.ref, m.movement_id FROM movement_refs m
-		WHERE m.movement_id IN (SELECT movement_id FROM movement_refs WHERE ref = ANY ($1)))
+	WITH c AS (SELECT m.ref, m.movement_id FROM movement_refs m WHERE m.movement_id = ANY (` + movementOfRefs + `))
 	SELECT coalesce(array_agg(ref ORDER BY ref), '{}'),
 		coalesce(array_agg(DISTINCT movement_id), '{}'),
 		coalesce(bool_and(CASE WHEN ref = ANY ($1) THEN true
@@ -153,24 +161,35 @@ const movementClosureSQL = `
 var movementPaymentsSQL = `
 	SELECT ` + paymentColumns + `, movement_id, deleted_at IS NOT NULL
 	FROM payments
-	WHERE movement_id IN (SELECT movement_id FROM movement_refs WHERE ref = ANY ($1))
+	WHERE movement_id = ANY (` + movementOfRefs + `)
 	ORDER BY created_at, id`
 
 // movementInvoicesSQL locks, in id order, the invoices a change of the
 // movement of the refs $1 may touch: the invoice named by id ($2), those
-// whose Stripe invoice is one of the refs or of the movement ($3, the
-// event's own), and those of the movement's payments.
+// whose Stripe invoice is one of $3 (the event's) or a Stripe invoice of
+// the movement, and those of the movement's payments.
 var movementInvoicesSQL = `
+	WITH m AS MATERIALIZED (SELECT ` + movementOfRefs + ` AS ids)
 	SELECT ` + invoiceColumns + ` FROM invoices
-	WHERE deleted_at IS NULL AND (
-		id = $2
-		OR stripe_invoice_id = ANY ($3)
-		OR stripe_invoice_id IN (SELECT ref FROM movement_refs
-			WHERE movement_id IN (SELECT movement_id FROM movement_refs WHERE ref = ANY ($1)))
-		OR id IN (SELECT invoice_id FROM payments
-			WHERE movement_id IN (SELECT movement_id FROM movement_refs WHERE ref = ANY ($1))))
+	WHERE deleted_at IS NULL AND id = ANY (ARRAY(
+		SELECT $2::text
+		UNION ALL SELECT id FROM invoices WHERE stripe_invoice_id = ANY ($3::text[] || ARRAY(
+			SELECT ref FROM movement_refs WHERE movement_id = ANY ((SELECT ids FROM m)::text[]) AND ref LIKE 'in\_%'))
+		UNION ALL SELECT invoice_id FROM payments WHERE movement_id = ANY ((SELECT ids FROM m)::text[])))
 	ORDER BY id
 	FOR UPDATE`
+
+// stripeInvoiceRefs keeps, of refs, those that may be a Stripe invoice an
+// invoice of ours carries (in_...): probing the others would find nothing.
+func stripeInvoiceRefs(refs []string) []string {
+	out := []string{}
+	for _, r := range refs {
+		if strings.HasPrefix(r, "in_") {
+			out = append(out, r)
+		}
+	}
+	return out
+}
 
 // readMovement takes the refs' locks and reads the movement in one round
 // trip. lockSet holds the event's refs, and after a relock the refs seen
@@ -194,9 +213,6 @@ func readMovement(ctx context.Context, tx pgx.Tx, lockSet []string, invoiceID st
 		})
 		return err
 	})
-	if stripeInvoiceIDs == nil {
-		stripeInvoiceIDs = []string{}
-	}
 	b.Queue(movementInvoicesSQL, lockSet, invoiceID, stripeInvoiceIDs).Query(func(rows pgx.Rows) error {
 		var err error
 		v.invoices, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Invoice, error) { return scanInvoice(r) })
@@ -249,10 +265,11 @@ type linked struct {
 	payment    *movementPayment  // the movement's payment, if any
 	losers     []movementPayment // live payments merged into payment
 	changed    bool              // refs were added or movements merged
+	missing    []string          // refs that join the movement: queued by queueMissing
 }
 
 // queueLink queues the writes that link refs into one movement: refs not yet
-// known join it; several movements become one, the movement of the oldest
+// known join it (see queueMissing); several movements become one, the movement of the oldest
 // live payment (or of the oldest payment, or the smallest id), and every
 // other payment of them is merged into that payment: marked deleted, with
 // a payment_deleted history row when it was live.
@@ -284,16 +301,25 @@ func queueLink(b *pgx.Batch, v *movementView, refs []string) linked {
 			}
 		}
 	}
-	var missing []string
 	for _, r := range refs {
 		if _, known := slices.BinarySearch(v.refs, r); !known {
-			missing = append(missing, r)
+			l.missing = append(l.missing, r)
 		}
 	}
-	if len(missing) > 0 {
-		l.changed = true
-		b.Queue(`INSERT INTO movement_refs (ref, movement_id) SELECT r, $2 FROM unnest($1::text[]) AS u (r)
-			ON CONFLICT (ref) DO NOTHING`, missing, l.movementID)
-	}
+	l.changed = l.changed || len(l.missing) > 0
 	return l
+}
+
+// insertRefsSQL adds refs ($1) to a movement ($2). No other change can add
+// them meanwhile: it would hold their locks.
+const insertRefsSQL = `INSERT INTO movement_refs (ref, movement_id) SELECT r, $2 FROM unnest($1::text[]) AS u (r)
+	ON CONFLICT (ref) DO NOTHING`
+
+// queueMissing queues the insert of the refs that join the movement, unless
+// a statement of the change already writes them.
+func (l *linked) queueMissing(b *pgx.Batch) {
+	if len(l.missing) > 0 {
+		b.Queue(insertRefsSQL, l.missing, l.movementID)
+		l.missing = nil
+	}
 }

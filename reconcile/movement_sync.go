@@ -36,7 +36,7 @@ var syncPaymentSQL = `
 		UPDATE disputes d SET noted_status = d.status, updated_at = now()
 		FROM n
 		WHERE d.status = 'lost' AND d.noted_status IS DISTINCT FROM 'lost' AND d.currency = n.currency
-		  AND d.ref IN (SELECT m.ref FROM movement_refs m WHERE m.movement_id = n.movement_id)
+		  AND d.ref = ANY (ARRAY(SELECT m.ref FROM movement_refs m WHERE m.movement_id = n.movement_id))
 		RETURNING d.id, d.amount),
 	hist AS (
 		INSERT INTO invoice_history (invoice_id, kind, amount, payment_id, notes)

@@ -42,6 +42,7 @@ func (w *movementWrite) link(v *movementView, refs []string) linked {
 // whose money only the sync was found to move, and writes the
 // notifications.
 func (w *movementWrite) finish(ctx context.Context, tx pgx.Tx, v *movementView, l linked, eventID string, res EventResult) error {
+	l.queueMissing(&w.b)
 	var sy synced
 	var syncedLive bool
 	if p := l.payment; p != nil && !p.deleted && (l.changed || w.facts) {

@@ -56,9 +56,9 @@ func (s *Store) RecordOnlinePayment(ctx context.Context, eventID string, p Onlin
 	if err != nil {
 		return EventResult{}, err
 	}
-	stripeInvoices := refs
+	stripeInvoices := stripeInvoiceRefs(refs)
 	if p.StripeInvoiceID != "" {
-		stripeInvoices = union(refs, []string{p.StripeInvoiceID})
+		stripeInvoices = union(stripeInvoices, []string{p.StripeInvoiceID})
 	}
 	return s.onMovement(ctx, refs, p.InvoiceID, stripeInvoices, func(tx pgx.Tx, v *movementView) (EventResult, error) {
 		return recordOnline(ctx, tx, v, eventID, p, refs)
@@ -90,10 +90,14 @@ func paymentTarget(v *movementView, p OnlinePayment) (Invoice, bool) {
 	return Invoice{}, false
 }
 
-// insertOnlinePayment writes the payment, its history and the inbox event's
-// result, and returns the payment.
+// insertOnlinePayment writes the payment, its history, the refs that join
+// its movement and the inbox event's result, in one statement, and returns
+// the payment.
 var insertOnlinePayment = `
-	WITH pay AS (
+	WITH refs AS (
+		INSERT INTO movement_refs (ref, movement_id) SELECT r, $7 FROM unnest($11::text[]) AS u (r)
+		ON CONFLICT (ref) DO NOTHING),
+	pay AS (
 		INSERT INTO payments (id, invoice_id, source, amount, currency, paid_date, provider_ref, movement_id)
 		VALUES ($1, $2, 'stripe', $3, $4, $5, $6, $7)
 		RETURNING ` + paymentColumns + `),
@@ -129,13 +133,13 @@ func recordOnline(ctx context.Context, tx pgx.Tx, v *movementView, eventID strin
 
 	pay := &movementPayment{Payment: Payment{ID: ids.New("pay"), InvoiceID: inv.ID}, movementID: l.movementID}
 	w.b.Queue(insertOnlinePayment, pay.ID, inv.ID, p.Amount, p.Currency, p.PaidDate.Time,
-		bestRef(v.refs, refs), l.movementID, HistoryPaymentRecorded, eventID, EventProcessed).
+		bestRef(v.refs, refs), l.movementID, HistoryPaymentRecorded, eventID, EventProcessed, nonNil(l.missing)).
 		QueryRow(func(row pgx.Row) error {
 			var err error
 			pay.Payment, err = scanPayment(row)
 			return err
 		})
-	w.statusWritten = true
+	w.statusWritten, l.missing = true, nil
 	w.touched.add(inv.ID, notice{typ: outbox.PaymentRecorded, payment: &pay.Payment})
 	if len(v.movements) > 0 {
 		// The movement was known: refunds or disputes may wait for it.
@@ -143,4 +147,12 @@ func recordOnline(ctx context.Context, tx pgx.Tx, v *movementView, eventID strin
 	}
 	res = EventResult{Status: EventProcessed, InvoiceID: inv.ID}
 	return res, w.finish(ctx, tx, v, l, eventID, res)
+}
+
+// nonNil is refs, or an empty list for an array parameter.
+func nonNil(refs []string) []string {
+	if refs == nil {
+		return []string{}
+	}
+	return refs
 }

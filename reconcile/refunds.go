@@ -149,7 +149,7 @@ func (s *Store) ApplyRefunds(ctx context.Context, eventID string, u RefundUpdate
 	if err != nil {
 		return EventResult{}, err
 	}
-	return s.onMovement(ctx, refs, "", nil, func(tx pgx.Tx, v *movementView) (EventResult, error) {
+	return s.onMovement(ctx, refs, "", []string{}, func(tx pgx.Tx, v *movementView) (EventResult, error) {
 		var w movementWrite
 		l := w.link(v, refs)
 		queueRefundRows(&w.b, u)
