@@ -64,10 +64,6 @@ func (m ManualPayment) Validate() error {
 const paymentColumns = `id, invoice_id, amount, refunded_amount, disputed_amount, currency, paid_date, source, method,
 	provider_ref, notes, created_at`
 
-// paymentColumnsOfP is paymentColumns qualified by the alias p, worked out
-// once.
-var paymentColumnsOfP = prefixed("p.", paymentColumns)
-
 func scanPayment(row pgx.Row) (Payment, error) {
 	var p Payment
 	var paid time.Time
