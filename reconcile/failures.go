@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -59,10 +60,23 @@ func (s *Store) RecordPaymentFailure(ctx context.Context, eventID string, f Paym
 		if f.Amount > 0 {
 			amount = &f.Amount
 		}
+		var wrote bool
 		w.b.Queue(`
 			INSERT INTO invoice_history (invoice_id, kind, amount, notes, op_key) VALUES ($1, $2, $3, $4, NULLIF($5, ''))
-			ON CONFLICT (op_key) DO NOTHING`, inv.ID, HistoryPaymentFailed, amount, truncate(notes, 2000), eventID)
-		w.touched.add(inv.ID, notice{typ: outbox.PaymentFailed})
+			ON CONFLICT (op_key) DO NOTHING
+			RETURNING true`, inv.ID, HistoryPaymentFailed, amount, truncate(notes, 2000), eventID).
+			QueryRow(func(row pgx.Row) error {
+				if err := row.Scan(&wrote); !errors.Is(err, pgx.ErrNoRows) {
+					return err
+				}
+				return nil
+			})
+		w.touched.add(inv.ID)
+		w.sent = func() {
+			if wrote { // a replay of the event tells nobody again
+				w.touched.add(inv.ID, notice{typ: outbox.PaymentFailed})
+			}
+		}
 		res := EventResult{Status: EventProcessed, InvoiceID: inv.ID}
 		return res, w.finish(ctx, tx, v, l, eventID, res)
 	})

@@ -23,6 +23,9 @@ type movementWrite struct {
 	facts bool
 	// statusWritten is set when a queued statement writes the event's status.
 	statusWritten bool
+	// sent, when set, runs once the writes are sent, before the
+	// notifications are written: what they owe may depend on the writes.
+	sent func()
 }
 
 // link queues the linking of refs into the movement (see queueLink); every
@@ -57,6 +60,9 @@ func (w *movementWrite) finish(ctx context.Context, tx pgx.Tx, v *movementView, 
 		if err := tx.SendBatch(ctx, &w.b).Close(); err != nil {
 			return fmt.Errorf("apply event %s to movement %s: %w", eventID, l.movementID, err)
 		}
+	}
+	if w.sent != nil {
+		w.sent()
 	}
 	if syncedLive {
 		l.payment.Payment = sy.payment // what notifications of the payment show
