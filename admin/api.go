@@ -78,6 +78,8 @@ func (a *API) routes() {
 	a.Handle("DELETE /admin/invoices/{id}", a.errs(a.deleteInvoice))
 	a.Handle("POST /admin/invoices/{id}/payments", a.errs(a.recordPayment))
 	a.Handle("DELETE /admin/invoices/{id}/payments/{payment_id}", a.errs(a.deletePayment))
+	a.Handle("POST /admin/invoices/{id}/credit-notes", a.errs(a.issueCreditNote))
+	a.Handle("DELETE /admin/invoices/{id}/credit-notes/{credit_note_id}", a.errs(a.reverseCreditNote))
 	a.Handle("POST /admin/invoices/{id}/write-off", a.errs(a.writeOff))
 	a.Handle("POST /admin/invoices/{id}/reopen", a.errs(a.reopen))
 	a.Handle("GET /admin/jobs", a.errs(a.listJobs))
@@ -116,13 +118,20 @@ func (a *API) errs(h handlerFunc) http.HandlerFunc {
 }
 
 // ServeHTTP authenticates the request, then routes it. An unknown path or
-// method is answered with the contract's JSON error, not the mux's text.
+// method is answered with the contract's JSON error, not the mux's text; a
+// path parameter or query that is not text (CheckParams) with a 400 before
+// any route runs.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !a.authorized(w, r) {
 		return
 	}
-	if h, pattern := a.mux.Handler(r); pattern == "" {
+	h, pattern := a.mux.Handler(r)
+	if pattern == "" {
 		a.noRoute(w, r, h)
+		return
+	}
+	if err := CheckParams(r, pattern); err != nil {
+		a.WriteError(w, r, err)
 		return
 	}
 	a.mux.ServeHTTP(w, r)

@@ -75,7 +75,8 @@ func (a *API) listInvoices(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// getInvoice answers GET /admin/invoices/{id} with payments and history.
+// getInvoice answers GET /admin/invoices/{id} with payments, credit notes
+// and history.
 func (a *API) getInvoice(w http.ResponseWriter, r *http.Request) error {
 	d, err := a.store.GetInvoiceDetail(r.Context(), r.PathValue("id"))
 	if err != nil {
@@ -83,6 +84,9 @@ func (a *API) getInvoice(w http.ResponseWriter, r *http.Request) error {
 	}
 	if d.Payments == nil {
 		d.Payments = []reconcile.Payment{}
+	}
+	if d.CreditNotes == nil {
+		d.CreditNotes = []reconcile.CreditNote{}
 	}
 	if d.History == nil {
 		d.History = []reconcile.HistoryEntry{}

@@ -344,7 +344,7 @@ func TestOpenAPIDocument(t *testing.T) {
 
 	t.Run("the contract's objects have schemas", func(t *testing.T) {
 		schemas := oaMap(oaMap(s.root["components"])["schemas"])
-		for _, name := range []string{"Invoice", "InvoiceDetail", "Payment", "HistoryEntry", "Job", "Event",
+		for _, name := range []string{"Invoice", "InvoiceDetail", "Payment", "CreditNote", "HistoryEntry", "Job", "Event",
 			"Run", "Summary", "Error", "Endpoint", "Delivery"} {
 			if schemas[name] == nil {
 				t.Errorf("no schema %s", name)
@@ -353,7 +353,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	})
 
 	t.Run("amounts are int64 minor units, dates are dates, times are date-times", func(t *testing.T) {
-		money := []string{"amount", "paid_amount", "written_off_amount", "balance", "refunded_amount",
+		money := []string{"amount", "credited_amount", "paid_amount", "written_off_amount", "balance", "refunded_amount",
 			"payments_online", "payments_manual", "refunds", "disputes", "disputed_amount", "written_off", "outstanding"}
 		checked := 0
 		var walk func(v any, at string)
@@ -505,8 +505,9 @@ func oaDecode(raw []byte) (any, error) {
 // tests rely on does refuse what it should.
 func TestOpenAPIValidatorRefusesDrift(t *testing.T) {
 	s := oaLoad(t)
-	good := `{"id":"inv_1","number":"F-1","client":"acme","currency":"usd","amount":1000,"paid_amount":0,
-		"refunded_amount":0,"disputed_amount":0,"written_off_amount":0,"balance":1000,"state":"draft","issue_date":null,"due_date":"2024-03-31",
+	good := `{"id":"inv_1","number":"F-1","client":"acme","currency":"usd","amount":1000,"credited_amount":0,"paid_amount":0,
+		"refunded_amount":0,"disputed_amount":0,"written_off_amount":0,"balance":1000,"state":"draft","issue_date":null,
+		"due_date":"2024-03-31",
 		"sent_at":null,"paid_at":null,"written_off_at":null,"stripe_invoice_id":null,
 		"created_at":"2024-03-01T10:00:00Z","updated_at":"2024-03-01T10:00:00.123456Z"}`
 	invoice := map[string]any{"$ref": "#/components/schemas/Invoice"}

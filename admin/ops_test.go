@@ -297,8 +297,8 @@ func TestJobsListed(t *testing.T) {
 	})
 	for _, c := range []struct{ query, code string }{
 		{"?status=lost", "invalid_status"},
-		{"?type=%00", "invalid_type"},
-		{"?invoice_id=%ff", "invalid_invoice_id"},
+		{"?type=%00", "invalid_parameter"},
+		{"?invoice_id=%ff", "invalid_parameter"},
 		{"?limit=0", "invalid_limit"},
 		{"?cursor=x", "invalid_cursor"},
 	} {

@@ -65,8 +65,12 @@ func (a *API) RecordPayment(ctx context.Context, args worker.RecordPaymentArgs, 
 }
 
 func (a *API) prepareRecordPayment(ctx context.Context, args worker.RecordPaymentArgs) (reconcile.NewJob, error) {
+	today := reconcile.DateOf(a.now())
 	if args.PaidDate.IsZero() {
-		args.PaidDate = reconcile.DateOf(a.now())
+		args.PaidDate = today
+	}
+	if err := reconcile.CheckPaidDate(args.PaidDate, today); err != nil {
+		return reconcile.NewJob{}, err
 	}
 	if args.Method != "" && !reconcile.ValidMethod(args.Method) {
 		return reconcile.NewJob{}, errInvalidMethod()
@@ -114,10 +118,11 @@ func (a *API) prepareDeletePayment(ctx context.Context, id, paymentID string) (r
 	if err != nil {
 		return reconcile.NewJob{}, err
 	}
-	if _, err := a.store.GetPayment(ctx, id, paymentID); err != nil {
+	pay, err := a.store.GetPayment(ctx, id, paymentID)
+	if err != nil {
 		return reconcile.NewJob{}, err
 	}
-	if err := inv.CanDeletePayment(); err != nil {
+	if err := inv.CanDeletePayment(pay); err != nil {
 		return reconcile.NewJob{}, err
 	}
 	return reconcile.NewJob{Type: reconcile.JobDeletePayment, InvoiceID: id,

@@ -28,13 +28,14 @@ const (
 	DisputeUnderReview          DisputeStatus = "under_review"
 	DisputeWon                  DisputeStatus = "won"
 	DisputeLost                 DisputeStatus = "lost"
+	DisputePrevented            DisputeStatus = "prevented"
 )
 
 // ValidDisputeStatus reports whether s is a dispute status.
 func ValidDisputeStatus(s string) bool {
 	switch DisputeStatus(s) {
 	case DisputeWarningNeedsResponse, DisputeWarningUnderReview, DisputeWarningClosed,
-		DisputeNeedsResponse, DisputeUnderReview, DisputeWon, DisputeLost:
+		DisputeNeedsResponse, DisputeUnderReview, DisputeWon, DisputeLost, DisputePrevented:
 		return true
 	}
 	return false
@@ -60,11 +61,11 @@ type Dispute struct {
 
 // Validate names the first bad field.
 func (d Dispute) Validate() error {
-	if d.ID == "" || d.Ref == "" || d.Amount < 0 || !ValidCurrency(d.Currency) || !ValidDisputeStatus(string(d.Status)) {
+	if !validID(d.ID) || d.Ref == "" || d.Amount < 0 || !ValidCurrency(d.Currency) || !ValidDisputeStatus(string(d.Status)) {
 		return apperr.Errorf(apperr.KindInvalid, "invalid_dispute",
 			"a dispute needs an id, a provider ref, a non-negative amount, a currency and a status")
 	}
-	return nil
+	return checkProviderText("invalid_dispute", "dispute", map[string]string{"invoice id": d.InvoiceID})
 }
 
 // ApplyDispute stores what an event tells of a dispute and sets its

@@ -17,8 +17,13 @@
 //     nothing.
 //   - A manual payment may not exceed what is unpaid; an online payment is
 //     money already taken and is always recorded.
+//   - A credit note lowers what is due, never past the balance, and is
+//     reversed rather than deleted; an invoice with nothing left due after
+//     its payments and credit notes is paid.
 //   - A payment on a written-off invoice first recovers the bad debt; while a
-//     write-off is live, deleting a payment is refused.
+//     write-off is live (whatever state the invoice reads), deleting a
+//     payment or reversing a credit note is refused. A Stripe payment is
+//     never deleted by an operator: it is refunded in Stripe.
 //
 // The Store is the ledger's PostgreSQL store; the Runner is the
 // reconciliation run.

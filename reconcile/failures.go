@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -35,6 +36,10 @@ func (s *Store) RecordPaymentFailure(ctx context.Context, eventID string, f Paym
 	if err != nil {
 		return EventResult{}, err
 	}
+	if err := checkProviderText("invalid_failure", "failed payment", map[string]string{
+		"invoice id": f.InvoiceID, "Stripe invoice id": f.StripeInvoiceID}); err != nil {
+		return EventResult{}, err
+	}
 	stripeInvoices := stripeInvoiceRefs(refs)
 	if f.StripeInvoiceID != "" {
 		stripeInvoices = union(stripeInvoices, []string{f.StripeInvoiceID})
@@ -54,7 +59,8 @@ func (s *Store) RecordPaymentFailure(ctx context.Context, eventID string, f Paym
 		}
 		notes := "stripe " + bestRef(v.refs, refs) + ": payment failed"
 		if f.Reason != "" {
-			notes += ": " + f.Reason
+			// The provider's words, made text PostgreSQL takes.
+			notes += ": " + strings.ReplaceAll(strings.ToValidUTF8(f.Reason, "?"), "\x00", "")
 		}
 		var amount *Amount
 		if f.Amount > 0 {

@@ -93,8 +93,8 @@ func checkTruth(t *testing.T, db *pgxpool.Pool) {
 	var drift int
 	err := db.QueryRow(context.Background(), `
 		SELECT count(*) FROM invoices i JOIN invoice_truth v USING (id)
-		WHERE (i.paid_amount, i.written_off_amount, i.balance, i.state)
-		   IS DISTINCT FROM (v.paid_amount, v.written_off_amount, v.balance, v.state)`).Scan(&drift)
+		WHERE (i.credited_amount, i.paid_amount, i.written_off_amount, i.balance, i.state)
+		   IS DISTINCT FROM (v.credited_amount, v.paid_amount, v.written_off_amount, v.balance, v.state)`).Scan(&drift)
 	if err != nil {
 		t.Fatal(err)
 	}

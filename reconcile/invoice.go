@@ -30,6 +30,7 @@ type Invoice struct {
 	Client           string     `json:"client"`
 	Currency         string     `json:"currency"`
 	Amount           Amount     `json:"amount"`
+	CreditedAmount   Amount     `json:"credited_amount"`
 	PaidAmount       Amount     `json:"paid_amount"`
 	RefundedAmount   Amount     `json:"refunded_amount"`
 	DisputedAmount   Amount     `json:"disputed_amount"`
@@ -44,6 +45,15 @@ type Invoice struct {
 	StripeInvoiceID  *string    `json:"stripe_invoice_id"`
 	CreatedAt        time.Time  `json:"created_at"`
 	UpdatedAt        time.Time  `json:"updated_at"`
+
+	// WriteOffLive says whether a write-off of the invoice is live (not
+	// reversed), whatever its state reads: a payment that recovers a
+	// write-off in full makes the invoice paid, and the write-off still
+	// stands until it is reopened. It is filled by the reads the rules are
+	// asked on (GetInvoice, GetInvoiceDetail, and every operator's change
+	// under the row lock), not by listings, and it is not part of the
+	// contract's invoice.
+	WriteOffLive bool `json:"-"`
 }
 
 // Source says where a payment came from.
@@ -87,6 +97,8 @@ const (
 	HistoryDisputeOpened   HistoryKind = "dispute_opened"
 	HistoryDisputeWon      HistoryKind = "dispute_won"
 	HistoryDisputeLost     HistoryKind = "dispute_lost"
+	HistoryCreditNoted     HistoryKind = "credit_noted"
+	HistoryCreditReversed  HistoryKind = "credit_note_reversed"
 	HistoryWrittenOff      HistoryKind = "written_off"
 	HistoryReopened        HistoryKind = "reopened"
 	HistoryReconciled      HistoryKind = "reconciled"
@@ -104,9 +116,11 @@ type HistoryEntry struct {
 	Details   map[string]any `json:"details,omitempty"`
 }
 
-// InvoiceDetail is an invoice with its live payments and its history.
+// InvoiceDetail is an invoice with its live payments, its live credit notes
+// and its history.
 type InvoiceDetail struct {
 	Invoice
-	Payments []Payment      `json:"payments"`
-	History  []HistoryEntry `json:"history"`
+	Payments    []Payment      `json:"payments"`
+	CreditNotes []CreditNote   `json:"credit_notes"`
+	History     []HistoryEntry `json:"history"`
 }

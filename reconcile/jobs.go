@@ -20,11 +20,13 @@ type JobType string
 
 // The job types.
 const (
-	JobRecordPayment JobType = "payment.record"
-	JobDeletePayment JobType = "payment.delete"
-	JobWriteOff      JobType = "invoice.write_off"
-	JobReopen        JobType = "invoice.reopen"
-	JobReconcile     JobType = "reconcile.run"
+	JobRecordPayment     JobType = "payment.record"
+	JobDeletePayment     JobType = "payment.delete"
+	JobIssueCreditNote   JobType = "credit_note.create"
+	JobReverseCreditNote JobType = "credit_note.reverse"
+	JobWriteOff          JobType = "invoice.write_off"
+	JobReopen            JobType = "invoice.reopen"
+	JobReconcile         JobType = "reconcile.run"
 )
 
 // ChangesLedger reports whether a job of type t is a ledger change, keyed
@@ -197,18 +199,20 @@ func (s *Store) FinishJob(ctx context.Context, id string, status JobStatus, reas
 
 // finishJobInTx marks the job id succeeded inside the transaction of the
 // ledger change it asked for. Its result is what the change made that the
-// operator needs next: a recorded payment's id, found by the job id, which
-// is the payment's idempotency key. A job already finished, or no job, is
-// left as it is.
+// operator needs next: a recorded payment's id or an issued credit note's,
+// found by the job id, which is their idempotency key. A job already
+// finished, or no job, is left as it is.
 func finishJobInTx(ctx context.Context, tx pgx.Tx, id string) error {
 	if id == "" {
 		return nil
 	}
 	_, err := tx.Exec(ctx, `
 		UPDATE jobs SET status = 'succeeded', error = '', finished_at = now(), updated_at = now(),
-			result = CASE WHEN type = $2 THEN
-				(SELECT jsonb_build_object('payment_id', p.id) FROM payments p WHERE p.idempotency_key = jobs.id) END
-		WHERE id = $1 AND status NOT IN ('succeeded', 'failed')`, id, JobRecordPayment)
+			result = CASE type
+				WHEN $2 THEN (SELECT jsonb_build_object('payment_id', p.id) FROM payments p WHERE p.idempotency_key = jobs.id)
+				WHEN $3 THEN (SELECT jsonb_build_object('credit_note_id', c.id) FROM credit_notes c WHERE c.op_key = jobs.id)
+			END
+		WHERE id = $1 AND status NOT IN ('succeeded', 'failed')`, id, JobRecordPayment, JobIssueCreditNote)
 	if err != nil {
 		return fmt.Errorf("finish job %s: %w", id, err)
 	}

@@ -31,6 +31,12 @@ import (
 // maxRefLength bounds a ref, as the table does.
 const maxRefLength = 255
 
+// validID reports whether id can be a provider's id: printable ASCII
+// without spaces, at most maxRefLength bytes.
+func validID(id string) bool {
+	return id != "" && len(id) <= maxRefLength && !strings.ContainsFunc(id, func(c rune) bool { return c <= ' ' || c > '~' })
+}
+
 // validRefs checks and sorts the refs of an event, dropping duplicates.
 func validRefs(refs []string) ([]string, error) {
 	out := make([]string, 0, len(refs))
@@ -38,8 +44,8 @@ func validRefs(refs []string) ([]string, error) {
 		if r == "" {
 			continue
 		}
-		if len(r) > maxRefLength || strings.ContainsFunc(r, func(c rune) bool { return c <= ' ' || c > '~' }) {
-			return nil, apperr.Errorf(apperr.KindInvalid, "invalid_ref", "provider id %q is not an id", r)
+		if !validID(r) {
+			return nil, apperr.Errorf(apperr.KindInvalid, "invalid_ref", "payment id %s is not a provider id", quoteShort(r))
 		}
 		out = append(out, r)
 	}

@@ -269,6 +269,13 @@ func TestDisputeLifecycle(t *testing.T) {
 		dispute("du_d3", "ch_d3", 5000, reconcile.DisputeWarningClosed, false)
 		mustMoney(t, s, inv.ID, money{Paid: 5000, State: reconcile.StatePaid, Payments: 1})
 	})
+	t.Run("a prevented dispute withdraws nothing, whatever came before", func(t *testing.T) {
+		inv := newInvoice(t, s, 5000, true)
+		mustResult(t)(s.RecordOnlinePayment(ctx, "", paid("pi_d6", inv.ID, 5000, "ch_d6")))
+		dispute("dp_d6", "ch_d6", 5000, reconcile.DisputePrevented, false)
+		dispute("dp_d6", "ch_d6", 5000, reconcile.DisputeNeedsResponse, false)
+		mustMoney(t, s, inv.ID, money{Paid: 5000, State: reconcile.StatePaid, Payments: 1})
+	})
 	t.Run("a dispute lost before its payment arrives counts when it does", func(t *testing.T) {
 		inv := newInvoice(t, s, 5000, true)
 		if res := dispute("dp_d4", "ch_d4", 1500, reconcile.DisputeLost, false); res.Status != reconcile.EventUnmatched {

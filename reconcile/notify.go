@@ -14,8 +14,9 @@ import (
 
 // notice is one notification a ledger change owes its subscribers.
 type notice struct {
-	typ     outbox.Type
-	payment *Payment
+	typ        outbox.Type
+	payment    *Payment
+	creditNote *CreditNote
 }
 
 // notificationBody is what an endpoint receives.
@@ -27,8 +28,9 @@ type notificationBody struct {
 }
 
 type notificationData struct {
-	Invoice Invoice  `json:"invoice"`
-	Payment *Payment `json:"payment,omitempty"`
+	Invoice    Invoice     `json:"invoice"`
+	Payment    *Payment    `json:"payment,omitempty"`
+	CreditNote *CreditNote `json:"credit_note,omitempty"`
 }
 
 // subscribedTypes lists the notification types some live endpoint wants,
@@ -78,7 +80,7 @@ func notifyWanted(ctx context.Context, tx pgx.Tx, subs subscriptions, before Sta
 			continue
 		}
 		body := notificationBody{ID: ids.New("ntf"), Type: n.typ, CreatedAt: time.Now().UTC(),
-			Data: notificationData{Invoice: after, Payment: n.payment}}
+			Data: notificationData{Invoice: after, Payment: n.payment, CreditNote: n.creditNote}}
 		raw, err := json.Marshal(body)
 		if err != nil {
 			return fmt.Errorf("encode %s notification: %w", n.typ, err)

@@ -7,7 +7,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/payrecon/reconciler/internal/apperr"
 	"github.com/payrecon/reconciler/internal/ids"
 	"github.com/payrecon/reconciler/internal/outbox"
 )
@@ -49,8 +48,8 @@ func (p OnlinePayment) refs() []string { return append([]string{p.ProviderRef}, 
 // locks and one read of the movement, its payments and its invoices,
 // locking them; then the writes and the recompute.
 func (s *Store) RecordOnlinePayment(ctx context.Context, eventID string, p OnlinePayment) (EventResult, error) {
-	if p.ProviderRef == "" || p.Amount <= 0 || !ValidCurrency(p.Currency) {
-		return EventResult{}, apperr.Errorf(apperr.KindInvalid, "invalid_payment", "online payment needs a provider ref, a positive amount and a currency")
+	if err := p.check(); err != nil {
+		return EventResult{}, err
 	}
 	refs, err := validRefs(p.refs())
 	if err != nil {

@@ -53,10 +53,39 @@ func (m ManualPayment) Validate() error {
 		return apperr.Errorf(apperr.KindInvalid, "invalid_amount", "amount must be a positive integer of minor units")
 	case m.PaidDate.IsZero():
 		return apperr.Errorf(apperr.KindInvalid, "invalid_paid_date", "paid_date is required")
+	case m.PaidDate.Before(EarliestPaidDate.Time):
+		return errPaidDateTooEarly()
 	case m.Method != "" && !ValidMethod(m.Method):
 		return errInvalidMethod()
 	case !textcheck.Valid(m.Notes, textcheck.MaxNotes):
 		return errInvalidNotes()
+	}
+	return nil
+}
+
+// EarliestPaidDate is the first day a manual payment may be dated: an
+// earlier date is a typing mistake (20-04-2024 read as the year 20), not a
+// payment.
+var EarliestPaidDate = Date{time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)}
+
+func errPaidDateTooEarly() error {
+	return apperr.Errorf(apperr.KindInvalid, "invalid_paid_date", "paid_date must not be before %s", EarliestPaidDate)
+}
+
+// CheckPaidDate refuses a manual payment's date that is in the future of
+// today (the UTC day the operator asks on) or before EarliestPaidDate.
+// The edges ask it with their clock when the request arrives; the ledger
+// checks the earliest date again when the job runs, and leaves "the
+// future" to the edge that knows when the operator asked (the job may run
+// later, never earlier).
+func CheckPaidDate(d, today Date) error {
+	switch {
+	case d.IsZero():
+		return apperr.Errorf(apperr.KindInvalid, "invalid_paid_date", "paid_date is required")
+	case d.Before(EarliestPaidDate.Time):
+		return errPaidDateTooEarly()
+	case d.After(today.Time):
+		return apperr.Errorf(apperr.KindInvalid, "invalid_paid_date", "paid_date %s is in the future (today is %s, UTC)", d, today)
 	}
 	return nil
 }
@@ -113,22 +142,25 @@ func (s *Store) RecordManualPayment(ctx context.Context, m ManualPayment) (Invoi
 	return inv, pay, nil
 }
 
-// DeletePayment marks a live payment deleted; its row and history stay. Key
-// makes it idempotent: a replay of the same deletion succeeds and changes
-// nothing, where a new deletion of a deleted payment is not found.
+// DeletePayment marks a live manual payment deleted; its row and history
+// stay. Key makes it idempotent: a replay of the same deletion succeeds and
+// changes nothing, where a new deletion of a deleted payment is not found.
 func (s *Store) DeletePayment(ctx context.Context, key, invoiceID, paymentID string) (Invoice, error) {
 	return s.change(ctx, invoiceID, key, outbox.PaymentDeleted, func(tx pgx.Tx, inv Invoice) (bool, *Payment, error) {
-		if err := inv.CanDeletePayment(); err != nil {
-			return false, nil, err
-		}
-		pay, err := scanPayment(tx.QueryRow(ctx, `
-			UPDATE payments SET deleted_at = now()
-			WHERE id = $1 AND invoice_id = $2 AND deleted_at IS NULL
-			RETURNING `+paymentColumns, paymentID, invoiceID))
+		// The invoice's row lock serialises every change of its payments, so
+		// the payment read here is the one updated below.
+		pay, err := scanPayment(tx.QueryRow(ctx, `SELECT `+paymentColumns+` FROM payments
+			WHERE id = $1 AND invoice_id = $2 AND deleted_at IS NULL`, paymentID, invoiceID))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return false, nil, paymentNotFound(invoiceID, paymentID)
 		}
 		if err != nil {
+			return false, nil, fmt.Errorf("read payment %s: %w", paymentID, err)
+		}
+		if err := inv.CanDeletePayment(pay); err != nil {
+			return false, nil, err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE payments SET deleted_at = now() WHERE id = $1`, paymentID); err != nil {
 			return false, nil, fmt.Errorf("delete payment %s: %w", paymentID, err)
 		}
 		return true, &pay, addHistory(ctx, tx, invoiceID, history{kind: HistoryPaymentDeleted, amount: amountPtr(pay.Amount),

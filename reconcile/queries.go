@@ -13,10 +13,9 @@ import (
 	"github.com/payrecon/reconciler/internal/apperr"
 )
 
-// GetInvoice reads a live invoice.
+// GetInvoice reads a live invoice, with WriteOffLive filled in.
 func (s *Store) GetInvoice(ctx context.Context, id string) (Invoice, error) {
-	inv, err := scanInvoice(s.db.QueryRow(ctx,
-		`SELECT `+invoiceColumns+` FROM invoices WHERE id = $1 AND deleted_at IS NULL`, id))
+	inv, err := scanRuled(s.db.QueryRow(ctx, ruledInvoiceSQL, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Invoice{}, invoiceNotFound(id)
 	}
@@ -26,14 +25,13 @@ func (s *Store) GetInvoice(ctx context.Context, id string) (Invoice, error) {
 	return inv, nil
 }
 
-// GetInvoiceDetail reads an invoice with its live payments and its history,
-// oldest first, as of one snapshot.
+// GetInvoiceDetail reads an invoice with its live payments, its live credit
+// notes and its history, oldest first, as of one snapshot.
 func (s *Store) GetInvoiceDetail(ctx context.Context, id string) (InvoiceDetail, error) {
 	var d InvoiceDetail
 	err := pgx.BeginTxFunc(ctx, s.db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
-			inv, err := scanInvoice(tx.QueryRow(ctx,
-				`SELECT `+invoiceColumns+` FROM invoices WHERE id = $1 AND deleted_at IS NULL`, id))
+			inv, err := scanRuled(tx.QueryRow(ctx, ruledInvoiceSQL, id))
 			if errors.Is(err, pgx.ErrNoRows) {
 				return invoiceNotFound(id)
 			}
@@ -48,6 +46,9 @@ func (s *Store) GetInvoiceDetail(ctx context.Context, id string) (InvoiceDetail,
 			}
 			if d.Payments, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Payment, error) { return scanPayment(r) }); err != nil {
 				return fmt.Errorf("read payments of invoice %s: %w", id, err)
+			}
+			if d.CreditNotes, err = liveCreditNotes(ctx, tx, id); err != nil {
+				return err
 			}
 			rows, err = tx.Query(ctx, `SELECT id, at, kind, amount, payment_id, notes, details FROM invoice_history
 				WHERE invoice_id = $1 ORDER BY id`, id)
@@ -178,6 +179,7 @@ type CurrencySummary struct {
 	PaymentsManual Amount `json:"payments_manual"`
 	Refunds        Amount `json:"refunds"`
 	Disputes       Amount `json:"disputes"`
+	CreditNotes    Amount `json:"credit_notes"`
 	WrittenOff     Amount `json:"written_off"`
 	Outstanding    Amount `json:"outstanding"`
 }
@@ -185,8 +187,9 @@ type CurrencySummary struct {
 // Summary totals, per currency, the payments dated from..to (inclusive), the
 // refunds recorded then (less the refunds that failed then), the money
 // disputes withdrew then (less what won disputes reinstated then), the
-// write-offs dated then (only what is still written off: recovered debt
-// counts as paid), and the open balance of sent invoices today.
+// credit notes issued then and not reversed, the write-offs dated then
+// (only what is still written off: recovered debt counts as paid), and the
+// open balance of sent invoices today.
 func (s *Store) Summary(ctx context.Context, from, to Date) ([]CurrencySummary, error) {
 	if to.Before(from.Time) {
 		return nil, apperr.Errorf(apperr.KindInvalid, "invalid_range", "to is before from")
@@ -211,6 +214,11 @@ func (s *Store) Summary(ctx context.Context, from, to Date) ([]CurrencySummary, 
 			WHERE h.kind IN ('refund_recorded', 'refund_failed', 'dispute_opened', 'dispute_won')
 			  AND h.at >= $1::date AND h.at < $2::date + 1
 			GROUP BY 1),
+		cn AS (
+			SELECT i.currency, sum(c.amount) AS credit_notes
+			FROM credit_notes c JOIN live i ON i.id = c.invoice_id
+			WHERE c.reversed_at IS NULL AND c.created_at >= $1::date AND c.created_at < $2::date + 1
+			GROUP BY 1),
 		wo AS (
 			SELECT i.currency, sum(i.written_off_amount) AS written_off
 			FROM live i JOIN write_offs w ON w.invoice_id = i.id AND w.reversed_at IS NULL
@@ -220,12 +228,12 @@ func (s *Store) Summary(ctx context.Context, from, to Date) ([]CurrencySummary, 
 			SELECT currency, sum(balance) AS outstanding
 			FROM live WHERE state IN ('open', 'partial')
 			GROUP BY 1),
-		cur AS (SELECT currency FROM pay UNION SELECT currency FROM ref UNION SELECT currency FROM wo
-			UNION SELECT currency FROM outstanding)
+		cur AS (SELECT currency FROM pay UNION SELECT currency FROM ref UNION SELECT currency FROM cn
+			UNION SELECT currency FROM wo UNION SELECT currency FROM outstanding)
 		SELECT cur.currency, COALESCE(pay.online, 0), COALESCE(pay.manual, 0), COALESCE(ref.refunds, 0),
-			COALESCE(ref.disputes, 0), COALESCE(wo.written_off, 0), COALESCE(outstanding.outstanding, 0)
+			COALESCE(ref.disputes, 0), COALESCE(cn.credit_notes, 0), COALESCE(wo.written_off, 0), COALESCE(outstanding.outstanding, 0)
 		FROM cur
-		LEFT JOIN pay USING (currency) LEFT JOIN ref USING (currency)
+		LEFT JOIN pay USING (currency) LEFT JOIN ref USING (currency) LEFT JOIN cn USING (currency)
 		LEFT JOIN wo USING (currency) LEFT JOIN outstanding USING (currency)
 		ORDER BY cur.currency`, from.Time, to.Time)
 	if err != nil {
@@ -233,7 +241,8 @@ func (s *Store) Summary(ctx context.Context, from, to Date) ([]CurrencySummary, 
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (CurrencySummary, error) {
 		var c CurrencySummary
-		err := r.Scan(&c.Currency, &c.PaymentsOnline, &c.PaymentsManual, &c.Refunds, &c.Disputes, &c.WrittenOff, &c.Outstanding)
+		err := r.Scan(&c.Currency, &c.PaymentsOnline, &c.PaymentsManual, &c.Refunds, &c.Disputes, &c.CreditNotes, &c.WrittenOff,
+			&c.Outstanding)
 		return c, err
 	})
 	if err != nil {

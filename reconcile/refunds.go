@@ -87,6 +87,9 @@ type Refund struct {
 // ApplyRefund records a cumulative refunded total of the movement named
 // ProviderRef (see ApplyRefunds).
 func (s *Store) ApplyRefund(ctx context.Context, eventID string, r Refund) (EventResult, error) {
+	if err := r.check(); err != nil {
+		return EventResult{}, err
+	}
 	return s.ApplyRefunds(ctx, eventID, RefundUpdate{Refs: []string{r.ProviderRef}, InvoiceID: r.InvoiceID,
 		Total: &RefundTotal{Ref: r.ProviderRef, AmountRefunded: r.AmountRefunded, Currency: r.Currency}})
 }
@@ -103,11 +106,11 @@ func (u RefundUpdate) Validate() error {
 		return bad("a refunded total needs a provider ref, a non-negative amount and a currency")
 	}
 	for _, r := range u.Refunds {
-		if r.ID == "" || r.Ref == "" || r.Amount < 0 || !ValidCurrency(r.Currency) || !ValidRefundStatus(string(r.Status)) {
-			return bad("refund %q needs an id, a provider ref, a non-negative amount, a currency and a status", r.ID)
+		if !validID(r.ID) || r.Ref == "" || r.Amount < 0 || !ValidCurrency(r.Currency) || !ValidRefundStatus(string(r.Status)) {
+			return bad("refund %s needs an id, a provider ref, a non-negative amount, a currency and a status", quoteShort(r.ID))
 		}
 	}
-	return nil
+	return checkProviderText("invalid_refund", "refund", map[string]string{"invoice id": u.InvoiceID})
 }
 
 // refs is every movement id the update shows.

@@ -138,10 +138,11 @@ type checkedBatch struct {
 // driftPredicate compares an invoice b with its truth t: the totals, the
 // state, and the times recompute derives from them.
 const driftPredicate = `
-	(b.paid_amount, b.refunded_amount, b.disputed_amount, b.written_off_amount, b.balance, b.state,
+	(b.credited_amount, b.paid_amount, b.refunded_amount, b.disputed_amount, b.written_off_amount, b.balance, b.state,
 	 b.paid_at IS NOT NULL, b.written_off_at)
 	IS DISTINCT FROM
-	(t.paid_amount, t.refunded_amount, t.disputed_amount, t.written_off_amount, t.balance, t.state, t.state = 'paid',
+	(t.credited_amount, t.paid_amount, t.refunded_amount, t.disputed_amount, t.written_off_amount, t.balance, t.state,
+	 t.state = 'paid',
 	 CASE WHEN t.state = 'written_off' THEN t.written_off_at END)`
 
 // A full walk goes by id over the primary key, a batch at a time. Each batch
@@ -189,8 +190,8 @@ const fullCheck = `
 // the batch's size, its last key and the drifted ids.
 const incrementalCheck = `
 	WITH batch AS MATERIALIZED (
-		SELECT id, updated_at, paid_amount, refunded_amount, disputed_amount, written_off_amount, balance, state,
-			paid_at, written_off_at
+		SELECT id, updated_at, credited_amount, paid_amount, refunded_amount, disputed_amount, written_off_amount, balance,
+			state, paid_at, written_off_at
 		FROM invoices
 		WHERE deleted_at IS NULL AND updated_at > $3 AND updated_at <= $4
 		  AND (updated_at, id) > ($5, $1)
@@ -249,6 +250,7 @@ func (s *Store) checkBatch(ctx context.Context, since *time.Time, until time.Tim
 // invoiceTotals is what a reconciled history row shows of an invoice
 // before and after its repair.
 type invoiceTotals struct {
+	CreditedAmount   Amount     `json:"credited_amount"`
 	PaidAmount       Amount     `json:"paid_amount"`
 	RefundedAmount   Amount     `json:"refunded_amount"`
 	DisputedAmount   Amount     `json:"disputed_amount"`
@@ -260,8 +262,8 @@ type invoiceTotals struct {
 }
 
 func totalsAt(inv Invoice) invoiceTotals {
-	return invoiceTotals{inv.PaidAmount, inv.RefundedAmount, inv.DisputedAmount, inv.WrittenOffAmount, inv.Balance,
-		inv.State, inv.PaidAt, inv.WrittenOffAt}
+	return invoiceTotals{inv.CreditedAmount, inv.PaidAmount, inv.RefundedAmount, inv.DisputedAmount, inv.WrittenOffAmount,
+		inv.Balance, inv.State, inv.PaidAt, inv.WrittenOffAt}
 }
 
 // repairDrift sets a drifted invoice's totals from its rows, as every ledger
@@ -295,7 +297,7 @@ func (s *Store) repairDrift(ctx context.Context, runID, id string) (bool, error)
 		repaired = true
 		if err := addHistory(ctx, tx, id, history{
 			kind:  HistoryReconciled,
-			notes: "stored totals differed from the payments and write-offs; recomputed",
+			notes: "stored totals differed from the payments, credit notes and write-offs; recomputed",
 			details: map[string]any{
 				"run_id": runID,
 				"before": totalsAt(before),

@@ -19,7 +19,8 @@ import (
 // randomLedger writes n invoices and their rows straight into the tables,
 // drawn at random: drafts, deleted invoices, invoices with no payment,
 // manual and online payments, refunds, deleted payments, overpayments,
-// live and reversed (reopened) write-offs, with payments after them. The
+// live and reversed credit notes, live and reversed (reopened) write-offs,
+// with payments after them. The
 // ledger would refuse some of these combinations; the truth must hold for
 // any rows. Stored totals are then set from invoice_truth, as recompute
 // sets them, so the ledger starts without drift. It returns the live
@@ -69,6 +70,17 @@ func randomLedger(t *testing.T, db *pgxpool.Pool, r *rand.Rand, n int) []string 
 				ids.New("pay"), id, source, paid, refunded, ref, deleted)
 		}
 
+		for k := range r.IntN(3) { // none in a third of the invoices
+			var reversed *time.Time
+			if r.IntN(100) < 30 {
+				at := time.Now()
+				reversed = &at
+			}
+			b.Queue(`INSERT INTO credit_notes (id, invoice_id, amount, reason, op_key, reversed_at)
+				VALUES ($1, $2, $3, 'other', $4, $5)`,
+				ids.New("cn"), id, 1+r.IntN(int(amount)/2), fmt.Sprintf("cn_%s_%d", id, k), reversed)
+		}
+
 		switch w := r.IntN(100); {
 		case w < 20: // written off
 			b.Queue(`INSERT INTO write_offs (id, invoice_id, amount, created_at) VALUES ($1, $2, $3, now() - $4 * interval '1 minute')`,
@@ -84,6 +96,7 @@ func randomLedger(t *testing.T, db *pgxpool.Pool, r *rand.Rand, n int) []string 
 	}
 	b.Queue(`
 		UPDATE invoices i SET
+			credited_amount = t.credited_amount,
 			paid_amount = t.paid_amount,
 			refunded_amount = t.refunded_amount,
 			disputed_amount = t.disputed_amount,
@@ -184,6 +197,7 @@ func TestRunFullFindsDriftAnywhereInBatch(t *testing.T) {
 	// balance CHECK true.
 	drifts := []string{
 		`paid_amount = paid_amount + 1, balance = balance - 1`,
+		`credited_amount = credited_amount + 2, balance = balance - 2`,
 		`written_off_amount = written_off_amount + 3, balance = balance - 3`,
 		`state = CASE state WHEN 'open' THEN 'partial' ELSE 'open' END`,
 		`paid_at = CASE WHEN paid_at IS NULL THEN now() END`,
@@ -217,8 +231,9 @@ func TestRunFullFindsDriftAnywhereInBatch(t *testing.T) {
 	// ranges; every planted change is drift by it.
 	rows, err := db.Query(ctx, `
 		SELECT b.id FROM invoices b JOIN invoice_truth t ON t.id = b.id
-		WHERE b.deleted_at IS NULL AND (b.paid_amount, b.written_off_amount, b.balance, b.state, b.paid_at IS NOT NULL, b.written_off_at)
-			IS DISTINCT FROM (t.paid_amount, t.written_off_amount, t.balance, t.state, t.state = 'paid',
+		WHERE b.deleted_at IS NULL AND (b.credited_amount, b.paid_amount, b.written_off_amount, b.balance, b.state,
+			b.paid_at IS NOT NULL, b.written_off_at)
+			IS DISTINCT FROM (t.credited_amount, t.paid_amount, t.written_off_amount, t.balance, t.state, t.state = 'paid',
 			CASE WHEN t.state = 'written_off' THEN t.written_off_at END)
 		ORDER BY b.id`)
 	noErr(t, err)

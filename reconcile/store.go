@@ -27,7 +27,7 @@ func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db} }
 // Ping reports whether PostgreSQL answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 
-const invoiceColumns = `id, number, client, currency, amount, paid_amount, written_off_amount, balance, state,
+const invoiceColumns = `id, number, client, currency, amount, credited_amount, paid_amount, written_off_amount, balance, state,
 	issue_date, due_date, sent_at, paid_at, written_off_at, stripe_invoice_id, created_at, updated_at,
 	refunded_amount, disputed_amount`
 
@@ -35,7 +35,7 @@ const invoiceColumns = `id, number, client, currency, amount, paid_amount, writt
 func scanInvoice(row pgx.Row) (Invoice, error) {
 	var inv Invoice
 	var issue, due *time.Time
-	err := row.Scan(&inv.ID, &inv.Number, &inv.Client, &inv.Currency, &inv.Amount, &inv.PaidAmount,
+	err := row.Scan(&inv.ID, &inv.Number, &inv.Client, &inv.Currency, &inv.Amount, &inv.CreditedAmount, &inv.PaidAmount,
 		&inv.WrittenOffAmount, &inv.Balance, &inv.State, &issue, &due, &inv.SentAt, &inv.PaidAt,
 		&inv.WrittenOffAt, &inv.StripeInvoiceID, &inv.CreatedAt, &inv.UpdatedAt, &inv.RefundedAmount, &inv.DisputedAmount)
 	if err != nil {
@@ -64,6 +64,28 @@ func lockInvoice(ctx context.Context, tx pgx.Tx, id string) (Invoice, error) {
 
 const lockInvoiceSQL = `SELECT ` + invoiceColumns + ` FROM invoices WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`
 
+// writeOffLiveSQL says whether an invoice has a write-off not reversed. The
+// rules need it beside the totals: an invoice whose write-off a later
+// payment recovered in full reads paid, yet its write-off is live. A change
+// reads it in a statement of its own after taking the row lock, so that it
+// sees a write-off committed by the change it waited for.
+const writeOffLiveSQL = `SELECT EXISTS (SELECT 1 FROM write_offs WHERE invoice_id = $1 AND reversed_at IS NULL)`
+
+// ruledInvoiceSQL reads a live invoice with what the rules ask of it, from
+// one snapshot (scanRuled reads it).
+const ruledInvoiceSQL = `SELECT ` + invoiceColumns + `,
+	EXISTS (SELECT 1 FROM write_offs w WHERE w.invoice_id = invoices.id AND w.reversed_at IS NULL)
+	FROM invoices WHERE id = $1 AND deleted_at IS NULL`
+
+// scanRuled reads the row of ruledInvoiceSQL: an invoice with WriteOffLive
+// filled in.
+func scanRuled(row pgx.Row) (Invoice, error) {
+	var live bool
+	inv, err := scanInvoice(rowWith{row, []any{&live}})
+	inv.WriteOffLive = live
+	return inv, err
+}
+
 // scanLocked reads the row of lockInvoiceSQL.
 func scanLocked(row pgx.Row, id string) (Invoice, error) {
 	inv, err := scanInvoice(row)
@@ -88,6 +110,7 @@ func recompute(ctx context.Context, tx pgx.Tx, id string) (Invoice, error) {
 
 var recomputeSQL = `
 	UPDATE invoices i SET
+		credited_amount = t.credited_amount,
 		paid_amount = t.paid_amount,
 		refunded_amount = t.refunded_amount,
 		disputed_amount = t.disputed_amount,
@@ -162,10 +185,20 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 // marks nothing).
 func (s *Store) change(ctx context.Context, invoiceID, opKey string, typ outbox.Type,
 	apply func(tx pgx.Tx, inv Invoice) (bool, *Payment, error)) (Invoice, error) {
+	return s.changeNoting(ctx, invoiceID, opKey, func(tx pgx.Tx, inv Invoice) (bool, notice, error) {
+		changed, pay, err := apply(tx, inv)
+		return changed, notice{typ: typ, payment: pay}, err
+	})
+}
+
+// changeNoting is change for a change whose notification is not about a
+// payment: apply returns the notice to send (none when its type is empty).
+func (s *Store) changeNoting(ctx context.Context, invoiceID, opKey string,
+	apply func(tx pgx.Tx, inv Invoice) (bool, notice, error)) (Invoice, error) {
 	var out Invoice
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if out, err = applyChange(ctx, tx, invoiceID, opKey, typ, apply); err != nil {
+		if out, err = applyChange(ctx, tx, invoiceID, opKey, apply); err != nil {
 			return err
 		}
 		return finishJobInTx(ctx, tx, opKey)
@@ -174,11 +207,12 @@ func (s *Store) change(ctx context.Context, invoiceID, opKey string, typ outbox.
 }
 
 // applyChange is change's work inside its transaction.
-func applyChange(ctx context.Context, tx pgx.Tx, invoiceID, opKey string, typ outbox.Type,
-	apply func(tx pgx.Tx, inv Invoice) (bool, *Payment, error)) (Invoice, error) {
-	// One round trip: the lock, then, under it, whether the key was applied
-	// (a concurrent run of the same operation has committed or rolled back
-	// by then) and who wants to hear of the change.
+func applyChange(ctx context.Context, tx pgx.Tx, invoiceID, opKey string,
+	apply func(tx pgx.Tx, inv Invoice) (bool, notice, error)) (Invoice, error) {
+	// One round trip: the lock, then, under it, whether a write-off is live,
+	// whether the key was applied (a concurrent run of the same operation
+	// has committed or rolled back by then) and who wants to hear of the
+	// change.
 	var batch pgx.Batch
 	var inv Invoice
 	var done bool
@@ -188,6 +222,7 @@ func applyChange(ctx context.Context, tx pgx.Tx, invoiceID, opKey string, typ ou
 		inv, err = scanLocked(row, invoiceID)
 		return err
 	})
+	batch.Queue(writeOffLiveSQL, invoiceID).QueryRow(func(row pgx.Row) error { return row.Scan(&inv.WriteOffLive) })
 	batch.Queue(`SELECT NULLIF($1, '') IS NOT NULL AND EXISTS (SELECT 1 FROM invoice_history WHERE op_key = $1)`, opKey).
 		QueryRow(func(row pgx.Row) error { return row.Scan(&done) })
 	batch.Queue(subscribedTypes).QueryRow(func(row pgx.Row) error { return row.Scan(&subs) })
@@ -200,15 +235,15 @@ func applyChange(ctx context.Context, tx pgx.Tx, invoiceID, opKey string, typ ou
 	if done {
 		return inv, nil
 	}
-	changed, pay, err := apply(tx, inv)
+	changed, n, err := apply(tx, inv)
 	if err != nil || !changed {
 		return inv, err
 	}
 	out, err := recompute(ctx, tx, invoiceID)
-	if err != nil || typ == "" {
+	if err != nil || n.typ == "" {
 		return out, err
 	}
-	return out, notifyWanted(ctx, tx, subs, inv.State, out, notice{typ: typ, payment: pay})
+	return out, notifyWanted(ctx, tx, subs, inv.State, out, n)
 }
 
 // isUniqueViolation reports whether err is a unique-key conflict on constraint.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -16,8 +17,15 @@ import (
 // its batch.
 const storeTimeout = 10 * time.Second
 
+// errCommitSlow answers a request whose commit did not end within the
+// batcher's answerWithin; the event may still be committed, and a retry finds it.
+var errCommitSlow = errors.New("the event's commit did not end in time")
+
 // errClosed answers requests that arrive after Close.
 var errClosed = errors.New("webhook handler is closed")
+
+// errOverloaded answers a request that finds the commit queue full.
+var errOverloaded = errors.New("webhook commit queue is full")
 
 // pending is one request's event waiting for its batch's commit.
 type pending struct {
@@ -35,12 +43,18 @@ type result struct {
 // requests and stores them with one transaction, so ingest is bounded by
 // what PostgreSQL commits per second, not by events per second.
 type batcher struct {
-	store *reconcile.Store
-	relay *relay
-	log   *zap.Logger
-	stats *counters
-	wait  time.Duration
-	max   int
+	store        *reconcile.Store
+	relay        *relay
+	log          *zap.Logger
+	stats        *counters
+	wait         time.Duration
+	max          int
+	queueBytes   int64
+	answerWithin time.Duration
+
+	// heldBytes are the payload bytes of the events submitted and not yet
+	// answered, waiting or being committed.
+	heldBytes atomic.Int64
 
 	// mu makes Close and submit agree on whether in is still open: submit
 	// sends under the read lock, Close closes under the write lock.
@@ -52,12 +66,25 @@ type batcher struct {
 	stopped chan struct{}
 }
 
-func newBatcher(store *reconcile.Store, rl *relay, log *zap.Logger, stats *counters, wait time.Duration, max int) *batcher {
+// batchLimits size the group commit and its queue.
+type batchLimits struct {
+	wait       time.Duration
+	max        int   // events per commit
+	queue      int   // events waiting beside those being committed
+	queueBytes int64 // payload bytes held, waiting or being committed
+	// answerWithin bounds a request's wait for its commit, from its
+	// arrival: behind a commit stuck on a hung PostgreSQL a request is
+	// answered at this bound, not when the commit before its own gives up.
+	answerWithin time.Duration
+}
+
+func newBatcher(store *reconcile.Store, rl *relay, log *zap.Logger, stats *counters, l batchLimits) *batcher {
 	b := &batcher{
-		store: store, relay: rl, log: log, stats: stats, wait: wait, max: max,
-		in:      make(chan *pending, max),
-		events:  make([]reconcile.InboxEvent, 0, max),
-		stopped: make(chan struct{}),
+		store: store, relay: rl, log: log, stats: stats, wait: l.wait, max: l.max, queueBytes: l.queueBytes,
+		answerWithin: l.answerWithin,
+		in:           make(chan *pending, l.queue),
+		events:       make([]reconcile.InboxEvent, 0, l.max),
+		stopped:      make(chan struct{}),
 	}
 	go b.run()
 	return b
@@ -65,26 +92,42 @@ func newBatcher(store *reconcile.Store, rl *relay, log *zap.Logger, stats *count
 
 // submit queues ev for the next commit and waits for it. With ctx done it
 // returns ctx's error, and the event may or may not be committed later.
+// When the queue holds as many events or bytes as it may, it returns
+// errOverloaded at once, without waiting for room: under more load than
+// PostgreSQL commits, waiting would only pile up requests and their bodies.
 func (b *batcher) submit(ctx context.Context, ev reconcile.InboxEvent) (isNew bool, err error) {
+	size := int64(len(ev.Payload))
+	if b.heldBytes.Add(size) > b.queueBytes {
+		b.heldBytes.Add(-size)
+		b.stats.shed.Add(1)
+		return false, errOverloaded
+	}
 	p := &pending{event: ev, at: time.Now(), done: make(chan result, 1)}
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
+		b.heldBytes.Add(-size)
 		return false, errClosed
 	}
 	select {
 	case b.in <- p:
-	case <-ctx.Done():
+	default:
 		b.mu.RUnlock()
-		return false, ctx.Err()
+		b.heldBytes.Add(-size)
+		b.stats.shed.Add(1)
+		return false, errOverloaded
 	}
 	b.mu.RUnlock()
 
+	timer := time.NewTimer(b.answerWithin - time.Since(p.at))
+	defer timer.Stop()
 	select {
 	case r := <-p.done:
 		return r.isNew, r.err
 	case <-ctx.Done():
 		return false, ctx.Err()
+	case <-timer.C:
+		return false, errCommitSlow
 	}
 }
 
@@ -149,9 +192,14 @@ func (b *batcher) fill(batch []*pending, timer *time.Timer) []*pending {
 // then hands the new ids to the relay: answering never waits for Redis.
 func (b *batcher) commit(batch []*pending) {
 	events := b.events[:0]
+	var size int64
 	for _, p := range batch {
 		events = append(events, p.event)
+		size += int64(len(p.event.Payload))
 	}
+	// Once StoreEvents returns the payloads are no longer read here, and
+	// each request lets its body go as it is answered.
+	defer b.heldBytes.Add(-size)
 	// Not any request's context: the batch belongs to all of them, and a
 	// sender that hung up must not fail the others' commit.
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)

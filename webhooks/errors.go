@@ -16,6 +16,7 @@ const (
 	CodeNotAnEvent          = "not_an_event"
 	CodeDatabaseUnavailable = "database_unavailable"
 	CodeShuttingDown        = "shutting_down"
+	CodeOverloaded          = "overloaded"
 )
 
 type errorBody struct {

@@ -5,10 +5,8 @@
 package webhooks
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -43,6 +41,18 @@ type Config struct {
 	BatchWait time.Duration
 	// BatchMax is the most events one commit stores (default 256).
 	BatchMax int
+	// QueueMax is how many events may wait for a commit besides those
+	// being committed (default 1024), and QueueBytes how many payload bytes
+	// the events held (waiting or being committed) may add up to (default
+	// 32 MiB). Past either, a request is answered 503 at once and Stripe
+	// retries it: under more load than PostgreSQL commits, the handler
+	// sheds rather than holds an ever larger backlog in memory.
+	QueueMax   int
+	QueueBytes int64
+	// AnswerWithin bounds how long a request waits for its event's commit,
+	// from its arrival (default 10s): past it the answer is 503 and Stripe
+	// retries, however long PostgreSQL hangs.
+	AnswerWithin time.Duration
 }
 
 // Defaults of Config.
@@ -51,6 +61,13 @@ const (
 	DefaultMaxBody   = 1 << 20
 	DefaultBatchWait = 2 * time.Millisecond
 	DefaultBatchMax  = 256
+	// DefaultAnswerWithin keeps every answer well inside Stripe's own
+	// timeout, even behind a commit stuck on a hung PostgreSQL.
+	DefaultAnswerWithin = 10 * time.Second
+	DefaultQueueMax     = 1024
+	// DefaultQueueBytes bounds the payloads held: at most what 32 MiB of
+	// events costs, whatever the rate of requests.
+	DefaultQueueBytes = 32 << 20
 )
 
 // Handler serves POST /webhooks/stripe.
@@ -61,6 +78,7 @@ type Handler struct {
 	stats    counters
 	batch    *batcher
 	relay    *relay
+	bodies   bodyBuffers
 	closing  sync.Once
 }
 
@@ -83,7 +101,11 @@ func New(cfg Config, store *reconcile.Store, enq Enqueuer, log *zap.Logger) *Han
 		}
 	}
 	h.relay = newRelay(enq, log, &h.stats)
-	h.batch = newBatcher(store, h.relay, log, &h.stats, orDefault(cfg.BatchWait, DefaultBatchWait), orDefault(cfg.BatchMax, DefaultBatchMax))
+	h.batch = newBatcher(store, h.relay, log, &h.stats, batchLimits{
+		wait: orDefault(cfg.BatchWait, DefaultBatchWait), max: orDefault(cfg.BatchMax, DefaultBatchMax),
+		queue: orDefault(cfg.QueueMax, DefaultQueueMax), queueBytes: orDefault(cfg.QueueBytes, DefaultQueueBytes),
+		answerWithin: orDefault(cfg.AnswerWithin, DefaultAnswerWithin),
+	})
 	return h
 }
 
@@ -121,22 +143,34 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, CodeNotConfigured, "no webhook signing secret is configured (STRIPE_WEBHOOK_SECRET)")
 		return
 	}
-	payload, ok := h.readBody(w, r)
+	body, ok := h.readBody(w, r)
 	if !ok {
 		return
 	}
+	if h.receive(w, r, body.Bytes()) {
+		h.bodies.put(body)
+	}
+}
+
+// receive verifies, stores and answers one request's payload. It reports
+// whether the payload's buffer is free again: not when the request ended
+// while its event waited for a commit that may still read it.
+func (h *Handler) receive(w http.ResponseWriter, r *http.Request, payload []byte) (bufferFree bool) {
 	if err := h.verifier.verify(payload, r.Header.Get("Stripe-Signature"), time.Now()); err != nil {
 		h.reject(w, http.StatusBadRequest, CodeInvalidSignature, err.Error())
-		return
+		return true
 	}
 	// Only the envelope is read here: the object is the worker's to judge.
 	// A signed event whose object is malformed is still Stripe's: it is
 	// kept, and the worker marks it failed where an operator sees it,
 	// rather than Stripe retrying it for three days.
 	ev, err := stripe.DecodeEnvelope(payload)
+	if err == nil {
+		err = checkEnvelope(payload, ev)
+	}
 	if err != nil {
 		h.reject(w, http.StatusBadRequest, CodeNotAnEvent, err.Error())
-		return
+		return true
 	}
 
 	isNew, err := h.batch.submit(r.Context(), reconcile.InboxEvent{
@@ -145,16 +179,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, errClosed):
 		writeError(w, http.StatusServiceUnavailable, CodeShuttingDown, "the server is shutting down; retry")
-		return
+		return true
+	case errors.Is(err, errOverloaded):
+		// Answered at once: Stripe retries with backoff, and a request
+		// held here would only hold its body longer.
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, CodeOverloaded, "more events than the database commits; retry")
+		return true
+	case errors.Is(err, errCommitSlow):
+		// Its batch may still read the payload, so the buffer is left to
+		// the garbage collector.
+		writeError(w, http.StatusServiceUnavailable, CodeDatabaseUnavailable, "the database did not store the event in time; retry")
+		return false
 	case err != nil && r.Context().Err() != nil:
 		// The sender is gone; the event may still be committed, and a
-		// retry finds it stored.
+		// retry finds it stored. Its batch may still read the payload, so
+		// the buffer is left to the garbage collector.
 		reqlog.Logger(r.Context(), h.log).Debug("webhook request ended before its commit", zap.String("event_id", ev.ID), zap.Error(err))
 		writeError(w, http.StatusServiceUnavailable, CodeDatabaseUnavailable, "the request ended before the event was stored")
-		return
+		return false
 	case err != nil:
 		writeError(w, http.StatusServiceUnavailable, CodeDatabaseUnavailable, "the event could not be stored; retry")
-		return
+		return true
 	}
 
 	if isNew {
@@ -166,26 +212,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ce.Write(zap.String("event_id", ev.ID), zap.String("type", ev.Type), zap.Bool("new", isNew))
 	}
 	writeReceived(w)
-}
-
-// readBody reads the whole body within MaxBody, answering the error itself
-// when it cannot.
-func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	var buf bytes.Buffer
-	if n := r.ContentLength; n > 0 && n <= h.maxBody {
-		buf.Grow(int(n)) // one allocation for the usual, sized request
-	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.maxBody))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		h.reject(w, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("body over %d bytes", h.maxBody))
-		return nil, false
-	case err != nil:
-		h.reject(w, http.StatusBadRequest, CodeUnreadableBody, "the body could not be read")
-		return nil, false
-	}
-	return buf.Bytes(), true
+	return true
 }
 
 // reject answers a client error. It logs at debug only, since anyone can

@@ -12,7 +12,7 @@ type collector struct {
 }
 
 // Collector exports the handler's figures to Prometheus: events by outcome
-// (new, duplicate, rejected, store_error), group-commit
+// (new, duplicate, rejected, store_error, shed), group-commit
 // transactions, and enqueue failures left for the relay sweep.
 func (h *Handler) Collector() prometheus.Collector {
 	return &collector{h: h,
@@ -41,6 +41,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.events, s.Duplicate, "duplicate")
 	counter(c.events, s.Rejected, "rejected")
 	counter(c.events, s.StoreErrors, "store_error")
+	counter(c.events, s.Shed, "shed")
 	counter(c.batches, s.Batches)
 	counter(c.enqueue, s.EnqueueErrors, "error")
 	counter(c.enqueue, s.EnqueueDropped, "queue_full")

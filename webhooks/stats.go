@@ -16,6 +16,9 @@ type Stats struct {
 	Batches int64
 	// StoreErrors counts failed transactions (each answered 503).
 	StoreErrors int64
+	// Shed counts requests answered 503 at once because the commit queue
+	// was full (Stripe retries them).
+	Shed int64
 	// EnqueueErrors counts event ids whose enqueue failed, EnqueueDropped
 	// those never tried because the queue to Redis was full. Both stay
 	// received for the relay sweep.
@@ -24,14 +27,14 @@ type Stats struct {
 
 type counters struct {
 	fresh, duplicate, rejected    atomic.Int64
-	batches, storeErrors          atomic.Int64
+	batches, storeErrors, shed    atomic.Int64
 	enqueueErrors, enqueueDropped atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
 	return Stats{
 		New: c.fresh.Load(), Duplicate: c.duplicate.Load(),
-		Rejected: c.rejected.Load(), Batches: c.batches.Load(), StoreErrors: c.storeErrors.Load(),
+		Rejected: c.rejected.Load(), Batches: c.batches.Load(), StoreErrors: c.storeErrors.Load(), Shed: c.shed.Load(),
 		EnqueueErrors: c.enqueueErrors.Load(), EnqueueDropped: c.enqueueDropped.Load(),
 	}
 }

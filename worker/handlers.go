@@ -254,6 +254,23 @@ func (h *Handlers) applyJob(ctx context.Context, job reconcile.Job) (any, error)
 		}
 		_, err := h.store.DeletePayment(ctx, job.ID, a.InvoiceID, a.PaymentID)
 		return nil, err
+	case reconcile.JobIssueCreditNote:
+		var a IssueCreditNoteArgs
+		if err := decode(&a); err != nil {
+			return nil, err
+		}
+		// No actor is passed: the ledger records the job's own actor, when
+		// jobs record one, else the bootstrap admin.
+		_, _, err := h.store.IssueCreditNote(ctx, reconcile.NewCreditNote{Key: job.ID, InvoiceID: a.InvoiceID,
+			Amount: a.Amount, Reason: a.Reason, Notes: a.Notes})
+		return nil, err
+	case reconcile.JobReverseCreditNote:
+		var a ReverseCreditNoteArgs
+		if err := decode(&a); err != nil {
+			return nil, err
+		}
+		_, err := h.store.ReverseCreditNote(ctx, job.ID, a.InvoiceID, a.CreditNoteID)
+		return nil, err
 	case reconcile.JobWriteOff:
 		var a WriteOffArgs
 		if err := decode(&a); err != nil {

@@ -34,8 +34,9 @@ type notificationBody struct {
 	ID   string `json:"id"`
 	Type string `json:"type"`
 	Data struct {
-		Invoice reconcile.Invoice  `json:"invoice"`
-		Payment *reconcile.Payment `json:"payment"`
+		Invoice    reconcile.Invoice     `json:"invoice"`
+		Payment    *reconcile.Payment    `json:"payment"`
+		CreditNote *reconcile.CreditNote `json:"credit_note"`
 	} `json:"data"`
 }
 

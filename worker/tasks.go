@@ -70,6 +70,20 @@ type DeletePaymentArgs struct {
 	PaymentID string `json:"payment_id"`
 }
 
+// IssueCreditNoteArgs are the arguments of a JobIssueCreditNote job.
+type IssueCreditNoteArgs struct {
+	InvoiceID string           `json:"invoice_id"`
+	Amount    reconcile.Amount `json:"amount"`
+	Reason    string           `json:"reason"`
+	Notes     string           `json:"notes,omitempty"`
+}
+
+// ReverseCreditNoteArgs are the arguments of a JobReverseCreditNote job.
+type ReverseCreditNoteArgs struct {
+	InvoiceID    string `json:"invoice_id"`
+	CreditNoteID string `json:"credit_note_id"`
+}
+
 // WriteOffArgs are the arguments of a JobWriteOff job.
 type WriteOffArgs struct {
 	InvoiceID string `json:"invoice_id"`

@@ -109,3 +109,29 @@ func FormatAmount(minor int64, currency string) string {
 	scale := uint64(pow10[dec])
 	return fmt.Sprintf("%s%d.%0*d", sign, abs/scale, dec, abs%scale)
 }
+
+// inMajorUnits restates a refusal over an amount in the invoice's major
+// units, as the operator typed it: the API speaks minor units. The figure
+// left is the invoice's as read just before the request. Other errors are
+// returned as they are.
+func inMajorUnits(err error, inv invoice, minor int64) error {
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) {
+		return err
+	}
+	cur := inv.Currency
+	switch apiErr.Code {
+	case "overpayment":
+		unpaid := max(inv.Amount-inv.CreditedAmount-inv.PaidAmount, 0)
+		return &APIError{Status: apiErr.Status, Code: apiErr.Code, Message: fmt.Sprintf(
+			"payment of %s exceeds what is unpaid on invoice %s (%s)", money(minor, cur), inv.ID, money(unpaid, cur))}
+	case "credit_note_exceeds_balance":
+		due := max(inv.Balance, 0)
+		msg := fmt.Sprintf("credit note of %s exceeds what is still due on invoice %s (%s)", money(minor, cur), inv.ID, money(due, cur))
+		if due == 0 && inv.State == "written_off" {
+			msg += ": its write-off covers the rest; reopen it first"
+		}
+		return &APIError{Status: apiErr.Status, Code: apiErr.Code, Message: msg}
+	}
+	return err
+}

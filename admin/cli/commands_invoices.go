@@ -33,9 +33,10 @@ func invoicesList(s *session, args []string) error {
 	if len(page.Invoices) == 0 {
 		fmt.Fprintln(s.stdout, "no invoices")
 	} else {
-		t := newTable(s.stdout, "ID", "NUMBER", "CLIENT", "STATE", "AMOUNT", "PAID", "WRITTEN-OFF", "BALANCE")
+		t := newTable(s.stdout, "ID", "NUMBER", "CLIENT", "STATE", "AMOUNT", "CREDITED", "PAID", "WRITTEN-OFF", "BALANCE")
 		for _, inv := range page.Invoices {
 			t.row(inv.ID, inv.Number, inv.Client, inv.State, money(inv.Amount, inv.Currency),
+				FormatAmount(inv.CreditedAmount, inv.Currency),
 				FormatAmount(inv.PaidAmount, inv.Currency), FormatAmount(inv.WrittenOffAmount, inv.Currency),
 				FormatAmount(inv.Balance, inv.Currency))
 		}
@@ -48,7 +49,7 @@ func invoicesList(s *session, args []string) error {
 }
 
 func invoicesShow(s *session, args []string) error {
-	f := newFlags("invoices show ID", "Shows an invoice's figures, its live payments and its history.")
+	f := newFlags("invoices show ID", "Shows an invoice's figures, its live payments and credit notes, and its history.")
 	pos, err := s.parse(f, args, "ID")
 	if err != nil {
 		return err
@@ -75,6 +76,16 @@ func invoicesShow(s *session, args []string) error {
 		}
 		t.flush()
 	}
+	fmt.Fprintln(s.stdout, "\ncredit notes:")
+	if len(d.CreditNotes) == 0 {
+		fmt.Fprintln(s.stdout, "  none")
+	} else {
+		t := newTable(s.stdout, "ID", "AMOUNT", "REASON", "BY", "ISSUED", "NOTES")
+		for _, c := range d.CreditNotes {
+			t.row(c.ID, FormatAmount(c.Amount, cur), c.Reason, c.Actor, c.CreatedAt, c.Notes)
+		}
+		t.flush()
+	}
 	fmt.Fprintln(s.stdout, "\nhistory:")
 	t := newTable(s.stdout, "AT", "KIND", "AMOUNT", "PAYMENT", "NOTES")
 	for _, h := range d.History {
@@ -96,6 +107,7 @@ func (s *session) printInvoice(inv invoice) {
 	t.row("client:", inv.Client)
 	t.row("state:", inv.State)
 	t.row("amount:", money(inv.Amount, inv.Currency))
+	t.row("credited:", money(inv.CreditedAmount, inv.Currency))
 	t.row("paid:", money(inv.PaidAmount, inv.Currency))
 	if inv.RefundedAmount != 0 || inv.DisputedAmount != 0 {
 		t.row("refunded:", money(inv.RefundedAmount, inv.Currency))

@@ -30,7 +30,7 @@ func (j jobFlags) headers() map[string]string {
 
 func paymentsRecord(s *session, args []string) error {
 	f := newFlags("payments record INVOICE --amount A [--date YYYY-MM-DD] [--method M] [--notes TEXT] [--idempotency-key K] [--wait]",
-		"Records a manual payment on a sent invoice. --amount is in major units of the invoice's currency\n(12.50 for usd, 500 for jpy); a payment over the unpaid balance is refused.")
+		"Records a manual payment on a sent invoice. --amount is in major units of the invoice's currency\n(12.50 for usd, 500 for jpy); a payment over the unpaid balance is refused, and --date is neither in\nthe future nor before 2000-01-01.")
 	amount := f.String("amount", "", "the `amount` in major units, such as 12.50 (required)")
 	date := f.String("date", "", "the `date` the money arrived, YYYY-MM-DD (default today)")
 	method := f.String("method", "", "the payment `method`: "+strings.Join(reconcile.PaymentMethods(), ", "))
@@ -66,14 +66,14 @@ func paymentsRecord(s *session, args []string) error {
 	}
 	raw, err := s.api.do(s.ctx, http.MethodPost, path("invoices", pos[0], "payments"), nil, body, jf.headers(), nil)
 	if err != nil {
-		return err
+		return inMajorUnits(err, inv, minor)
 	}
 	return s.queued(raw, pos[0], *jf.wait)
 }
 
 func paymentsDelete(s *session, args []string) error {
 	f := newFlags("payments delete INVOICE PAYMENT [--idempotency-key K] [--wait]",
-		"Deletes a manual payment; the invoice's balance grows back.")
+		"Deletes a manual payment; the invoice's balance grows back. A Stripe payment is refunded in Stripe\ninstead, and no payment is deleted while the invoice has a live write-off (reopen it first).")
 	jf := addJobFlags(f.FlagSet)
 	pos, err := s.parse(f, args, "INVOICE", "PAYMENT")
 	if err != nil {

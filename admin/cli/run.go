@@ -45,6 +45,8 @@ var commands = []command{
 	{"invoices delete", "delete an invoice that has no money on it", invoicesDelete},
 	{"payments record", "record a manual payment (queues a job)", paymentsRecord},
 	{"payments delete", "delete a manual payment (queues a job)", paymentsDelete},
+	{"credit-notes create", "lower what an invoice is due by a credit note (queues a job)", creditNotesCreate},
+	{"credit-notes reverse", "reverse a credit note (queues a job)", creditNotesReverse},
 	{"write-off", "write off an invoice's balance (queues a job)", writeOff},
 	{"reopen", "reverse a write-off (queues a job)", reopen},
 	{"jobs list", "list operators' jobs, newest first", jobsList},

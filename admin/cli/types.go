@@ -12,6 +12,7 @@ type invoice struct {
 	Client           string  `json:"client"`
 	Currency         string  `json:"currency"`
 	Amount           int64   `json:"amount"`
+	CreditedAmount   int64   `json:"credited_amount"`
 	PaidAmount       int64   `json:"paid_amount"`
 	RefundedAmount   int64   `json:"refunded_amount"`
 	DisputedAmount   int64   `json:"disputed_amount"`
@@ -35,8 +36,18 @@ type invoicePage struct {
 
 type invoiceDetail struct {
 	invoice
-	Payments []payment     `json:"payments"`
-	History  []historyItem `json:"history"`
+	Payments    []payment     `json:"payments"`
+	CreditNotes []creditNote  `json:"credit_notes"`
+	History     []historyItem `json:"history"`
+}
+
+type creditNote struct {
+	ID        string `json:"id"`
+	Amount    int64  `json:"amount"`
+	Reason    string `json:"reason"`
+	Notes     string `json:"notes"`
+	Actor     string `json:"actor"`
+	CreatedAt string `json:"created_at"`
 }
 
 type payment struct {
@@ -93,6 +104,7 @@ type summary struct {
 		PaymentsManual int64  `json:"payments_manual"`
 		Refunds        int64  `json:"refunds"`
 		Disputes       int64  `json:"disputes"`
+		CreditNotes    int64  `json:"credit_notes"`
 		WrittenOff     int64  `json:"written_off"`
 		Outstanding    int64  `json:"outstanding"`
 	} `json:"currencies"`

@@ -192,6 +192,40 @@ func TestBrowser(t *testing.T) {
 		screenshot(t, "payment-deleted")
 	})
 
+	t.Run("a credit note of 15.00 leaves a balance of 85.00", func(t *testing.T) {
+		do(t, chromedp.SendKeys(chromedp.CSS("#credit-amount"), "15.00"),
+			chromedp.SetValue(chromedp.CSS("#credit-reason"), "discount"),
+			chromedp.SendKeys(chromedp.CSS("#credit-notes-text"), "loyal client"))
+		navigate(t, chromedp.Click(chromedp.CSS("#credit")))
+		jobDone(t, "Credit note")
+		if got := text(t, "#balance"); got != "85.00 USD" {
+			t.Fatalf("balance %q", got)
+		}
+		if got := text(t, "#credited"); got != "15.00 USD" {
+			t.Fatalf("credited %q", got)
+		}
+		if got := text(t, "#credit-notes tbody"); !strings.Contains(got, "discount") || !strings.Contains(got, "loyal client") {
+			t.Fatalf("credit notes %q", got)
+		}
+		screenshot(t, "credit-note")
+	})
+
+	t.Run("the credit note's reverse asks for a confirmation, then reverses it", func(t *testing.T) {
+		navigate(t, chromedp.Click(chromedp.CSS("#credit-notes a.x")))
+		if got := text(t, "h1"); got != "Reverse credit note of 15.00 USD?" {
+			t.Fatalf("confirmation %q", got)
+		}
+		screenshot(t, "confirm-reverse")
+		navigate(t, chromedp.Click(chromedp.CSS("#confirm")))
+		jobDone(t, "Reverse credit note")
+		if got := text(t, "#balance"); got != "100.00 USD" {
+			t.Fatalf("balance %q", got)
+		}
+		if got := text(t, "#credit-notes"); !strings.Contains(got, "No credit notes") {
+			t.Fatalf("credit notes %q", got)
+		}
+	})
+
 	t.Run("the invoice is written off from More actions", func(t *testing.T) {
 		do(t, chromedp.SendKeys(chromedp.CSS("#write-off-notes"), "client closed"))
 		navigate(t, chromedp.Click(chromedp.CSS("#write-off")))

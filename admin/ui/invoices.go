@@ -140,6 +140,9 @@ type invoicePage struct {
 	Inv     reconcile.InvoiceDetail
 	Job     *jobView
 	Payment paymentForm
+	// Credit is the credit note form, kept when it is refused.
+	Credit  creditForm
+	Reasons []methodOption
 	// WriteOffNotes is the write-off form's notes, kept when it is refused.
 	WriteOffNotes string
 	Methods       []methodOption
@@ -147,21 +150,26 @@ type invoicePage struct {
 	FormKey string
 	// AmountHint is the amount format of the invoice's currency.
 	AmountHint string
-	// Unpaid is the most a manual payment may be.
+	// Unpaid is the most a manual payment may be; the balance is the most a
+	// credit note may be.
 	Unpaid reconcile.Amount
 	// CurrencyCode is the invoice's currency as people write it (USD).
 	CurrencyCode string
+	// Today and EarliestPaidDate bound the payment form's date.
+	Today, EarliestPaidDate string
 
-	CanSend, CanRecord, CanDeletePayments, CanWriteOff, CanReopen bool
+	CanSend, CanRecord, CanDeletePayments, CanCredit, CanReverseCredits, CanWriteOff, CanReopen bool
 }
 
 // jobWhat says what a job does, for the job line.
 var jobWhat = map[reconcile.JobType]string{
-	reconcile.JobRecordPayment: "Record payment",
-	reconcile.JobDeletePayment: "Delete payment",
-	reconcile.JobWriteOff:      "Write-off",
-	reconcile.JobReopen:        "Reopen",
-	reconcile.JobReconcile:     "Reconciliation run",
+	reconcile.JobRecordPayment:     "Record payment",
+	reconcile.JobDeletePayment:     "Delete payment",
+	reconcile.JobIssueCreditNote:   "Credit note",
+	reconcile.JobReverseCreditNote: "Reverse credit note",
+	reconcile.JobWriteOff:          "Write-off",
+	reconcile.JobReopen:            "Reopen",
+	reconcile.JobReconcile:         "Reconciliation run",
 }
 
 // loadInvoicePage reads what the invoice page shows. It returns a refusal
@@ -172,20 +180,28 @@ func (h *Handler) loadInvoicePage(r *http.Request, id string) (*invoicePage, err
 		return nil, err
 	}
 	inv := d.Invoice
+	today := reconcile.DateOf(h.now()).String()
 	p := &invoicePage{
 		base:    base{Title: "Invoice " + inv.Number, Nav: "invoices"},
 		Inv:     d,
-		Payment: paymentForm{PaidDate: reconcile.DateOf(h.now()).String()},
-		Methods: paymentMethods(),
-		FormKey: newFormKey(),
-		Unpaid:  max(inv.Amount-inv.PaidAmount, 0),
+		Payment: paymentForm{PaidDate: today},
+		Today:   today,
+
+		EarliestPaidDate: reconcile.EarliestPaidDate.String(),
+		Methods:          paymentMethods(),
+		Credit:           creditForm{Reason: reconcile.CreditReasons()[0]},
+		Reasons:          creditReasons(),
+		FormKey:          newFormKey(),
+		Unpaid:           inv.Unpaid(),
 
 		CurrencyCode: strings.ToUpper(inv.Currency),
 		// The same rules the ledger applies: only an action it would take
 		// is offered.
 		CanSend:           inv.State == reconcile.StateDraft,
-		CanRecord:         inv.SentAt != nil && inv.Amount > inv.PaidAmount,
-		CanDeletePayments: inv.CanDeletePayment() == nil,
+		CanRecord:         inv.SentAt != nil && inv.Unpaid() > 0,
+		CanDeletePayments: inv.CanDeletePayments() == nil,
+		CanCredit:         inv.SentAt != nil && inv.Balance > 0,
+		CanReverseCredits: inv.CanReverseCreditNote() == nil,
 		CanWriteOff:       inv.CanWriteOff() == nil,
 		CanReopen:         inv.CanReopen() == nil,
 	}
@@ -281,7 +297,7 @@ func (h *Handler) confirmDelete(w http.ResponseWriter, r *http.Request, _ sessio
 		if pay, err = h.store.GetPayment(ctx, inv.ID, r.PathValue("payment_id")); err == nil {
 			p := confirmPage{base: base{Title: "Delete payment", Nav: "invoices"}, Inv: inv, Payment: pay, FormKey: newFormKey()}
 			status := http.StatusOK
-			if err := inv.CanDeletePayment(); err != nil {
+			if err := inv.CanDeletePayment(pay); err != nil {
 				status, p.ErrorTitle, p.Error = h.refusal(r, err, &inv)
 			}
 			h.render(w, r, status, "confirm", &p)

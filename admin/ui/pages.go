@@ -20,7 +20,7 @@ var files embed.FS
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"login", "invoices", "invoice", "confirm", "events", "error"}
+var pageNames = []string{"login", "invoices", "invoice", "confirm", "reverse", "events", "error"}
 
 var funcs = template.FuncMap{
 	"money":  money,
@@ -164,9 +164,17 @@ func (h *Handler) refusal(r *http.Request, err error, inv *reconcile.Invoice) (s
 		message = "This form was already used for another request. Open the invoice again to start afresh."
 	}
 	if code == "overpayment" && inv != nil {
-		unpaid := max(inv.Amount-inv.PaidAmount, 0)
+		unpaid := inv.Unpaid()
 		message = fmt.Sprintf("This payment is more than the %s still unpaid on invoice %s. Record at most %s.",
 			money(unpaid, inv.Currency), inv.Number, money(unpaid, inv.Currency))
+	}
+	if code == "credit_note_exceeds_balance" && inv != nil {
+		due := max(inv.Balance, 0)
+		message = fmt.Sprintf("This credit note is more than the %s still due on invoice %s. Credit at most %s.",
+			money(due, inv.Currency), inv.Number, money(due, inv.Currency))
+		if due == 0 && inv.WriteOffLive {
+			message = fmt.Sprintf("Nothing is left due on invoice %s: its write-off covers the rest. Reopen it first.", inv.Number)
+		}
 	}
 	if status < 500 {
 		message += " Nothing was changed."

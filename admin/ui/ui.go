@@ -1,12 +1,14 @@
 // Package ui is the operator console: a few server-rendered HTML pages under
-// /admin/ui for the everyday flows (invoices, payments, write-offs, events
-// that need attention, reconciliation runs). It needs no JavaScript.
+// /admin/ui for the everyday flows (invoices, payments, credit notes,
+// write-offs, events that need attention, reconciliation runs). It needs no
+// JavaScript.
 //
 // The console is a second front end of the admin API, not a second ledger
 // client: every change goes through the same functions of admin.API as the
-// JSON routes (RecordPayment, DeletePayment, WriteOff, Reopen, SendInvoice),
-// so it is checked, queued as a job and applied by the worker exactly as an
-// API call is. Reads come from the ledger store.
+// JSON routes (RecordPayment, DeletePayment, IssueCreditNote,
+// ReverseCreditNote, WriteOff, Reopen, SendInvoice), so it is checked,
+// queued as a job and applied by the worker exactly as an API call is.
+// Reads come from the ledger store.
 //
 // The JSON API authenticates every /admin request with a bearer token,
 // which a browser cannot send; so the console is mounted beside it, at
@@ -117,11 +119,14 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("GET /admin/ui/invoices", h.page(h.invoices))
 	h.mux.HandleFunc("GET /admin/ui/invoices/{id}", h.page(h.invoice))
 	h.mux.HandleFunc("GET /admin/ui/invoices/{id}/payments/{payment_id}/delete", h.page(h.confirmDelete))
+	h.mux.HandleFunc("GET /admin/ui/invoices/{id}/credit-notes/{credit_note_id}/reverse", h.page(h.confirmReverse))
 	h.mux.HandleFunc("GET /admin/ui/events", h.page(h.events))
 
 	h.mux.HandleFunc("POST /admin/ui/invoices/{id}/send", h.action(h.send))
 	h.mux.HandleFunc("POST /admin/ui/invoices/{id}/payments", h.action(h.recordPayment))
 	h.mux.HandleFunc("POST /admin/ui/invoices/{id}/payments/{payment_id}/delete", h.action(h.deletePayment))
+	h.mux.HandleFunc("POST /admin/ui/invoices/{id}/credit-notes", h.action(h.issueCreditNote))
+	h.mux.HandleFunc("POST /admin/ui/invoices/{id}/credit-notes/{credit_note_id}/reverse", h.action(h.reverseCreditNote))
 	h.mux.HandleFunc("POST /admin/ui/invoices/{id}/write-off", h.action(h.writeOff))
 	h.mux.HandleFunc("POST /admin/ui/invoices/{id}/reopen", h.action(h.reopen))
 
@@ -145,6 +150,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.renderError(w, r, http.StatusServiceUnavailable, "Console not configured",
 			"The console is closed because no admin token is configured (ADMIN_TOKEN).")
 		return
+	}
+	// A path or query no id or filter can hold (a NUL, invalid UTF-8) is
+	// refused before any page reads the ledger, as the JSON API does.
+	if _, pattern := h.mux.Handler(r); pattern != "" {
+		if err := admin.CheckParams(r, pattern); err != nil {
+			h.renderError(w, r, http.StatusBadRequest, "Bad request", "The address holds bytes that are not text. Nothing was done.")
+			return
+		}
 	}
 	h.mux.ServeHTTP(w, r)
 }

@@ -83,7 +83,7 @@ func runProcesses(ctx context.Context, cfg config.Config, log *zap.Logger, roles
 		if err := deps.workerServer().Start(); err != nil {
 			return err
 		}
-		log.Info("worker running", zap.Int("concurrency", cfg.WorkerConcurrency))
+		log.Info("worker running", zap.Int("concurrency", cfg.WorkerConcurrency), zap.Int("notify_concurrency", cfg.NotifyConcurrency))
 	}
 	// The scheduler and the notification dispatcher stop first, before the
 	// worker they feed.

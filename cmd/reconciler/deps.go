@@ -54,7 +54,10 @@ func poolSize(cfg config.Config, roles role) int32 {
 		n += 10
 	}
 	if roles&roleWorker != 0 {
-		n += int32(cfg.WorkerConcurrency) + 3 // + the notification dispatcher's LISTEN connection
+		// + the notification dispatcher's LISTEN connection. Deliveries
+		// (NOTIFY_CONCURRENCY) hold a connection only for their short
+		// queries, never while they wait on a receiver: they share the rest.
+		n += int32(cfg.WorkerConcurrency) + 3
 	}
 	if roles&roleScheduler != 0 {
 		n += 2
@@ -99,11 +102,14 @@ func connect(ctx context.Context, cfg config.Config, log *zap.Logger, roles role
 
 func (d *deps) workerServer() *worker.Server {
 	if d.server == nil {
+		// One endpoint may take at most half the delivery slots (at least
+		// one), so a receiver that hangs leaves the others theirs.
 		deliverer := notify.NewDeliverer(d.notify, notify.NewHTTPClient(d.cfg.NotifyAllowPrivate, nil),
-			notify.DelivererConfig{}, d.log.Named("notify"))
+			notify.DelivererConfig{PerEndpoint: max(1, d.cfg.NotifyConcurrency/2)}, d.log.Named("notify"))
 		h := worker.NewHandlers(d.store, d.client, d.runner, d.cfg.RelayAfter, d.log.Named("worker")).
 			WithLivemode(d.cfg.StripeLivemode).WithDeliverer(deliverer).WithMetrics(d.workerM)
-		d.server = worker.NewServer(d.cfg.Redis, d.cfg.WorkerConcurrency, h, d.log)
+		d.server = worker.NewServer(d.cfg.Redis, d.cfg.WorkerConcurrency, h, d.log,
+			worker.WithNotifyConcurrency(d.cfg.NotifyConcurrency))
 	}
 	return d.server
 }

@@ -54,9 +54,12 @@ type Config struct {
 	// RelayAfter is how long an outbox entry may wait before the relay
 	// picks it up (RELAY_AFTER).
 	RelayAfter time.Duration
-	// WorkerConcurrency is the number of concurrent Asynq workers
-	// (WORKER_CONCURRENCY).
+	// WorkerConcurrency is the number of concurrent Asynq workers for
+	// ledger work (WORKER_CONCURRENCY).
 	WorkerConcurrency int
+	// NotifyConcurrency is the number of notification deliveries a worker
+	// process runs at once, on slots of their own (NOTIFY_CONCURRENCY).
+	NotifyConcurrency int
 	// NotifyAllowPrivate allows notification targets on private networks
 	// (NOTIFY_ALLOW_PRIVATE).
 	NotifyAllowPrivate bool
@@ -207,9 +210,16 @@ func variables() []variable {
 		{
 			name:  "WORKER_CONCURRENCY",
 			def:   "10",
-			help:  "concurrent Asynq workers (1..1000)",
+			help:  "concurrent Asynq workers for ledger work (1..1000)",
 			parse: intVar(func(c *Config) *int { return &c.WorkerConcurrency }, 1, 1000),
 			show:  func(c Config) string { return strconv.Itoa(c.WorkerConcurrency) },
+		},
+		{
+			name:  "NOTIFY_CONCURRENCY",
+			def:   "4",
+			help:  "notification deliveries in flight per worker, apart from ledger work (1..1000)",
+			parse: intVar(func(c *Config) *int { return &c.NotifyConcurrency }, 1, 1000),
+			show:  func(c Config) string { return strconv.Itoa(c.NotifyConcurrency) },
 		},
 		{
 			name: "NOTIFY_ALLOW_PRIVATE",

@@ -103,13 +103,11 @@ func (d *Deliverer) Deliver(ctx context.Context, deliveryID string) (Result, err
 	if err != nil || !ok {
 		return Result{}, err
 	}
-	// Bookkeeping after the request must happen even when ctx ended during
-	// it: the receiver may have the notification.
-	keep, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
 	release, err := d.acquire(ctx, a.EndpointID)
 	if err != nil {
 		next := time.Now().Add(busyDelay)
+		keep, cancel := bookkeeping(ctx)
+		defer cancel()
 		if relErr := d.store.Release(keep, a.DeliveryID, next); relErr != nil {
 			return Result{}, errors.Join(err, relErr)
 		}
@@ -118,6 +116,10 @@ func (d *Deliverer) Deliver(ctx context.Context, deliveryID string) (Result, err
 	defer release()
 
 	code, sendErr := d.send(ctx, a)
+	// Its own deadline, from now: a request that ran to its timeout must
+	// still be recorded.
+	keep, cancel := bookkeeping(ctx)
+	defer cancel()
 	log := d.log.With(zap.String("delivery", a.DeliveryID), zap.String("endpoint", a.EndpointID),
 		zap.String("notification", a.NotificationID), zap.Int("attempt", a.Attempts+1))
 	if sendErr == nil && code >= 200 && code < 300 {
@@ -147,6 +149,16 @@ func (d *Deliverer) Deliver(ctx context.Context, deliveryID string) (Result, err
 	}
 	log.Info("notification attempt failed", zap.Int("status", code), zap.String("error", errText), zap.Time("next", next))
 	return Result{Retry: true, NextAt: next}, nil
+}
+
+// bookkeepingTimeout bounds recording an attempt's outcome.
+const bookkeepingTimeout = 10 * time.Second
+
+// bookkeeping is the context that records an attempt's outcome: it outlives
+// ctx (the receiver may have the notification even if this process is
+// stopping) and starts its own deadline when called, after the request.
+func bookkeeping(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
 }
 
 // acquire takes one of the endpoint's slots, waiting at most busyWait.

@@ -7,78 +7,58 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"syscall"
 	"time"
+
+	"code.dny.dev/ssrf"
 )
 
 // ErrBlockedAddress is why a delivery to loopback, private, link-local or
-// other non-public space is refused: an endpoint URL must not reach the
+// other special-purpose space is refused: an endpoint URL must not reach the
 // metadata service or our own admin port through us.
 var ErrBlockedAddress = errors.New("notify: address refused")
 
 // requestTimeout bounds a delivery attempt, as the contract promises.
 const requestTimeout = 10 * time.Second
 
-// blocked lists the address space no endpoint may reach, first match wins.
-var blocked = []struct {
-	prefix netip.Prefix
-	why    string
-}{
-	{netip.MustParsePrefix("0.0.0.0/8"), "unspecified"},
-	{netip.MustParsePrefix("10.0.0.0/8"), "private"},
-	{netip.MustParsePrefix("100.64.0.0/10"), "carrier-grade NAT"},
-	{netip.MustParsePrefix("127.0.0.0/8"), "loopback"},
-	{netip.MustParsePrefix("169.254.0.0/16"), "link-local"},
-	{netip.MustParsePrefix("172.16.0.0/12"), "private"},
-	{netip.MustParsePrefix("192.0.0.0/24"), "reserved"},
-	{netip.MustParsePrefix("192.168.0.0/16"), "private"},
-	{netip.MustParsePrefix("198.18.0.0/15"), "reserved"},
-	{netip.MustParsePrefix("224.0.0.0/4"), "multicast"},
-	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"},
-	{netip.MustParsePrefix("::/128"), "unspecified"},
-	{netip.MustParsePrefix("::1/128"), "loopback"},
-	// The deprecated IPv4-compatible form, which some stacks still route.
-	{netip.MustParsePrefix("::/96"), "reserved"},
-	{netip.MustParsePrefix("2001::/32"), "a Teredo tunnel"},
-	{netip.MustParsePrefix("fc00::/7"), "private"},
-	{netip.MustParsePrefix("fe80::/10"), "link-local"},
-	{netip.MustParsePrefix("fec0::/10"), "site-local"},
-	{netip.MustParsePrefix("ff00::/8"), "multicast"},
+// newRegistry is the special-purpose address registry: IANA's IPv4 and IPv6
+// special-purpose registries as code.dny.dev/ssrf generates them from IANA's
+// own files, and all IPv6 space outside global unicast (2000::/3). Ports and
+// networks are not its business here.
+func newRegistry() *ssrf.Guardian {
+	return ssrf.New(ssrf.WithAnyPort(), ssrf.WithAnyNetwork())
 }
 
-// Prefixes of IPv6 addresses that carry an IPv4 address a gateway reaches.
-var (
-	nat64     = netip.MustParsePrefix("64:ff9b::/96")
-	sixToFour = netip.MustParsePrefix("2002::/16")
-)
-
-// CheckIP refuses an address no endpoint may reach, naming it and why. An
-// IPv6 address that carries an IPv4 one (mapped, NAT64, 6to4) is judged by
-// the IPv4 address it reaches.
+// CheckIP refuses an address no endpoint may reach (loopback, private,
+// link-local, and every other special-purpose range), naming it and the
+// range. An IPv4-mapped IPv6 address, or one in the well-known NAT64
+// prefix, is judged by the IPv4 address it reaches.
 func CheckIP(ip net.IP) error {
+	return checkIP(newRegistry(), ip)
+}
+
+func checkIP(registry *ssrf.Guardian, ip net.IP) error {
 	addr, ok := netip.AddrFromSlice(ip)
 	if !ok {
 		return fmt.Errorf("%w: %q is not an IP address", ErrBlockedAddress, ip)
 	}
-	if why := blockedReason(addr.Unmap()); why != "" {
-		return fmt.Errorf("%w: %s is %s", ErrBlockedAddress, ip, why)
+	addr = addr.Unmap()
+	// The well-known NAT64 prefix (RFC 6052) reaches the IPv4 address an
+	// address in it carries: it is judged by that. The local-use prefix
+	// 64:ff9b:1::/48 (RFC 8215) is not: it is refused with the rest of the
+	// space outside global unicast.
+	if ssrf.IPv6NAT64Prefix.Contains(addr) {
+		b := addr.As16()
+		v4 := netip.AddrFrom4([4]byte(b[12:16]))
+		if err := registry.SafeAddr(v4); err != nil {
+			return fmt.Errorf("%w: %s carries %s: %w", ErrBlockedAddress, ip, v4, err)
+		}
+		return nil
+	}
+	if err := registry.SafeAddr(addr); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrBlockedAddress, ip, err)
 	}
 	return nil
-}
-
-func blockedReason(addr netip.Addr) string {
-	for _, b := range blocked {
-		if b.prefix.Contains(addr) {
-			return b.why
-		}
-	}
-	b := addr.As16()
-	switch {
-	case nat64.Contains(addr):
-		return blockedReason(netip.AddrFrom4([4]byte(b[12:16])))
-	case sixToFour.Contains(addr):
-		return blockedReason(netip.AddrFrom4([4]byte(b[2:6])))
-	}
-	return ""
 }
 
 // Resolver looks up a host's addresses; *net.Resolver is one.
@@ -96,8 +76,19 @@ func NewHTTPClient(allowPrivate bool, resolver Resolver) *http.Client {
 	if resolver == nil {
 		resolver = net.DefaultResolver
 	}
-	d := &guardedDialer{allowPrivate: allowPrivate, resolver: resolver,
+	d := &guardedDialer{allowPrivate: allowPrivate, resolver: resolver, registry: newRegistry(),
 		dialer: &net.Dialer{Timeout: requestTimeout, KeepAlive: 30 * time.Second}}
+	if !allowPrivate {
+		// Checked again on the socket itself: whatever the transport ends up
+		// dialing must pass too.
+		d.dialer.Control = func(_, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return fmt.Errorf("%w: %q is not an address", ErrBlockedAddress, address)
+			}
+			return checkIP(d.registry, ap.Addr().AsSlice())
+		}
+	}
 	return &http.Client{
 		Timeout: requestTimeout,
 		Transport: &http.Transport{
@@ -117,6 +108,7 @@ func NewHTTPClient(allowPrivate bool, resolver Resolver) *http.Client {
 type guardedDialer struct {
 	allowPrivate bool
 	resolver     Resolver
+	registry     *ssrf.Guardian
 	dialer       *net.Dialer
 }
 
@@ -135,7 +127,7 @@ func (d *guardedDialer) dialContext(ctx context.Context, network, address string
 		// Every address, not just the first: the dialer falls back to the
 		// others when one does not answer.
 		for _, ip := range ips {
-			if err := CheckIP(ip.IP); err != nil {
+			if err := checkIP(d.registry, ip.IP); err != nil {
 				return nil, fmt.Errorf("dial %s: %w", host, err)
 			}
 		}

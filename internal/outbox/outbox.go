@@ -15,6 +15,7 @@ const (
 	Refunded        Type = "invoice.refunded"
 	Disputed        Type = "invoice.disputed"
 	DisputeClosed   Type = "invoice.dispute_closed"
+	Credited        Type = "invoice.credited"
 	Paid            Type = "invoice.paid"
 	WrittenOff      Type = "invoice.written_off"
 	Reopened        Type = "invoice.reopened"
@@ -23,8 +24,8 @@ const (
 
 // Types lists every type, for validating a subscription.
 func Types() []Type {
-	return []Type{PaymentRecorded, PaymentDeleted, PaymentFailed, Refunded, Disputed, DisputeClosed, Paid, WrittenOff,
-		Reopened, Reconciled}
+	return []Type{PaymentRecorded, PaymentDeleted, PaymentFailed, Refunded, Disputed, DisputeClosed, Credited, Paid,
+		WrittenOff, Reopened, Reconciled}
 }
 
 // DeliveriesChannel is the PostgreSQL channel told, at commit, that new

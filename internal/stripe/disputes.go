@@ -23,9 +23,9 @@ type disputeObject struct {
 }
 
 // disputeStatuses are the statuses a dispute may have; warning_* are
-// inquiries, which withdraw nothing.
+// inquiries and prevented ones never began, neither withdraws anything.
 var disputeStatuses = []string{"warning_needs_response", "warning_under_review", "warning_closed",
-	"needs_response", "under_review", "won", "lost"}
+	"needs_response", "under_review", "won", "lost", "prevented"}
 
 func decodeDisputeEvent(raw json.RawMessage, ev *Event) error {
 	var o disputeObject

@@ -164,7 +164,7 @@ type Dispute struct {
 	// Currency is a lower-case three-letter ISO code.
 	Currency string
 	// Status is one of warning_needs_response, warning_under_review,
-	// warning_closed, needs_response, under_review, won, lost.
+	// warning_closed, needs_response, under_review, won, lost, prevented.
 	Status string
 	// Withdrawn and Reinstated say the event showed the disputed funds
 	// taken from the balance (charge.dispute.funds_withdrawn, a negative

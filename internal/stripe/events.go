@@ -28,6 +28,13 @@ type EventLister struct {
 // apiBase when it is set (stripe-mock, a test server) or at Stripe's own.
 // It uses a client of its own, never stripe-go's global key or backend.
 func NewEventLister(apiKey, apiBase string) *EventLister {
+	return &EventLister{backend: newBackend(apiBase), key: apiKey}
+}
+
+// newBackend is stripe-go's API backend at apiBase when it is set, else at
+// Stripe's own, with a configuration of its own: never stripe-go's global
+// key or backend.
+func newBackend(apiBase string) stripego.Backend {
 	cfg := &stripego.BackendConfig{
 		// Errors come back to the run, which records them; stripe-go's
 		// default logger would print them again to stderr.
@@ -36,7 +43,7 @@ func NewEventLister(apiKey, apiBase string) *EventLister {
 	if apiBase != "" {
 		cfg.URL = stripego.String(apiBase)
 	}
-	return &EventLister{backend: stripego.GetBackendWithConfig(stripego.APIBackend, cfg), key: apiKey}
+	return stripego.GetBackendWithConfig(stripego.APIBackend, cfg)
 }
 
 // ListedEvent is one event Stripe listed.

@@ -6,8 +6,14 @@
 // reported succeeded applied once and every failed one not at all, the
 // stored totals equal to invoice_truth, and no secret or body in any log.
 //
+// Faults are kills (kill -9 of a worker or a web process), restarts (Redis
+// started empty, PostgreSQL fast and immediate) and stalls (PostgreSQL or
+// Redis stopped with SIGSTOP, then resumed). Throughout the run a
+// notification receiver that never answers is subscribed to every change,
+// and events of types the service ignores are mixed into the payments'.
+//
 // internal/testing/cmd/chaos runs it for minutes (make chaos); TestChaosShort for twenty
-// seconds with one fault of each kind, inside make test.
+// seconds with one kill or restart of each kind, inside make test.
 package chaos
 
 import (
@@ -58,19 +64,34 @@ type Config struct {
 	// injected, one every FaultEvery (default 10s).
 	Faults     []Fault
 	FaultEvery time.Duration
+	// StallFor is how long a stall fault holds PostgreSQL or Redis stopped
+	// (default 15s).
+	StallFor time.Duration
+	// HangingEndpoints is how many notification endpoints, all on the
+	// suite's receiver that never answers, are subscribed to every change
+	// (default 1). A worker sends to one endpoint at most 4 requests at
+	// once, in its own ledger slots today: with 3 endpoints against 10
+	// slots the payments starve, which the payment_to_paid figures show.
+	HangingEndpoints int
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
 
 // Short is the configuration of the short variant: twenty seconds of light
-// load, one fault of each kind. Redis restarts last, so tasks stranded by
-// the other faults (a lease held by a killed worker, a retry backing off)
-// are relayed at once rather than after Asynq's own delays.
+// load, one kill or restart of each kind. The stalls are left out: at
+// fifteen seconds each they would double the run, and make test must stay
+// well under a minute. Redis restarts last, so tasks stranded by the other
+// faults (a lease held by a killed worker, a retry backing off) are relayed
+// at once rather than after Asynq's own delays.
+//
+// One hanging endpoint, and four worker slots: deliveries run on a budget
+// of their own (NOTIFY_CONCURRENCY), so the endpoint holds none of the
+// ledger's slots and payments do not wait for it.
 func Short(binary string) Config {
 	return Config{Binary: binary, Duration: 20 * time.Second, SettleTimeout: 90 * time.Second,
 		ScenarioEvery: 400 * time.Millisecond, Senders: 3, Operators: 1, OperatorEvery: 300 * time.Millisecond,
-		WorkerConcurrency: 4,
-		Faults:            []Fault{FaultWorkerKill, FaultWebKill, FaultPostgresFast, FaultPostgresImmediate, FaultRedisRestart}}
+		WorkerConcurrency: 4, HangingEndpoints: 1,
+		Faults: []Fault{FaultWorkerKill, FaultWebKill, FaultPostgresFast, FaultPostgresImmediate, FaultRedisRestart}}
 }
 
 func (c Config) withDefaults() Config {
@@ -89,9 +110,11 @@ func (c Config) withDefaults() Config {
 	set(&c.ScenarioEvery, 120*time.Millisecond)
 	set(&c.OperatorEvery, 200*time.Millisecond)
 	set(&c.FaultEvery, 10*time.Second)
+	set(&c.StallFor, 15*time.Second)
 	setN(&c.Senders, 8)
 	setN(&c.Operators, 3)
 	setN(&c.WorkerConcurrency, 10)
+	setN(&c.HangingEndpoints, 1)
 	return c
 }
 
@@ -110,7 +133,13 @@ type driver struct {
 	http   *http.Client
 	seq    atomic.Int64
 	pool   pool
-	stats  struct {
+	// recv is the notification receiver that never answers, registered
+	// before the load; recvSecrets its endpoints' secrets, which no log may
+	// show.
+	recv        *hangingReceiver
+	recvSecrets []string
+	answers     answers
+	stats       struct {
 		deliveries, webhookNon200, webhook4xx                   atomic.Int64
 		adminRequests, adminAccepted, adminRefused, adminErrors atomic.Int64
 		ambiguousKeyless, abandoned                             atomic.Int64
@@ -120,9 +149,11 @@ type driver struct {
 	mu       sync.Mutex
 	invoices []string // created and sent: the operators' to work on
 	intents  []*paymentIntent
+	ignored  []*stripeEvent // events of types the service ignores
 	jobs     map[string]*jobRec
 	keys     map[string]string // Idempotency-Key → the job it was answered
 	faults   map[Fault]int
+	windows  []faultWindow // every fault injected, in order
 	evid     []string
 }
 
@@ -157,10 +188,15 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		return nil, err
 	}
 	d := &driver{cfg: cfg, c: c, run: randomHex(3), canary: "chaos-canary-" + randomHex(8),
-		http: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32, IdleConnTimeout: 30 * time.Second}},
+		http: &http.Client{Timeout: 2 * answerLimit, Transport: &http.Transport{MaxIdleConnsPerHost: 32, IdleConnTimeout: 30 * time.Second}},
 		jobs: map[string]*jobRec{}, keys: map[string]string{}, faults: map[Fault]int{}}
 	rep = &Report{Faults: d.faults}
+	if d.recv, err = startReceiver(); err != nil {
+		c.close()
+		return nil, err
+	}
 	defer func() {
+		d.recv.close() // first: the workers' deliveries to it end at once
 		c.close()
 		rep.Evidence = d.evid
 		if cfg.Keep || err != nil || len(rep.Problems()) > 0 {
@@ -171,6 +207,9 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 		}
 	}()
 	cfg.logf("cluster up in %s: web %v, load for %s", c.dir, c.webURL, cfg.Duration)
+	if err := d.registerReceiver(ctx); err != nil {
+		return rep, err
+	}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -277,6 +316,8 @@ func (d *driver) generate(load context.Context) {
 }
 
 func (d *driver) scenario(load context.Context) {
+	// Stripe's other news about the account, unasked for, comes all along.
+	d.queueIgnored(rand.IntN(4))
 	n := d.seq.Add(1)
 	id := fmt.Sprintf("inv_chaos%s_%d", d.run, n)
 	amount := 2000 + rand.Int64N(48000)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -34,10 +35,11 @@ type manualPayment struct {
 const driftQuery = `
 	SELECT b.id FROM invoices b JOIN invoice_truth t ON t.id = b.id
 	WHERE b.deleted_at IS NULL AND
-	(b.paid_amount, b.refunded_amount, b.disputed_amount, b.written_off_amount, b.balance, b.state,
+	(b.credited_amount, b.paid_amount, b.refunded_amount, b.disputed_amount, b.written_off_amount, b.balance, b.state,
 	 b.paid_at IS NOT NULL, b.written_off_at)
 	IS DISTINCT FROM
-	(t.paid_amount, t.refunded_amount, t.disputed_amount, t.written_off_amount, t.balance, t.state, t.state = 'paid',
+	(t.credited_amount, t.paid_amount, t.refunded_amount, t.disputed_amount, t.written_off_amount, t.balance, t.state,
+	 t.state = 'paid',
 	 CASE WHEN t.state = 'written_off' THEN t.written_off_at END)
 	ORDER BY b.id`
 
@@ -124,8 +126,15 @@ func (d *driver) check(ctx context.Context, db *pgxpool.Pool, rep *Report) error
 	if err != nil {
 		return err
 	}
+	rep.WebhookAnswerMax = time.Duration(d.answers.max.Load())
+	rep.WebhookAnswersSlow = int(d.answers.slow.Load())
+	rep.ReceiverRequests = int(d.recv.requests.Load())
 	d.checkEvents(l, rep)
+	d.checkIgnored(l, rep)
 	if err := d.checkHistory(ctx, db, rep); err != nil {
+		return err
+	}
+	if err := d.paymentToPaid(ctx, db, rep); err != nil {
 		return err
 	}
 	return d.checkJobs(ctx, l, rep)

@@ -39,6 +39,7 @@ type cluster struct {
 	token   string // ADMIN_TOKEN
 	secret  string // STRIPE_WEBHOOK_SECRET
 	dbURL   string
+	frozen  stalled // processes a stall fault holds stopped
 }
 
 // services lists the service processes, in the order they are stopped.
@@ -183,12 +184,16 @@ func (c *cluster) serviceEnv(cfg Config) []string {
 		fmt.Sprintf("REDIS_URL=redis://127.0.0.1:%d/0", c.rport),
 		"ADMIN_TOKEN="+c.token,
 		"STRIPE_WEBHOOK_SECRET="+c.secret,
-		"STRIPE_LIVEMODE=false", // the suite's events are test-mode events
 		"RELAY_AFTER=2s",
 		"RECONCILE_EVERY=1m",
 		"WORKER_CONCURRENCY="+strconv.Itoa(cfg.WorkerConcurrency),
 		"LOG_FORMAT=json",
 		"LOG_LEVEL=info",
+		// The suite's hanging notification receiver listens on loopback.
+		"NOTIFY_ALLOW_PRIVATE=true",
+		// The suite's events are test-mode ones (livemode false), as the
+		// Stripe CLI's are: they must touch the ledger.
+		"STRIPE_LIVEMODE=false",
 	)
 }
 
@@ -228,6 +233,7 @@ func (c *cluster) waitWeb(ctx context.Context, i int) error {
 
 // close stops everything still running; the directory stays.
 func (c *cluster) close() {
+	c.frozen.resume()
 	for _, p := range c.services() {
 		if p != nil {
 			p.kill()

@@ -29,8 +29,8 @@ type paymentIntent struct {
 type stripeEvent struct {
 	id      string
 	typ     string
-	pi      *paymentIntent
-	refund  int64 // charge.refunded: the cumulative amount_refunded
+	pi      *paymentIntent // nil for an event of a type the service ignores
+	refund  int64          // charge.refunded: the cumulative amount_refunded
 	body    []byte
 	planned int32 // deliveries planned, 1 to 10; un-acked ones go on
 
@@ -201,7 +201,11 @@ func (d *driver) send(ctx context.Context) {
 			sleep(ctx, 10*time.Millisecond)
 			continue
 		}
+		began := time.Now()
 		status, err := d.post(ctx, ev)
+		if ctx.Err() == nil { // not a delivery cut short by the end of the run
+			d.observeAnswer(ev, began, status, err)
+		}
 		n := ev.sent.Add(1)
 		d.stats.deliveries.Add(1)
 		if err == nil && status == http.StatusOK {

@@ -10,8 +10,9 @@ import (
 )
 
 // scanLogs reads every log line of the service processes for the admin
-// token, the webhook secret and the canary placed in event bodies and
-// payment notes (a log that prints a body would show it), and for panics.
+// token, the webhook secret, the secrets of the notification endpoints the
+// suite registered and the canary placed in event bodies and payment notes
+// (a log that prints a body would show it), and for panics.
 // The evidence names the file, the line and what leaked, never the secret.
 func (d *driver) scanLogs(rep *Report) error {
 	files, err := filepath.Glob(filepath.Join(d.c.logs, "*.log"))
@@ -19,13 +20,17 @@ func (d *driver) scanLogs(rep *Report) error {
 		return err
 	}
 	sort.Strings(files)
-	secrets := []struct {
+	type secret struct {
 		what  string
 		value []byte
-	}{
+	}
+	secrets := []secret{
 		{"the admin token", []byte(d.c.token)},
 		{"the webhook secret", []byte(d.c.secret)},
 		{"a request body (the canary)", []byte(d.canary)},
+	}
+	for _, s := range d.recvSecrets {
+		secrets = append(secrets, secret{"a notification endpoint's secret", []byte(s)})
 	}
 	for _, name := range files {
 		f, err := os.Open(name)

@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -139,20 +138,18 @@ func (pg *postgres) stop() {
 }
 
 // killPostmaster kills the postmaster named in a data directory's
-// postmaster.pid, if any.
+// postmaster.pid, if any, and the processes it started: a run killed in the
+// middle of a stall leaves them stopped, and a stopped backend would never
+// notice its postmaster's death.
 func killPostmaster(data string) {
-	b, err := os.ReadFile(filepath.Join(data, "postmaster.pid"))
+	pid, err := postmasterPID(data)
 	if err != nil {
 		return
 	}
-	first, _, _ := bytes.Cut(b, []byte("\n"))
-	pid, err := strconv.Atoi(strings.TrimSpace(string(first)))
-	if err != nil || pid <= 1 {
-		return
-	}
-	// The file outlives a crash; its pid may be another program's by now.
-	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && bytes.Contains(cmdline, []byte("postgres")) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+	children := childrenOf(pid) // before the kill: then they are orphans
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	for _, child := range children {
+		_ = syscall.Kill(child, syscall.SIGKILL)
 	}
 }
 

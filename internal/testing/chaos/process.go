@@ -80,6 +80,16 @@ func (p *process) signal(sig syscall.Signal) <-chan struct{} {
 	return p.done
 }
 
+// pid is the current instance's pid; 0 when nothing runs.
+func (p *process) pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || isClosed(p.done) {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 // kill ends the current instance with SIGKILL and waits for it.
 func (p *process) kill() {
 	if done := p.signal(syscall.SIGKILL); done != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 )
 
 // Report is what a run did and found.
@@ -25,6 +26,29 @@ type Report struct {
 	// Applied counts the acked events whose effect the ledger holds once;
 	// Lost those whose effect it lacks; Doubled effects held twice.
 	Applied, Lost, Doubled int
+	// IgnoredSent counts the distinct events posted of types the service
+	// ignores (customer.updated, product.created...); IgnoredAcked those
+	// answered 200, IgnoredUnacked those never answered 200, IgnoredStored
+	// the acked ones stored with status ignored, IgnoredWrongStatus the
+	// acked ones stored with another status. An acked one not stored at all
+	// counts in Lost.
+	IgnoredSent, IgnoredAcked, IgnoredUnacked, IgnoredStored, IgnoredWrongStatus int
+	// WebhookAnswerMax is the longest any webhook delivery waited for its
+	// answer, whatever the answer; WebhookAnswersSlow counts the deliveries
+	// that waited longer than answerLimit (15s).
+	WebhookAnswerMax   time.Duration
+	WebhookAnswersSlow int
+	// PaymentToPaidInvoices counts the invoices paid by online payments
+	// alone (see driver.paymentToPaid); PaymentToPaidP50, P99 and Max are
+	// the times from the first 200 to the payment that completed one to the
+	// moment it read paid. PaymentToPaidCalmInvoices and
+	// PaymentToPaidCalmMax are the same for those paid away from any
+	// fault: what the hanging receiver alone may have delayed.
+	PaymentToPaidInvoices, PaymentToPaidCalmInvoices                           int
+	PaymentToPaidP50, PaymentToPaidP99, PaymentToPaidMax, PaymentToPaidCalmMax time.Duration
+	// ReceiverRequests counts the notification requests the hanging
+	// receiver got (and never answered).
+	ReceiverRequests int
 
 	// AdminRequests counts operators' job requests (not their retries),
 	// AdminRefused those answered 4xx, AdminErrors the attempts answered 5xx
@@ -77,6 +101,9 @@ type figure struct {
 
 func (r *Report) figures() []figure {
 	n := func(name string, v int) figure { return figure{name, strconv.Itoa(v)} }
+	ms := func(name string, v time.Duration) figure {
+		return figure{name, strconv.FormatInt(v.Milliseconds(), 10)}
+	}
 	out := []figure{
 		n("invoices", r.Invoices),
 		n("payment_intents", r.Intents),
@@ -90,6 +117,20 @@ func (r *Report) figures() []figure {
 		n("applied", r.Applied),
 		n("lost", r.Lost),
 		n("doubled", r.Doubled),
+		n("ignored_events_sent", r.IgnoredSent),
+		n("ignored_events_acked", r.IgnoredAcked),
+		n("ignored_events_unacked", r.IgnoredUnacked),
+		n("ignored_events_stored_ignored", r.IgnoredStored),
+		n("ignored_events_wrong_status", r.IgnoredWrongStatus),
+		ms("webhook_answer_max_ms", r.WebhookAnswerMax),
+		n("webhook_answers_over_15s", r.WebhookAnswersSlow),
+		n("payment_to_paid_invoices", r.PaymentToPaidInvoices),
+		ms("payment_to_paid_p50_ms", r.PaymentToPaidP50),
+		ms("payment_to_paid_p99_ms", r.PaymentToPaidP99),
+		ms("payment_to_paid_max_ms", r.PaymentToPaidMax),
+		n("payment_to_paid_calm_invoices", r.PaymentToPaidCalmInvoices),
+		ms("payment_to_paid_calm_max_ms", r.PaymentToPaidCalmMax),
+		n("hanging_receiver_requests", r.ReceiverRequests),
 		n("admin_requests", r.AdminRequests),
 		n("admin_refused", r.AdminRefused),
 		n("admin_errors", r.AdminErrors),
@@ -143,6 +184,10 @@ func (r *Report) Problems() []string {
 	}
 	check(r.Unacked > 0, "%d events were never answered 200", r.Unacked)
 	check(r.Webhook4xx > 0, "%d signed events were refused with a 4xx", r.Webhook4xx)
+	check(r.IgnoredUnacked > 0, "%d events of ignored types were never answered 200", r.IgnoredUnacked)
+	check(r.IgnoredWrongStatus > 0, "%d acknowledged events of ignored types not stored as ignored", r.IgnoredWrongStatus)
+	check(r.WebhookAnswersSlow > 0, "%d webhook deliveries waited more than %s for an answer (the longest %s)",
+		r.WebhookAnswersSlow, answerLimit, r.WebhookAnswerMax.Round(time.Millisecond))
 	check(r.Lost > 0, "%d acknowledged events lost", r.Lost)
 	check(r.Doubled > 0, "%d effects applied twice", r.Doubled)
 	check(r.ReplaysRefused > 0, "%d replays with an Idempotency-Key refused instead of answered with their job", r.ReplaysRefused)
@@ -153,6 +198,7 @@ func (r *Report) Problems() []string {
 	check(r.JobsUnexplained > r.AmbiguousKeyless+r.Abandoned,
 		"%d ledger changes by jobs nobody was answered for, more than the %d unanswered requests", r.JobsUnexplained, r.AmbiguousKeyless+r.Abandoned)
 	check(r.Drift > 0, "%d invoices drifted from invoice_truth", r.Drift)
+	check(r.Invoices > 0 && r.ReceiverRequests == 0, "the hanging notification receiver was never called")
 	check(r.SecretsInLogs > 0, "%d log lines hold a secret or a request body", r.SecretsInLogs)
 	return out
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -62,7 +63,7 @@ func clone(ctx context.Context, t testing.TB, admin *pgx.Conn, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := "reconciler_tmpl_" + sum
+	tmpl := "reconciler_template_" + sum
 	for range 3 {
 		lock(ctx, t, admin, `SELECT pg_advisory_lock_shared($1)`)
 		var exists bool
@@ -95,7 +96,13 @@ func build(ctx context.Context, t testing.TB, admin *pgx.Conn, tmpl string) {
 	if exists {
 		return
 	}
-	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'reconciler_tmpl_%'`)
+	// A template another checkout built within the day stays: checkouts of
+	// different migrations test side by side on one server. Each template
+	// carries its build time in its comment.
+	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database
+		WHERE datname LIKE 'reconciler_template_%'
+		  AND coalesce(substring(shobj_description(oid, 'pg_database') FROM '^built ([0-9]+)$')::bigint, 0)
+		      < extract(epoch FROM now() - interval '1 day')`)
 	if err != nil {
 		t.Fatalf("testenv: list templates: %v", err)
 	}
@@ -111,6 +118,10 @@ func build(ctx context.Context, t testing.TB, admin *pgx.Conn, tmpl string) {
 	}
 	if _, err := migrate.Up(ctx, withDatabase(t, tmpl+"_build")); err != nil {
 		t.Fatalf("testenv: migrate template: %v", err)
+	}
+	if _, err := admin.Exec(ctx, `COMMENT ON DATABASE `+pgx.Identifier{tmpl + "_build"}.Sanitize()+
+		` IS 'built `+strconv.FormatInt(time.Now().Unix(), 10)+`'`); err != nil {
+		t.Fatalf("testenv: mark template: %v", err)
 	}
 	// Renamed only once complete, so a half-built template is never cloned.
 	if _, err := admin.Exec(ctx, `ALTER DATABASE `+pgx.Identifier{tmpl + "_build"}.Sanitize()+` RENAME TO `+pgx.Identifier{tmpl}.Sanitize()); err != nil {

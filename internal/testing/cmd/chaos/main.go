@@ -1,13 +1,15 @@
 // Command chaos runs the fault suite (make chaos): the whole service on a
 // private PostgreSQL and Redis, under webhooks and operators' requests,
 // while workers, web processes, Redis and PostgreSQL are killed and
-// restarted; then it checks that nothing acknowledged was lost or doubled,
-// that no invoice drifted from its rows, and that no log holds a secret.
+// restarted and PostgreSQL and Redis stalled (SIGSTOP), with a notification
+// receiver that never answers; then it checks that nothing acknowledged was
+// lost or doubled, that no invoice drifted from its rows, that no log holds
+// a secret, and that every webhook was answered within 15 s.
 //
 // It prints its figures as "name value" lines on stdout, progress and
 // evidence on stderr, and exits 1 when a check fails (2 on bad usage).
 //
-//	chaos [-bin bin/reconciler] [-duration 2m] [-settle-timeout 5m] [-keep] [-dir DIR]
+//	chaos [-bin bin/reconciler] [-duration 2m] [-settle-timeout 5m] [-hanging-endpoints 1] [-keep] [-dir DIR]
 //
 // CHAOS_DURATION gives the duration when -duration is not set.
 package main
@@ -49,12 +51,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	bin := fs.String("bin", "bin/reconciler", "the reconciler binary to run")
 	duration := fs.Duration("duration", def, "how long load and faults go on (CHAOS_DURATION)")
 	settle := fs.Duration("settle-timeout", 5*time.Minute, "how long the system may take to finish its work afterwards")
+	hanging := fs.Int("hanging-endpoints", 1, "notification endpoints on the receiver that never answers")
 	keep := fs.Bool("keep", false, "keep the working directory (logs, database) after a clean run too")
 	dir := fs.String("dir", "", "where to make the run's working directory (default $TMPDIR)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		return 2
+	}
+	if *hanging < 1 {
+		fmt.Fprintf(stderr, "chaos: -hanging-endpoints: %d is not a positive number\n", *hanging)
 		return 2
 	}
 	if fs.NArg() > 0 {
@@ -71,7 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	rep, err := chaos.Run(ctx, chaos.Config{Binary: binary, Duration: *duration, SettleTimeout: *settle,
-		Keep: *keep, Dir: *dir, Log: stderr})
+		HangingEndpoints: *hanging, Keep: *keep, Dir: *dir, Log: stderr})
 	if rep != nil {
 		rep.Print(stdout)
 		for _, e := range rep.Evidence {

@@ -93,29 +93,31 @@ func cmdReconcile(ctx context.Context, args []string) error {
 
 // floorQuery is the least the database must do to prove every invoice:
 // one statement computing each live invoice's totals from its rows (payments
-// summed per invoice in one pass, the live write-off joined) and comparing
-// them with the stored ones, as invoice_truth and the run's check do. It
-// counts the drifted rather than returning rows, so only the work remains;
-// the comparison keeps the planner from dropping the joins.
+// and credit notes summed per invoice in one pass each, the live write-off
+// joined) and comparing them with the stored ones, as invoice_truth and the
+// run's check do. It counts the drifted rather than returning rows, so only
+// the work remains; the comparison keeps the planner from dropping the joins.
 const floorQuery = `
 	SELECT count(*), count(*) FILTER (WHERE drift) FROM (
-		SELECT (i.paid_amount, i.written_off_amount, i.balance, i.state, i.paid_at IS NOT NULL)
+		SELECT (i.credited_amount, i.paid_amount, i.written_off_amount, i.balance, i.state, i.paid_at IS NOT NULL)
 		       IS DISTINCT FROM
-		       (t.paid, t.written_off, i.amount - t.paid - t.written_off,
-		        CASE WHEN t.paid >= i.amount THEN 'paid'
+		       (t.credited, t.paid, t.written_off, i.amount - t.credited - t.paid - t.written_off,
+		        CASE WHEN t.paid >= i.amount - t.credited THEN 'paid'
 		             WHEN t.written_off > 0 THEN 'written_off'
 		             WHEN i.sent_at IS NULL AND t.paid = 0 THEN 'draft'
 		             WHEN t.paid <= 0 THEN 'open'
 		             ELSE 'partial' END,
-		        t.paid >= i.amount) AS drift
+		        t.paid >= i.amount - t.credited) AS drift
 		FROM invoices i
 		LEFT JOIN (SELECT invoice_id, sum(amount - refunded_amount) AS paid
 		           FROM payments WHERE deleted_at IS NULL GROUP BY invoice_id) p ON p.invoice_id = i.id
+		LEFT JOIN (SELECT invoice_id, sum(amount) AS credited
+		           FROM credit_notes WHERE reversed_at IS NULL GROUP BY invoice_id) c ON c.invoice_id = i.id
 		LEFT JOIN write_offs w ON w.invoice_id = i.id AND w.reversed_at IS NULL
 		CROSS JOIN LATERAL (
-			SELECT coalesce(p.paid, 0) AS paid,
+			SELECT coalesce(p.paid, 0) AS paid, coalesce(c.credited, 0) AS credited,
 			       CASE WHEN w.id IS NULL THEN 0
-			            ELSE least(w.amount, greatest(i.amount - coalesce(p.paid, 0), 0)) END AS written_off) t
+			            ELSE least(w.amount, greatest(i.amount - coalesce(c.credited, 0) - coalesce(p.paid, 0), 0)) END AS written_off) t
 		WHERE i.deleted_at IS NULL) x`
 
 // cmdSQLFloor times floorQuery.

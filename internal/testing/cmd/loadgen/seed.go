@@ -218,8 +218,8 @@ func cmdSeedScale(ctx context.Context, args []string) error {
 	}
 	defer pool.Close()
 	if !*keep {
-		if _, err := pool.Exec(ctx, `TRUNCATE invoices, payments, refunds, write_offs, invoice_history, events, jobs,
-			notifications, deliveries, runs`); err != nil {
+		if _, err := pool.Exec(ctx, `TRUNCATE invoices, payments, refunds, refund_totals, disputes, movement_refs, credit_notes, write_offs,
+			invoice_history, events, jobs, notifications, deliveries, runs`); err != nil {
 			return fmt.Errorf("empty the ledger: %w", err)
 		}
 	}

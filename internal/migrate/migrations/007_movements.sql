@@ -80,7 +80,7 @@ CREATE TABLE disputes (
     ref          text NOT NULL,
     amount       bigint NOT NULL CHECK (amount >= 0),
     status       text NOT NULL CHECK (status IN ('warning_needs_response', 'warning_under_review', 'warning_closed',
-                                                 'needs_response', 'under_review', 'won', 'lost')),
+                                                 'needs_response', 'under_review', 'won', 'lost', 'prevented')),
     withdrawn    boolean NOT NULL DEFAULT false,
     reinstated   boolean NOT NULL DEFAULT false,
     -- The outcome the ledger has written history for (dispute_lost).
@@ -106,17 +106,18 @@ RETURN CASE status
            WHEN 'needs_response' THEN 3
            WHEN 'under_review' THEN 4
            WHEN 'warning_closed' THEN 5
-           ELSE 6 -- won, lost
+           ELSE 6 -- won, lost, prevented
        END;
 
--- The money a dispute holds withdrawn now: inquiries (warning_*) withdraw
--- nothing; a chargeback withdraws its amount until it is won or its funds
--- are reinstated; a lost one keeps it.
+-- The money a dispute holds withdrawn now: inquiries (warning_*) and
+-- disputes prevented before they began withdraw nothing; a chargeback
+-- withdraws its amount until it is won or its funds are reinstated; a lost
+-- one keeps it.
 CREATE FUNCTION dispute_withdrawn(status text, withdrawn boolean, reinstated boolean, amount bigint) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE
            WHEN status = 'lost' THEN amount
-           WHEN status = 'won' OR reinstated THEN 0
+           WHEN status IN ('won', 'prevented') OR reinstated THEN 0
            WHEN status IN ('needs_response', 'under_review') OR (withdrawn AND status NOT LIKE 'warning%') THEN amount
            ELSE 0
        END;
@@ -187,13 +188,14 @@ FROM (SELECT invoice_id, sum(refunded_amount)::bigint AS refunded, sum(disputed_
 WHERE s.invoice_id = i.id;
 
 -- paid is net of refunds and of disputed money withdrawn. The view keeps
--- its columns and adds two at the end.
+-- its columns (006's, with credit notes) and adds two at the end.
 CREATE OR REPLACE VIEW invoice_truth AS
 SELECT i.id,
+       t.credited_amount,
        t.paid_amount,
        t.written_off_amount,
-       i.amount - t.paid_amount - t.written_off_amount AS balance,
-       invoice_state(i.amount, i.sent_at, t.paid_amount, t.written_off_amount) AS state,
+       i.amount - t.credited_amount - t.paid_amount - t.written_off_amount AS balance,
+       invoice_state(i.amount, i.sent_at, t.credited_amount, t.paid_amount, t.written_off_amount) AS state,
        w.created_at AS written_off_at,
        p.refunded AS refunded_amount,
        p.disputed AS disputed_amount
@@ -205,26 +207,32 @@ LEFT JOIN LATERAL (
     FROM payments p
     WHERE p.invoice_id = i.id AND p.deleted_at IS NULL
 ) p ON true
+LEFT JOIN LATERAL (
+    SELECT COALESCE(sum(c.amount), 0)::bigint AS credited
+    FROM credit_notes c
+    WHERE c.invoice_id = i.id AND c.reversed_at IS NULL
+) c ON true
 LEFT JOIN write_offs w ON w.invoice_id = i.id AND w.reversed_at IS NULL
 CROSS JOIN LATERAL (
-    SELECT p.paid AS paid_amount,
-           invoice_written_off(i.amount, p.paid, w.amount) AS written_off_amount
+    SELECT c.credited AS credited_amount,
+           p.paid AS paid_amount,
+           invoice_written_off(i.amount, c.credited, p.paid, w.amount) AS written_off_amount
 ) t;
 
--- The same for a range of invoices (see 004); its columns change, so it is
--- made again.
+-- The same for a range of invoices (see 004 and 006); its columns change,
+-- so it is made again.
 DROP FUNCTION invoice_truth_between(text, text);
-
 CREATE FUNCTION invoice_truth_between(first_id text, last_id text)
-RETURNS TABLE (id text, paid_amount bigint, written_off_amount bigint, balance bigint, state text,
-               written_off_at timestamptz, refunded_amount bigint, disputed_amount bigint)
+RETURNS TABLE (id text, credited_amount bigint, paid_amount bigint, written_off_amount bigint, balance bigint,
+               state text, written_off_at timestamptz, refunded_amount bigint, disputed_amount bigint)
 LANGUAGE sql STABLE PARALLEL SAFE
 BEGIN ATOMIC
     SELECT i.id,
+           t.credited_amount,
            t.paid_amount,
            t.written_off_amount,
-           i.amount - t.paid_amount - t.written_off_amount,
-           invoice_state(i.amount, i.sent_at, t.paid_amount, t.written_off_amount),
+           i.amount - t.credited_amount - t.paid_amount - t.written_off_amount,
+           invoice_state(i.amount, i.sent_at, t.credited_amount, t.paid_amount, t.written_off_amount),
            w.created_at,
            COALESCE(p.refunded, 0),
            COALESCE(p.disputed, 0)
@@ -238,18 +246,18 @@ BEGIN ATOMIC
         WHERE p.deleted_at IS NULL AND p.invoice_id BETWEEN first_id AND last_id
         GROUP BY p.invoice_id
     ) p ON p.invoice_id = i.id
+    LEFT JOIN (
+        SELECT c.invoice_id, sum(c.amount)::bigint AS credited
+        FROM credit_notes c
+        WHERE c.reversed_at IS NULL AND c.invoice_id BETWEEN first_id AND last_id
+        GROUP BY c.invoice_id
+    ) c ON c.invoice_id = i.id
     LEFT JOIN write_offs w ON w.invoice_id = i.id AND w.reversed_at IS NULL
                           AND w.invoice_id BETWEEN first_id AND last_id
     CROSS JOIN LATERAL (
-        SELECT COALESCE(p.paid, 0) AS paid_amount,
-               invoice_written_off(i.amount, COALESCE(p.paid, 0), w.amount) AS written_off_amount
+        SELECT COALESCE(c.credited, 0) AS credited_amount,
+               COALESCE(p.paid, 0) AS paid_amount,
+               invoice_written_off(i.amount, COALESCE(c.credited, 0), COALESCE(p.paid, 0), w.amount) AS written_off_amount
     ) t
     WHERE i.id BETWEEN first_id AND last_id;
 END;
-
--- The history kinds of refunds that fail, disputes and failed payments.
-ALTER TABLE invoice_history DROP CONSTRAINT invoice_history_kind_check;
-ALTER TABLE invoice_history ADD CONSTRAINT invoice_history_kind_check
-    CHECK (kind IN ('created', 'sent', 'payment_recorded', 'payment_deleted', 'payment_failed',
-                    'refund_recorded', 'refund_failed', 'dispute_opened', 'dispute_won', 'dispute_lost',
-                    'written_off', 'reopened', 'reconciled', 'deleted'));
