@@ -58,7 +58,7 @@ func newHarness(t testing.TB, change ...func(*admin.Config)) *harness {
 	h.client = worker.NewClient(h.redis, h.store, zap.NewNop())
 	t.Cleanup(func() { _ = h.client.Close() })
 	runner := reconcile.NewRunner(h.store, h.client, reconcile.RunnerConfig{RelayAfter: time.Minute})
-	h.handlers = worker.NewHandlers(h.store, h.client, runner, time.Minute, zap.NewNop())
+	h.handlers = worker.NewHandlers(h.store, h.client, runner, time.Minute, zap.NewNop()).WithLivemode(false)
 	cfg := admin.Config{Token: testToken, Store: h.store, Jobs: h.client, Operators: operators.NewStore(pool),
 		Log: zap.NewNop(), Now: h.clock}
 	for _, c := range change {

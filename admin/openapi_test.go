@@ -355,7 +355,7 @@ func TestOpenAPIDocument(t *testing.T) {
 
 	t.Run("amounts are int64 minor units, dates are dates, times are date-times", func(t *testing.T) {
 		money := []string{"amount", "credited_amount", "paid_amount", "written_off_amount", "balance", "refunded_amount",
-			"payments_online", "payments_manual", "refunds", "written_off", "outstanding"}
+			"payments_online", "payments_manual", "refunds", "disputes", "disputed_amount", "written_off", "outstanding"}
 		checked := 0
 		var walk func(v any, at string)
 		walk = func(v any, at string) {
@@ -531,7 +531,8 @@ func oaDecode(raw []byte) (any, error) {
 func TestOpenAPIValidatorRefusesDrift(t *testing.T) {
 	s := oaLoad(t)
 	good := `{"id":"inv_1","number":"F-1","client":"acme","currency":"usd","amount":1000,"credited_amount":0,"paid_amount":0,
-		"written_off_amount":0,"balance":1000,"state":"draft","overdue":false,"issue_date":null,"due_date":"2024-03-31",
+		"refunded_amount":0,"disputed_amount":0,"written_off_amount":0,"balance":1000,"state":"draft","overdue":false,
+		"issue_date":null,"due_date":"2024-03-31",
 		"sent_at":null,"paid_at":null,"written_off_at":null,"stripe_invoice_id":null,
 		"created_at":"2024-03-01T10:00:00Z","updated_at":"2024-03-01T10:00:00.123456Z"}`
 	invoice := map[string]any{"$ref": "#/components/schemas/Invoice"}
@@ -698,7 +699,7 @@ func newOAEnv(t *testing.T) *oaEnv {
 	client := worker.NewClient(redisOpt, store, zap.NewNop())
 	t.Cleanup(func() { _ = client.Close() })
 	runner := reconcile.NewRunner(store, client, reconcile.RunnerConfig{RelayAfter: time.Minute})
-	srv := worker.NewServer(redisOpt, 2, worker.NewHandlers(store, client, runner, time.Minute, zap.NewNop()), zap.NewNop())
+	srv := worker.NewServer(redisOpt, 2, worker.NewHandlers(store, client, runner, time.Minute, zap.NewNop()).WithLivemode(false), zap.NewNop())
 	if err := srv.Start(); err != nil {
 		t.Fatalf("start worker: %v", err)
 	}

@@ -173,14 +173,3 @@ func notifyDiscrepancies(ctx context.Context, tx pgx.Tx, opened []Discrepancy) e
 	}
 	return nil
 }
-
-// truncate cuts s to at most n bytes, on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && (s[n]&0xC0) == 0x80 {
-		n--
-	}
-	return s[:n]
-}

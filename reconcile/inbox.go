@@ -184,17 +184,19 @@ type EventResult struct {
 	Reason    string
 }
 
+// setEventStatusSQL records the result of processing an event.
+const setEventStatusSQL = `
+	UPDATE events SET status = $2, invoice_id = COALESCE(NULLIF($3, ''), invoice_id), error = $4,
+		attempts = attempts + 1, processed_at = now()
+	WHERE id = $1`
+
 // setEventStatus records the result of processing an event, inside the
 // transaction of the ledger change it made.
 func setEventStatus(ctx context.Context, tx pgx.Tx, eventID string, r EventResult) error {
 	if eventID == "" {
 		return nil
 	}
-	_, err := tx.Exec(ctx, `
-		UPDATE events SET status = $2, invoice_id = COALESCE(NULLIF($3, ''), invoice_id), error = $4,
-			attempts = attempts + 1, processed_at = now()
-		WHERE id = $1`, eventID, r.Status, r.InvoiceID, r.Reason)
-	if err != nil {
+	if _, err := tx.Exec(ctx, setEventStatusSQL, eventID, r.Status, r.InvoiceID, r.Reason); err != nil {
 		return fmt.Errorf("set status of event %s: %w", eventID, err)
 	}
 	return nil

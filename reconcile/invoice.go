@@ -32,6 +32,8 @@ type Invoice struct {
 	Amount           Amount `json:"amount"`
 	CreditedAmount   Amount `json:"credited_amount"`
 	PaidAmount       Amount `json:"paid_amount"`
+	RefundedAmount   Amount `json:"refunded_amount"`
+	DisputedAmount   Amount `json:"disputed_amount"`
 	WrittenOffAmount Amount `json:"written_off_amount"`
 	Balance          Amount `json:"balance"`
 	State            State  `json:"state"`
@@ -72,6 +74,7 @@ type Payment struct {
 	InvoiceID      string    `json:"invoice_id"`
 	Amount         Amount    `json:"amount"`
 	RefundedAmount Amount    `json:"refunded_amount"`
+	DisputedAmount Amount    `json:"disputed_amount"`
 	Currency       string    `json:"currency"`
 	PaidDate       Date      `json:"paid_date"`
 	Source         Source    `json:"source"`
@@ -90,7 +93,12 @@ const (
 	HistorySent            HistoryKind = "sent"
 	HistoryPaymentRecorded HistoryKind = "payment_recorded"
 	HistoryPaymentDeleted  HistoryKind = "payment_deleted"
+	HistoryPaymentFailed   HistoryKind = "payment_failed"
 	HistoryRefundRecorded  HistoryKind = "refund_recorded"
+	HistoryRefundFailed    HistoryKind = "refund_failed"
+	HistoryDisputeOpened   HistoryKind = "dispute_opened"
+	HistoryDisputeWon      HistoryKind = "dispute_won"
+	HistoryDisputeLost     HistoryKind = "dispute_lost"
 	HistoryCreditNoted     HistoryKind = "credit_noted"
 	HistoryCreditReversed  HistoryKind = "credit_note_reversed"
 	HistoryWrittenOff      HistoryKind = "written_off"

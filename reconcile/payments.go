@@ -92,16 +92,13 @@ func CheckPaidDate(d, today Date) error {
 	return nil
 }
 
-const paymentColumns = `id, invoice_id, amount, refunded_amount, currency, paid_date, source, method, provider_ref, notes, created_at`
-
-// paymentColumnsOfP is paymentColumns qualified by the alias p, worked out
-// once.
-var paymentColumnsOfP = prefixed("p.", paymentColumns)
+const paymentColumns = `id, invoice_id, amount, refunded_amount, disputed_amount, currency, paid_date, source, method,
+	provider_ref, notes, created_at`
 
 func scanPayment(row pgx.Row) (Payment, error) {
 	var p Payment
 	var paid time.Time
-	err := row.Scan(&p.ID, &p.InvoiceID, &p.Amount, &p.RefundedAmount, &p.Currency, &paid, &p.Source,
+	err := row.Scan(&p.ID, &p.InvoiceID, &p.Amount, &p.RefundedAmount, &p.DisputedAmount, &p.Currency, &paid, &p.Source,
 		&p.Method, &p.ProviderRef, &p.Notes, &p.CreatedAt)
 	p.PaidDate, p.CreatedAt = DateOf(paid), p.CreatedAt.UTC()
 	return p, err

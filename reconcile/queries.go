@@ -176,15 +176,18 @@ type CurrencySummary struct {
 	PaymentsOnline Amount `json:"payments_online"`
 	PaymentsManual Amount `json:"payments_manual"`
 	Refunds        Amount `json:"refunds"`
+	Disputes       Amount `json:"disputes"`
 	CreditNotes    Amount `json:"credit_notes"`
 	WrittenOff     Amount `json:"written_off"`
 	Outstanding    Amount `json:"outstanding"`
 }
 
 // Summary totals, per currency, the payments dated from..to (inclusive), the
-// refunds recorded then, the credit notes issued then and not reversed, the
-// write-offs dated then (only what is still written off: recovered debt
-// counts as paid), and the open balance of sent invoices today.
+// refunds recorded then (less the refunds that failed then), the money
+// disputes withdrew then (less what won disputes reinstated then), the
+// credit notes issued then and not reversed, the write-offs dated then
+// (only what is still written off: recovered debt counts as paid), and the
+// open balance of sent invoices today.
 func (s *Store) Summary(ctx context.Context, from, to Date) ([]CurrencySummary, error) {
 	if to.Before(from.Time) {
 		return nil, apperr.Errorf(apperr.KindInvalid, "invalid_range", "to is before from")
@@ -199,10 +202,15 @@ func (s *Store) Summary(ctx context.Context, from, to Date) ([]CurrencySummary, 
 			WHERE p.deleted_at IS NULL AND p.paid_date BETWEEN $1 AND $2
 			GROUP BY 1),
 		ref AS (
-			SELECT i.currency, sum(h.amount) AS refunds
+			SELECT i.currency,
+				COALESCE(sum(h.amount) FILTER (WHERE h.kind = 'refund_recorded'), 0)
+				- COALESCE(sum(h.amount) FILTER (WHERE h.kind = 'refund_failed'), 0) AS refunds,
+				COALESCE(sum(h.amount) FILTER (WHERE h.kind = 'dispute_opened'), 0)
+				- COALESCE(sum(h.amount) FILTER (WHERE h.kind = 'dispute_won'), 0) AS disputes
 			FROM invoice_history h JOIN live i ON i.id = h.invoice_id
 			JOIN payments p ON p.id = h.payment_id AND p.deleted_at IS NULL
-			WHERE h.kind = 'refund_recorded' AND h.at >= $1::date AND h.at < $2::date + 1
+			WHERE h.kind IN ('refund_recorded', 'refund_failed', 'dispute_opened', 'dispute_won')
+			  AND h.at >= $1::date AND h.at < $2::date + 1
 			GROUP BY 1),
 		cn AS (
 			SELECT i.currency, sum(c.amount) AS credit_notes
@@ -221,7 +229,7 @@ func (s *Store) Summary(ctx context.Context, from, to Date) ([]CurrencySummary, 
 		cur AS (SELECT currency FROM pay UNION SELECT currency FROM ref UNION SELECT currency FROM cn
 			UNION SELECT currency FROM wo UNION SELECT currency FROM outstanding)
 		SELECT cur.currency, COALESCE(pay.online, 0), COALESCE(pay.manual, 0), COALESCE(ref.refunds, 0),
-			COALESCE(cn.credit_notes, 0), COALESCE(wo.written_off, 0), COALESCE(outstanding.outstanding, 0)
+			COALESCE(ref.disputes, 0), COALESCE(cn.credit_notes, 0), COALESCE(wo.written_off, 0), COALESCE(outstanding.outstanding, 0)
 		FROM cur
 		LEFT JOIN pay USING (currency) LEFT JOIN ref USING (currency) LEFT JOIN cn USING (currency)
 		LEFT JOIN wo USING (currency) LEFT JOIN outstanding USING (currency)
@@ -231,7 +239,8 @@ func (s *Store) Summary(ctx context.Context, from, to Date) ([]CurrencySummary, 
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (CurrencySummary, error) {
 		var c CurrencySummary
-		err := r.Scan(&c.Currency, &c.PaymentsOnline, &c.PaymentsManual, &c.Refunds, &c.CreditNotes, &c.WrittenOff, &c.Outstanding)
+		err := r.Scan(&c.Currency, &c.PaymentsOnline, &c.PaymentsManual, &c.Refunds, &c.Disputes, &c.CreditNotes, &c.WrittenOff,
+			&c.Outstanding)
 		return c, err
 	})
 	if err != nil {

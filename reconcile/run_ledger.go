@@ -138,9 +138,11 @@ type checkedBatch struct {
 // driftPredicate compares an invoice b with its truth t: the totals, the
 // state, and the times recompute derives from them.
 const driftPredicate = `
-	(b.credited_amount, b.paid_amount, b.written_off_amount, b.balance, b.state, b.paid_at IS NOT NULL, b.written_off_at)
+	(b.credited_amount, b.paid_amount, b.refunded_amount, b.disputed_amount, b.written_off_amount, b.balance, b.state,
+	 b.paid_at IS NOT NULL, b.written_off_at)
 	IS DISTINCT FROM
-	(t.credited_amount, t.paid_amount, t.written_off_amount, t.balance, t.state, t.state = 'paid',
+	(t.credited_amount, t.paid_amount, t.refunded_amount, t.disputed_amount, t.written_off_amount, t.balance, t.state,
+	 t.state = 'paid',
 	 CASE WHEN t.state = 'written_off' THEN t.written_off_at END)`
 
 // A full walk goes by id over the primary key, a batch at a time. Each batch
@@ -188,7 +190,8 @@ const fullCheck = `
 // the batch's size, its last key and the drifted ids.
 const incrementalCheck = `
 	WITH batch AS MATERIALIZED (
-		SELECT id, updated_at, credited_amount, paid_amount, written_off_amount, balance, state, paid_at, written_off_at
+		SELECT id, updated_at, credited_amount, paid_amount, refunded_amount, disputed_amount, written_off_amount, balance,
+			state, paid_at, written_off_at
 		FROM invoices
 		WHERE deleted_at IS NULL AND updated_at > $3 AND updated_at <= $4
 		  AND (updated_at, id) > ($5, $1)
@@ -249,6 +252,8 @@ func (s *Store) checkBatch(ctx context.Context, since *time.Time, until time.Tim
 type invoiceTotals struct {
 	CreditedAmount   Amount     `json:"credited_amount"`
 	PaidAmount       Amount     `json:"paid_amount"`
+	RefundedAmount   Amount     `json:"refunded_amount"`
+	DisputedAmount   Amount     `json:"disputed_amount"`
 	WrittenOffAmount Amount     `json:"written_off_amount"`
 	Balance          Amount     `json:"balance"`
 	State            State      `json:"state"`
@@ -257,7 +262,8 @@ type invoiceTotals struct {
 }
 
 func totalsAt(inv Invoice) invoiceTotals {
-	return invoiceTotals{inv.CreditedAmount, inv.PaidAmount, inv.WrittenOffAmount, inv.Balance, inv.State, inv.PaidAt, inv.WrittenOffAt}
+	return invoiceTotals{inv.CreditedAmount, inv.PaidAmount, inv.RefundedAmount, inv.DisputedAmount, inv.WrittenOffAmount,
+		inv.Balance, inv.State, inv.PaidAt, inv.WrittenOffAt}
 }
 
 // repairDrift sets a drifted invoice's totals from its rows, as every ledger

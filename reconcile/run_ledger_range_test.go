@@ -98,6 +98,8 @@ func randomLedger(t *testing.T, db *pgxpool.Pool, r *rand.Rand, n int) []string 
 		UPDATE invoices i SET
 			credited_amount = t.credited_amount,
 			paid_amount = t.paid_amount,
+			refunded_amount = t.refunded_amount,
+			disputed_amount = t.disputed_amount,
 			written_off_amount = t.written_off_amount,
 			balance = t.balance,
 			state = t.state,

@@ -28,7 +28,8 @@ func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db} }
 func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
 
 const invoiceColumns = `id, number, client, currency, amount, credited_amount, paid_amount, written_off_amount, balance, state,
-	issue_date, due_date, sent_at, paid_at, written_off_at, stripe_invoice_id, created_at, updated_at`
+	issue_date, due_date, sent_at, paid_at, written_off_at, stripe_invoice_id, created_at, updated_at,
+	refunded_amount, disputed_amount`
 
 // scanInvoice reads the columns of invoiceColumns.
 func scanInvoice(row pgx.Row) (Invoice, error) {
@@ -36,7 +37,7 @@ func scanInvoice(row pgx.Row) (Invoice, error) {
 	var issue, due *time.Time
 	err := row.Scan(&inv.ID, &inv.Number, &inv.Client, &inv.Currency, &inv.Amount, &inv.CreditedAmount, &inv.PaidAmount,
 		&inv.WrittenOffAmount, &inv.Balance, &inv.State, &issue, &due, &inv.SentAt, &inv.PaidAt,
-		&inv.WrittenOffAt, &inv.StripeInvoiceID, &inv.CreatedAt, &inv.UpdatedAt)
+		&inv.WrittenOffAt, &inv.StripeInvoiceID, &inv.CreatedAt, &inv.UpdatedAt, &inv.RefundedAmount, &inv.DisputedAmount)
 	if err != nil {
 		return Invoice{}, err
 	}
@@ -112,6 +113,8 @@ var recomputeSQL = `
 	UPDATE invoices i SET
 		credited_amount = t.credited_amount,
 		paid_amount = t.paid_amount,
+		refunded_amount = t.refunded_amount,
+		disputed_amount = t.disputed_amount,
 		written_off_amount = t.written_off_amount,
 		balance = t.balance,
 		state = t.state,

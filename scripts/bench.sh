@@ -246,7 +246,8 @@ start_service() {
 	say "starting reconciler all on port $port..."
 	# RECONCILE_EVERY=24h: the scheduler's run at start is the only one (settle waits for it),
 	# so no scheduled run lands inside a measurement.
-	DATABASE_URL=$BENCH_URL_DB REDIS_URL=$REDIS_LEASE PORT=$port LOG_LEVEL=warn RECONCILE_EVERY=24h \
+	# STRIPE_LIVEMODE=false: the load generator's events are test-mode events.
+	DATABASE_URL=$BENCH_URL_DB REDIS_URL=$REDIS_LEASE PORT=$port LOG_LEVEL=warn RECONCILE_EVERY=24h STRIPE_LIVEMODE=false \
 		"$RECONCILER" all >"$WORK/service.log" 2>&1 &
 	SERVICE_PID=$!
 	for ((i = 0; i < 120; i++)); do

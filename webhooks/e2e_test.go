@@ -30,7 +30,7 @@ func startService(t *testing.T, redis asynq.RedisClientOpt) service {
 	store, _ := testenv.Store(t)
 	client := worker.NewClient(redis, store, zap.NewNop())
 	t.Cleanup(func() { _ = client.Close() })
-	srv := worker.NewServer(redis, 4, worker.NewHandlers(store, client, nil, time.Minute, zap.NewNop()), zap.NewNop())
+	srv := worker.NewServer(redis, 4, worker.NewHandlers(store, client, nil, time.Minute, zap.NewNop()).WithLivemode(false), zap.NewNop())
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestRedisDownDuringPost(t *testing.T) {
 	if _, err := client.Relay(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	srv := worker.NewServer(redis, 2, worker.NewHandlers(store, client, nil, time.Minute, zap.NewNop()), zap.NewNop())
+	srv := worker.NewServer(redis, 2, worker.NewHandlers(store, client, nil, time.Minute, zap.NewNop()).WithLivemode(false), zap.NewNop())
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}

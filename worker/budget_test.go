@@ -57,7 +57,7 @@ func TestHangingReceiversNeverHoldUpPayments(t *testing.T) {
 	httpClient := notify.NewHTTPClient(true, nil)
 	httpClient.Transport = countEnded{next: httpClient.Transport, ended: &ended}
 	deliverer := notify.NewDeliverer(notifications, httpClient, notify.DelivererConfig{}, log)
-	h := worker.NewHandlers(s, client, nil, time.Minute, log).WithDeliverer(deliverer)
+	h := worker.NewHandlers(s, client, nil, time.Minute, log).WithLivemode(false).WithDeliverer(deliverer)
 	srv := worker.NewServer(redis, 10, h, log) // NOTIFY_CONCURRENCY at its default
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)

@@ -55,7 +55,7 @@ func chargeRefunded(evt, pi string, amount, refunded int64) []byte {
 func newHandlers(t *testing.T, s *reconcile.Store) *worker.Handlers {
 	client := worker.NewClient(testenv.Redis(t), s, zap.NewNop())
 	t.Cleanup(func() { _ = client.Close() })
-	return worker.NewHandlers(s, client, nil, time.Minute, zap.NewNop())
+	return worker.NewHandlers(s, client, nil, time.Minute, zap.NewNop()).WithLivemode(false)
 }
 
 func storeEvents(t *testing.T, s *reconcile.Store, raws map[string][]byte) {

@@ -26,6 +26,7 @@ type Reconciler interface {
 
 // Handlers turn tasks into ledger changes.
 type Handlers struct {
+	livemode   bool
 	store      *reconcile.Store
 	deliverer  *notify.Deliverer
 	metrics    *Metrics
@@ -36,9 +37,18 @@ type Handlers struct {
 }
 
 // NewHandlers wires the handlers to the ledger. relayAfter is how long work
-// may wait before a relay sweep queues it again.
+// may wait before a relay sweep queues it again. They take live Stripe
+// events only, unless WithLivemode says otherwise.
 func NewHandlers(store *reconcile.Store, client *Client, reconciler Reconciler, relayAfter time.Duration, log *zap.Logger) *Handlers {
-	return &Handlers{store: store, client: client, reconciler: reconciler, relayAfter: relayAfter, log: log}
+	return &Handlers{livemode: true, store: store, client: client, reconciler: reconciler, relayAfter: relayAfter, log: log}
+}
+
+// WithLivemode sets which mode's Stripe events touch the ledger
+// (STRIPE_LIVEMODE; true unless set): an event of the other mode is stored
+// ignored, with the reason.
+func (h *Handlers) WithLivemode(live bool) *Handlers {
+	h.livemode = live
+	return h
 }
 
 // WithMetrics records the handlers' figures in m.
@@ -160,33 +170,20 @@ func (h *Handlers) processEvent(ctx context.Context, ev reconcile.Event) error {
 
 func (h *Handlers) applyEvent(ctx context.Context, ev reconcile.Event) (reconcile.EventResult, error) {
 	d, err := stripe.Decode(ev.Payload)
+	if errors.Is(err, stripe.ErrMalformed) && d.Livemode != h.livemode {
+		err = nil // of the other mode: ignored below, malformed or not
+	}
 	if err != nil {
 		return reconcile.EventResult{}, apperr.Errorf(apperr.KindInvalid, "malformed_event", "%v", err)
 	}
-	switch d.Kind {
-	case stripe.KindPayment:
-		invoiceID, stripeInvoiceID := d.Payment.InvoiceID, d.Payment.StripeInvoiceID
-		if ev.ResolvedInvoiceID != "" {
-			// An operator applied the event to this invoice by hand.
-			invoiceID, stripeInvoiceID = ev.ResolvedInvoiceID, ""
-		}
-		return h.store.RecordOnlinePayment(ctx, ev.ID, reconcile.OnlinePayment{
-			ProviderRef: d.Payment.ProviderRef, InvoiceID: invoiceID, StripeInvoiceID: stripeInvoiceID,
-			Amount: reconcile.Amount(d.Payment.Amount), Currency: d.Payment.Currency, PaidDate: reconcile.DateOf(d.Created),
-		})
-	case stripe.KindRefund:
-		return h.store.ApplyRefund(ctx, ev.ID, reconcile.Refund{
-			ProviderRef: d.Refund.ProviderRef, AmountRefunded: reconcile.Amount(d.Refund.AmountRefunded),
-			Currency: d.Refund.Currency, InvoiceID: d.Refund.InvoiceID,
-		})
-	default:
-		reason := d.IgnoreReason
-		if reason == "" {
-			reason = "event type not handled"
-		}
-		res := reconcile.EventResult{Status: reconcile.EventIgnored, Reason: reason}
+	if d.Livemode != h.livemode {
+		// Test-mode events never reach a live ledger, nor live ones a test
+		// ledger (STRIPE_LIVEMODE).
+		res := reconcile.EventResult{Status: reconcile.EventIgnored,
+			Reason: fmt.Sprintf("livemode %v event, and this ledger takes livemode %v events (STRIPE_LIVEMODE)", d.Livemode, h.livemode)}
 		return res, h.store.MarkEvent(ctx, ev.ID, res)
 	}
+	return applyStripe(ctx, h.store, ev.ID, ev.ResolvedInvoiceID, d)
 }
 
 // RunJob runs an operator's job. A refusal by the ledger ends the job failed

@@ -96,7 +96,7 @@ func newNotifiedService(t *testing.T) *notifiedService {
 func (ns *notifiedService) run(t *testing.T) (stop func()) {
 	t.Helper()
 	deliverer := notify.NewDeliverer(ns.notify, notify.NewHTTPClient(true, nil), notify.DelivererConfig{}, zap.NewNop())
-	h := worker.NewHandlers(ns.store, ns.client, nil, time.Minute, zap.NewNop()).WithDeliverer(deliverer)
+	h := worker.NewHandlers(ns.store, ns.client, nil, time.Minute, zap.NewNop()).WithLivemode(false).WithDeliverer(deliverer)
 	srv := worker.NewServer(ns.redis, 4, h, zap.NewNop())
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)

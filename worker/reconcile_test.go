@@ -52,7 +52,7 @@ func TestReconciliationFixesWhatWasMissed(t *testing.T) {
 	missed := piSucceeded("evt_missed", "pi_missed", "inv_c", 3000)
 	runner := reconcile.NewRunner(s, client, reconcile.RunnerConfig{RelayAfter: 0,
 		Stripe: worker.StripeEvents(stripe.NewEventLister("sk_test_reconcile", missedStripe(t, missed)))})
-	h := worker.NewHandlers(s, client, runner, 0, zap.NewNop())
+	h := worker.NewHandlers(s, client, runner, 0, zap.NewNop()).WithLivemode(false)
 	srv := worker.NewServer(redis, 4, h, zap.NewNop())
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)

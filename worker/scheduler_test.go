@@ -140,7 +140,7 @@ func flushRedis(t *testing.T, opt asynq.RedisClientOpt) {
 
 func runWorker(t *testing.T, s *reconcile.Store, client *worker.Client, redis asynq.RedisConnOpt) {
 	t.Helper()
-	h := worker.NewHandlers(s, client, nil, time.Minute, zap.NewNop())
+	h := worker.NewHandlers(s, client, nil, time.Minute, zap.NewNop()).WithLivemode(false)
 	srv := worker.NewServer(redis, 4, h, zap.NewNop())
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)

@@ -73,9 +73,9 @@ func invoicesShow(s *session, args []string) error {
 	if len(d.Payments) == 0 {
 		fmt.Fprintln(s.stdout, "  none")
 	} else {
-		t := newTable(s.stdout, "ID", "AMOUNT", "REFUNDED", "DATE", "SOURCE", "METHOD", "REF", "NOTES")
+		t := newTable(s.stdout, "ID", "AMOUNT", "REFUNDED", "DISPUTED", "DATE", "SOURCE", "METHOD", "REF", "NOTES")
 		for _, p := range d.Payments {
-			t.row(p.ID, FormatAmount(p.Amount, cur), FormatAmount(p.RefundedAmount, cur), p.PaidDate,
+			t.row(p.ID, FormatAmount(p.Amount, cur), FormatAmount(p.RefundedAmount, cur), FormatAmount(p.DisputedAmount, cur), p.PaidDate,
 				p.Source, str(p.Method), str(p.ProviderRef), p.Notes)
 		}
 		t.flush()
@@ -117,6 +117,10 @@ func (s *session) printInvoice(inv invoice) {
 	t.row("amount:", money(inv.Amount, inv.Currency))
 	t.row("credited:", money(inv.CreditedAmount, inv.Currency))
 	t.row("paid:", money(inv.PaidAmount, inv.Currency))
+	if inv.RefundedAmount != 0 || inv.DisputedAmount != 0 {
+		t.row("refunded:", money(inv.RefundedAmount, inv.Currency))
+		t.row("disputed:", money(inv.DisputedAmount, inv.Currency))
+	}
 	t.row("written off:", money(inv.WrittenOffAmount, inv.Currency))
 	t.row("balance:", money(inv.Balance, inv.Currency))
 	for _, opt := range []struct {

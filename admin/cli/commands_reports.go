@@ -101,11 +101,11 @@ func reportSummary(s *session, args []string) error {
 		fmt.Fprintln(s.stdout, "no money in this range")
 		return nil
 	}
-	t := newTable(s.stdout, "CURRENCY", "ONLINE", "MANUAL", "REFUNDS", "CREDIT-NOTES", "WRITTEN-OFF", "OUTSTANDING")
+	t := newTable(s.stdout, "CURRENCY", "ONLINE", "MANUAL", "REFUNDS", "DISPUTES", "CREDIT-NOTES", "WRITTEN-OFF", "OUTSTANDING")
 	for _, c := range sum.Currencies {
 		cur := c.Currency
 		t.row(cur, FormatAmount(c.PaymentsOnline, cur), FormatAmount(c.PaymentsManual, cur),
-			FormatAmount(c.Refunds, cur), FormatAmount(c.CreditNotes, cur), FormatAmount(c.WrittenOff, cur),
+			FormatAmount(c.Refunds, cur), FormatAmount(c.Disputes, cur), FormatAmount(c.CreditNotes, cur), FormatAmount(c.WrittenOff, cur),
 			FormatAmount(c.Outstanding, cur))
 	}
 	t.flush()

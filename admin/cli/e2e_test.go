@@ -38,7 +38,7 @@ func startAPI(t *testing.T) string {
 	notifications := notify.NewStore(pool)
 	runner := reconcile.NewRunner(store, client, reconcile.RunnerConfig{RelayAfter: time.Minute, Log: log.Sugar()})
 	deliverer := notify.NewDeliverer(notifications, notify.NewHTTPClient(true, nil), notify.DelivererConfig{}, log)
-	srv := worker.NewServer(redisOpt, 4, worker.NewHandlers(store, client, runner, time.Minute, log).WithDeliverer(deliverer), log)
+	srv := worker.NewServer(redisOpt, 4, worker.NewHandlers(store, client, runner, time.Minute, log).WithLivemode(false).WithDeliverer(deliverer), log)
 	if err := srv.Start(); err != nil {
 		t.Fatalf("start worker: %v", err)
 	}

@@ -14,6 +14,8 @@ type invoice struct {
 	Amount           int64   `json:"amount"`
 	CreditedAmount   int64   `json:"credited_amount"`
 	PaidAmount       int64   `json:"paid_amount"`
+	RefundedAmount   int64   `json:"refunded_amount"`
+	DisputedAmount   int64   `json:"disputed_amount"`
 	WrittenOffAmount int64   `json:"written_off_amount"`
 	Balance          int64   `json:"balance"`
 	State            string  `json:"state"`
@@ -53,6 +55,7 @@ type payment struct {
 	ID             string  `json:"id"`
 	Amount         int64   `json:"amount"`
 	RefundedAmount int64   `json:"refunded_amount"`
+	DisputedAmount int64   `json:"disputed_amount"`
 	PaidDate       string  `json:"paid_date"`
 	Source         string  `json:"source"`
 	Method         *string `json:"method"`
@@ -125,6 +128,7 @@ type summary struct {
 		PaymentsOnline int64  `json:"payments_online"`
 		PaymentsManual int64  `json:"payments_manual"`
 		Refunds        int64  `json:"refunds"`
+		Disputes       int64  `json:"disputes"`
 		CreditNotes    int64  `json:"credit_notes"`
 		WrittenOff     int64  `json:"written_off"`
 		Outstanding    int64  `json:"outstanding"`

@@ -51,7 +51,7 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	log := zap.NewNop()
 	client := worker.NewClient(redis, store, log)
 	t.Cleanup(func() { _ = client.Close() })
-	srv := worker.NewServer(redis, 4, worker.NewHandlers(store, client, nil, time.Minute, log), log)
+	srv := worker.NewServer(redis, 4, worker.NewHandlers(store, client, nil, time.Minute, log).WithLivemode(false), log)
 	if err := srv.Start(); err != nil {
 		t.Fatalf("start worker: %v", err)
 	}

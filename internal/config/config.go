@@ -42,6 +42,9 @@ type Config struct {
 	// StripeAPIKey is the Stripe secret or restricted key (STRIPE_API_KEY);
 	// empty means the Stripe pull step of reconciliation is skipped.
 	StripeAPIKey string
+	// StripeLivemode is which mode's Stripe events touch the ledger
+	// (STRIPE_LIVEMODE): an event whose livemode differs is stored ignored.
+	StripeLivemode bool
 	// StripeAPIBase overrides Stripe's API base URL (STRIPE_API_BASE);
 	// empty means Stripe's own.
 	StripeAPIBase string
@@ -161,6 +164,20 @@ func variables() []variable {
 				return nil
 			},
 			show: func(c Config) string { return setOrEmpty(c.StripeAPIKey != "") },
+		},
+		{
+			name: "STRIPE_LIVEMODE",
+			def:  "true",
+			help: "which mode's Stripe events touch the ledger (true: live, false: test); the other mode's are ignored",
+			parse: func(c *Config, v string) error {
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return fmt.Errorf("%q is not a boolean (true or false)", v)
+				}
+				c.StripeLivemode = b
+				return nil
+			},
+			show: func(c Config) string { return strconv.FormatBool(c.StripeLivemode) },
 		},
 		{
 			name:    "STRIPE_API_BASE",

@@ -11,7 +11,10 @@ type Type string
 const (
 	PaymentRecorded Type = "invoice.payment_recorded"
 	PaymentDeleted  Type = "invoice.payment_deleted"
+	PaymentFailed   Type = "invoice.payment_failed"
 	Refunded        Type = "invoice.refunded"
+	Disputed        Type = "invoice.disputed"
+	DisputeClosed   Type = "invoice.dispute_closed"
 	Credited        Type = "invoice.credited"
 	Paid            Type = "invoice.paid"
 	WrittenOff      Type = "invoice.written_off"
@@ -25,7 +28,8 @@ const (
 
 // Types lists every type, for validating a subscription.
 func Types() []Type {
-	return []Type{PaymentRecorded, PaymentDeleted, Refunded, Credited, Paid, WrittenOff, Reopened, Reconciled, Discrepancy}
+	return []Type{PaymentRecorded, PaymentDeleted, PaymentFailed, Refunded, Disputed, DisputeClosed, Credited, Paid,
+		WrittenOff, Reopened, Reconciled, Discrepancy}
 }
 
 // DeliveriesChannel is the PostgreSQL channel told, at commit, that new

@@ -25,13 +25,15 @@ type envelope struct {
 // data.object) returns an error wrapping ErrNotEvent. A handled type whose
 // object lacks what the ledger needs (no payment intent id, non-positive
 // amount, bad currency) returns an error wrapping ErrMalformed with a message
-// naming the field.
+// naming the field. Every handled object's ids of its money movement go to
+// Refs, so the ledger can link them.
 //
 // Unknown fields and any api_version are accepted, because Stripe adds fields
 // without notice and the account's api_version can change independently of
 // this code. With ErrMalformed the returned Event still carries the envelope
 // fields (ID, Type, Created, Livemode), so the caller can record which event
-// was rejected; Payment and Refund are then nil.
+// was rejected; Payment, Refund, Refunds, Dispute and Failure are then
+// empty.
 func Decode(payload []byte) (Event, error) {
 	ev, object, err := decodeEnvelope(payload)
 	if err != nil {
@@ -40,16 +42,29 @@ func Decode(payload []byte) (Event, error) {
 	switch ev.Type {
 	case typePaymentIntentSucceeded:
 		err = decodePaymentIntentSucceeded(object, &ev)
-	case typeCheckoutSessionCompleted:
+	case typeCheckoutSessionCompleted, typeCheckoutAsyncSucceeded:
 		err = decodeCheckoutSessionCompleted(object, &ev)
 	case typeInvoicePaid:
 		err = decodeInvoicePaid(object, &ev)
+	case typeInvoicePaymentPaid:
+		err = decodeInvoicePaymentPaid(object, &ev)
 	case typeChargeRefunded:
 		err = decodeChargeRefunded(object, &ev)
+	case typeChargeRefundUpdated, typeRefundCreated, typeRefundUpdated, typeRefundFailed:
+		err = decodeRefundEvent(object, &ev)
+	case typeDisputeCreated, typeDisputeUpdated, typeDisputeFundsWithdrawn, typeDisputeFundsReinstated, typeDisputeClosed:
+		err = decodeDisputeEvent(object, &ev)
+	case typePaymentIntentPaymentFailed:
+		err = decodePaymentIntentFailed(object, &ev)
+	case typeCheckoutAsyncPaymentFailed:
+		err = decodeCheckoutFailed(object, &ev)
+	case typeInvoicePaymentFailed:
+		err = decodeInvoiceFailed(object, &ev)
 	}
 	if err != nil {
 		// Never hand back a half-built payment or refund next to an error.
 		ev.Kind, ev.Payment, ev.Refund, ev.IgnoreReason = KindIgnored, nil, nil, ""
+		ev.Refs, ev.Refunds, ev.Dispute, ev.Failure = Refs{}, nil, nil, nil
 		return ev, fmt.Errorf("%w: %s %s: %v", ErrMalformed, ev.Type, ev.ID, err)
 	}
 	return ev, nil

@@ -60,11 +60,25 @@ func FuzzDecode(f *testing.F) {
 			}
 		case KindRefund:
 			r := ev.Refund
-			if r == nil || ev.Payment != nil {
-				t.Fatalf("refund event has Refund %v, Payment %v", r, ev.Payment)
+			if (r == nil && len(ev.Refunds) == 0) || ev.Payment != nil {
+				t.Fatalf("refund event has Refund %v, Refunds %v, Payment %v", r, ev.Refunds, ev.Payment)
 			}
-			if r.Amount <= 0 || r.AmountRefunded < 0 || r.AmountRefunded > r.Amount || r.ProviderRef == "" || !isCurrency(r.Currency) {
+			if r != nil && (r.Amount <= 0 || r.AmountRefunded < 0 || r.AmountRefunded > r.Amount || r.ProviderRef == "" || !isCurrency(r.Currency)) {
 				t.Fatalf("bad refund %+v", r)
+			}
+			for _, x := range ev.Refunds {
+				if x.ID == "" || x.Amount < 0 || (x.Charge == "" && x.PaymentIntent == "") || !isCurrency(x.Currency) {
+					t.Fatalf("bad refund %+v", x)
+				}
+			}
+		case KindDispute:
+			d := ev.Dispute
+			if d == nil || d.ID == "" || d.Amount < 0 || (d.Charge == "" && d.PaymentIntent == "") || !isCurrency(d.Currency) {
+				t.Fatalf("bad dispute %+v", d)
+			}
+		case KindPaymentFailed:
+			if ev.Failure == nil || len(ev.Refs.IDs()) == 0 {
+				t.Fatalf("failure %+v with refs %+v", ev.Failure, ev.Refs)
 			}
 		default:
 			t.Fatalf("unknown Kind %d", ev.Kind)

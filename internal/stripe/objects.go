@@ -13,14 +13,21 @@ import (
 type paymentIntentObject struct {
 	Object         string          `json:"object"`
 	ID             string          `json:"id"`
+	Amount         int64           `json:"amount"`
 	AmountReceived int64           `json:"amount_received"`
 	Currency       string          `json:"currency"`
-	Invoice        json.RawMessage `json:"invoice"`
+	Invoice        json.RawMessage `json:"invoice"` // API versions before 2025-03-31 only
+	LatestCharge   json.RawMessage `json:"latest_charge"`
 	Metadata       json.RawMessage `json:"metadata"`
+	LastError      *struct {
+		Message string `json:"message"`
+		Code    string `json:"code"`
+	} `json:"last_payment_error"`
 }
 
 type checkoutSessionObject struct {
 	Object            string          `json:"object"`
+	ID                string          `json:"id"`
 	PaymentStatus     string          `json:"payment_status"`
 	PaymentIntent     json.RawMessage `json:"payment_intent"`
 	Invoice           json.RawMessage `json:"invoice"`
@@ -33,19 +40,27 @@ type checkoutSessionObject struct {
 type invoiceObject struct {
 	Object        string          `json:"object"`
 	ID            string          `json:"id"`
-	PaymentIntent json.RawMessage `json:"payment_intent"`
+	PaymentIntent json.RawMessage `json:"payment_intent"` // API versions before 2025-03-31 only
+	Charge        json.RawMessage `json:"charge"`         // idem
 	AmountPaid    int64           `json:"amount_paid"`
+	AmountDue     int64           `json:"amount_due"`
 	Currency      string          `json:"currency"`
 	Metadata      json.RawMessage `json:"metadata"`
 }
 
 type chargeObject struct {
 	Object         string          `json:"object"`
+	ID             string          `json:"id"`
 	PaymentIntent  json.RawMessage `json:"payment_intent"`
+	Invoice        json.RawMessage `json:"invoice"` // API versions before 2025-03-31 only
 	Amount         int64           `json:"amount"`
 	AmountRefunded int64           `json:"amount_refunded"`
 	Currency       string          `json:"currency"`
 	Metadata       json.RawMessage `json:"metadata"`
+	// Refunds is absent unless expanded in API versions since 2022-11-15.
+	Refunds *struct {
+		Data []json.RawMessage `json:"data"`
+	} `json:"refunds"`
 }
 
 const metaInvoiceID = "invoice_id"
@@ -65,6 +80,11 @@ func decodePaymentIntentSucceeded(raw json.RawMessage, ev *Event) error {
 	if err != nil {
 		return err
 	}
+	charge, err := expandableID(o.LatestCharge, "data.object.latest_charge")
+	if err != nil {
+		return err
+	}
+	ev.Refs = Refs{PaymentIntent: o.ID, Charge: charge, Invoice: stripeInvoice}
 	return setPayment(ev, Payment{
 		ProviderRef:     o.ID,
 		InvoiceID:       metadataString(o.Metadata, metaInvoiceID),
@@ -113,6 +133,7 @@ func decodeCheckoutSessionCompleted(raw json.RawMessage, ev *Event) error {
 	if invoiceID == "" {
 		invoiceID = o.ClientReferenceID
 	}
+	ev.Refs = Refs{PaymentIntent: pi, CheckoutSession: o.ID, Invoice: stripeInvoice}
 	return setPayment(ev, Payment{
 		ProviderRef:     ref,
 		InvoiceID:       invoiceID,
@@ -143,11 +164,18 @@ func decodeInvoicePaid(raw json.RawMessage, ev *Event) error {
 	if err != nil {
 		return err
 	}
+	charge, err := expandableID(o.Charge, "data.object.charge")
+	if err != nil {
+		return err
+	}
 	ref := pi
 	if ref == "" {
-		// Paid out of band: no PaymentIntent, but the invoice id is stable.
+		// From API version 2025-03-31 an invoice names no PaymentIntent
+		// (invoice_payment.paid links them), and one paid out of band has
+		// none: the invoice id is stable either way.
 		ref = o.ID
 	}
+	ev.Refs = Refs{PaymentIntent: pi, Charge: charge, Invoice: o.ID}
 	return setPayment(ev, Payment{
 		ProviderRef:     ref,
 		InvoiceID:       metadataString(o.Metadata, metaInvoiceID),
@@ -184,7 +212,26 @@ func decodeChargeRefunded(raw json.RawMessage, ev *Event) error {
 	if err != nil {
 		return err
 	}
+	stripeInvoice, err := expandableID(o.Invoice, "data.object.invoice")
+	if err != nil {
+		return err
+	}
+	var refunds []RefundObject
+	if o.Refunds != nil {
+		for i, raw := range o.Refunds.Data {
+			r, err := decodeRefund(raw, fmt.Sprintf("data.object.refunds.data[%d]", i))
+			if err != nil {
+				return err
+			}
+			if r.Charge == "" && r.PaymentIntent == "" {
+				r.Charge = o.ID
+			}
+			refunds = append(refunds, r)
+		}
+	}
 	ev.Kind = KindRefund
+	ev.Refs = Refs{PaymentIntent: pi, Charge: o.ID, Invoice: stripeInvoice}
+	ev.Refunds = refunds
 	ev.Refund = &Refund{
 		ProviderRef:    pi,
 		AmountRefunded: o.AmountRefunded,

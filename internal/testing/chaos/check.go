@@ -35,9 +35,11 @@ type manualPayment struct {
 const driftQuery = `
 	SELECT b.id FROM invoices b JOIN invoice_truth t ON t.id = b.id
 	WHERE b.deleted_at IS NULL AND
-	(b.credited_amount, b.paid_amount, b.written_off_amount, b.balance, b.state, b.paid_at IS NOT NULL, b.written_off_at)
+	(b.credited_amount, b.paid_amount, b.refunded_amount, b.disputed_amount, b.written_off_amount, b.balance, b.state,
+	 b.paid_at IS NOT NULL, b.written_off_at)
 	IS DISTINCT FROM
-	(t.credited_amount, t.paid_amount, t.written_off_amount, t.balance, t.state, t.state = 'paid',
+	(t.credited_amount, t.paid_amount, t.refunded_amount, t.disputed_amount, t.written_off_amount, t.balance, t.state,
+	 t.state = 'paid',
 	 CASE WHEN t.state = 'written_off' THEN t.written_off_at END)
 	ORDER BY b.id`
 
@@ -225,7 +227,8 @@ func (d *driver) coverage(pi *paymentIntent, rep *Report) {
 }
 
 // checkHistory finds a payment recorded twice, or refunds booked in history
-// that do not add up to the payment's refunded amount.
+// (less refunds that failed) that do not add up to the payment's refunded
+// amount.
 func (d *driver) checkHistory(ctx context.Context, db *pgxpool.Pool, rep *Report) error {
 	rows, err := db.Query(ctx, `
 		SELECT payment_id, count(*) FROM invoice_history
@@ -246,10 +249,13 @@ func (d *driver) checkHistory(ctx context.Context, db *pgxpool.Pool, rep *Report
 	}
 	rows.Close()
 	rows, err = db.Query(ctx, `
-		SELECT p.id, p.provider_ref, p.refunded_amount, COALESCE(sum(h.amount), 0)::bigint
-		FROM payments p LEFT JOIN invoice_history h ON h.payment_id = p.id AND h.kind = 'refund_recorded'
-		WHERE p.source = 'stripe'
-		GROUP BY p.id HAVING p.refunded_amount <> COALESCE(sum(h.amount), 0)`)
+		SELECT p.id, p.provider_ref, p.refunded_amount, b.booked
+		FROM payments p
+		CROSS JOIN LATERAL (
+			SELECT (COALESCE(sum(h.amount) FILTER (WHERE h.kind = 'refund_recorded'), 0)
+				- COALESCE(sum(h.amount) FILTER (WHERE h.kind = 'refund_failed'), 0))::bigint AS booked
+			FROM invoice_history h WHERE h.payment_id = p.id) b
+		WHERE p.source = 'stripe' AND p.refunded_amount <> b.booked`)
 	if err != nil {
 		return fmt.Errorf("refund history: %w", err)
 	}

@@ -30,7 +30,8 @@ const (
 )
 
 var invoiceCopyColumns = []string{"id", "number", "client", "currency", "amount", "paid_amount", "written_off_amount",
-	"balance", "state", "issue_date", "due_date", "sent_at", "paid_at", "written_off_at", "created_at", "updated_at"}
+	"balance", "state", "issue_date", "due_date", "sent_at", "paid_at", "written_off_at", "created_at", "updated_at",
+	"refunded_amount"}
 
 func connectPool(ctx context.Context, size int32) (*pgxpool.Pool, error) {
 	dbURL, err := need("DATABASE_URL")
@@ -106,6 +107,7 @@ type scaleInvoice struct {
 	id                           string
 	client                       int
 	amount, paid, writtenOff     int64
+	refundedTotal                int64 // of the live payments, as invoice_truth sums it
 	state                        string
 	created, updated             time.Time
 	payments                     [3]int64
@@ -144,6 +146,7 @@ func makeScaleInvoice(i int) scaleInvoice {
 	if !inv.paymentsDeleted {
 		for k := range 3 {
 			inv.paid += inv.payments[k] - inv.refunded[k]
+			inv.refundedTotal += inv.refunded[k]
 		}
 	}
 	if inv.hasWriteOff {
@@ -174,7 +177,7 @@ func (inv *scaleInvoice) row() []any {
 	issue := inv.created.Truncate(24 * time.Hour)
 	return []any{inv.id, "S-" + inv.id[4:], fmt.Sprintf("client-%04d", inv.client), "usd",
 		inv.amount, inv.paid, inv.writtenOff, inv.amount - inv.paid - inv.writtenOff, inv.state,
-		issue, issue.AddDate(0, 0, 30), inv.created, paidAt, writtenOffAt, inv.created, inv.updated}
+		issue, issue.AddDate(0, 0, 30), inv.created, paidAt, writtenOffAt, inv.created, inv.updated, inv.refundedTotal}
 }
 
 var (
@@ -215,8 +218,8 @@ func cmdSeedScale(ctx context.Context, args []string) error {
 	}
 	defer pool.Close()
 	if !*keep {
-		if _, err := pool.Exec(ctx, `TRUNCATE invoices, payments, refunds, write_offs, invoice_history, events, jobs,
-			notifications, deliveries, runs`); err != nil {
+		if _, err := pool.Exec(ctx, `TRUNCATE invoices, payments, refunds, refund_totals, disputes, movement_refs, credit_notes, write_offs,
+			invoice_history, events, jobs, notifications, deliveries, runs`); err != nil {
 			return fmt.Errorf("empty the ledger: %w", err)
 		}
 	}
