@@ -91,7 +91,8 @@ type ReconcileArgs struct {
 const maxEventsPerTask = 256
 
 // eventsTaskID is the Asynq task id of the processing of events: the same
-// events queued again, while their task waits, are the same task.
+// events queued again, while their task waits, are the same task. A relay
+// names its tasks with relayTaskID, and skips events a task still covers.
 func eventsTaskID(eventIDs []string) string {
 	h := sha256.New()
 	for _, id := range eventIDs {
