@@ -15,8 +15,9 @@ import (
 // Scheduler queues the periodic work: a reconciliation run every
 // reconcileEvery and a relay sweep every relayAfter. Each is named by its
 // time slot, so any number of schedulers queue each slot once: a run is a
-// job whose idempotency key is its slot (the database's unique key is the
-// guarantee), a sweep a task whose id is its slot.
+// job whose internal key is its slot (the database's unique key is the
+// guarantee; operators' Idempotency-Keys live in another space), a sweep a
+// task whose id is its slot.
 type Scheduler struct {
 	client         *Client
 	reconcileEvery time.Duration
@@ -54,10 +55,11 @@ func (s *Scheduler) QueueSlots(ctx context.Context, now time.Time) error {
 	slot := now.Truncate(s.reconcileEvery)
 	full := slot.Sub(slot.Truncate(24*time.Hour)) < s.reconcileEvery
 	_, err := s.client.Submit(ctx, reconcile.NewJob{
-		Type:           reconcile.JobReconcile,
-		Payload:        ReconcileArgs{Full: full},
-		IdempotencyKey: "reconcile-slot:" + slot.Format(time.RFC3339),
-		RequestHash:    "scheduler",
+		Type:    reconcile.JobReconcile,
+		Payload: ReconcileArgs{Full: full},
+		// Not an Idempotency-Key: an operator could post that one first.
+		InternalKey: "reconcile-slot:" + slot.Format(time.RFC3339),
+		RequestHash: "scheduler",
 	})
 	if err != nil {
 		return fmt.Errorf("queue reconciliation of slot %s: %w", slot.Format(time.RFC3339), err)
