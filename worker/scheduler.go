@@ -13,11 +13,12 @@ import (
 )
 
 // Scheduler queues the periodic work: a reconciliation run every
-// reconcileEvery and a relay sweep every relayAfter. Each is named by its
-// time slot, so any number of schedulers queue each slot once: a run is a
-// job whose internal key is its slot (the database's unique key is the
-// guarantee; operators' Idempotency-Keys live in another space), a sweep a
-// task whose id is its slot.
+// reconcileEvery, a relay sweep every relayAfter, and the RETENTION prune
+// once a UTC day. Each is named by its time slot, so any number of
+// schedulers queue each slot once: a run is a job whose internal key is its
+// slot (the database's unique key is the guarantee; operators'
+// Idempotency-Keys live in another space), a sweep or a prune a task whose
+// id is its slot.
 type Scheduler struct {
 	client         *Client
 	reconcileEvery time.Duration
@@ -37,6 +38,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		now := s.now().UTC()
 		if err := s.QueueSlots(ctx, now); err != nil {
 			s.log.Warn("scheduling failed; trying again next tick", zap.Error(err))
+		}
+		if err := s.QueueRetention(ctx, now); err != nil {
+			s.log.Warn("scheduling the daily prune failed; trying again next tick", zap.Error(err))
 		}
 		wait := min(now.Truncate(s.reconcileEvery).Add(s.reconcileEvery).Sub(now),
 			now.Truncate(s.relayAfter).Add(s.relayAfter).Sub(now))

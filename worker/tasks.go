@@ -18,6 +18,7 @@ const (
 	TypeRunJob       = "job:run"
 	TypeRelay        = "relay:sweep"
 	TypeDeliver      = "notification:deliver"
+	TypeRetention    = "retention:prune"
 )
 
 // Queues and their weights: payments first, operators next, upkeep last.
