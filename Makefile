@@ -12,7 +12,7 @@ DEV_ADMIN_TOKEN    ?= dev-admin-token-change-me
 DEV_WEBHOOK_SECRET ?= whsec_dev_secret_change_me
 PORT               ?= 8080
 
-.PHONY: build test lint run migrate services stop-services tools clean
+.PHONY: build test fuzz lint run migrate services stop-services tools clean
 
 build:
 	$(GO) build -o $(BIN)/reconciler ./cmd/reconciler
@@ -37,12 +37,30 @@ lint: $(BIN)/staticcheck
 	$(GO) vet ./...
 	$(BIN)/staticcheck ./...
 
-# Every test, with the race detector, against real PostgreSQL and Redis.
-# Debian's chromium drives the console's browser test; where it cannot be
-# installed that one test skips, saying why.
+# Every test, with the race detector, against real PostgreSQL and Redis,
+# then every fuzz target briefly (make fuzz). Debian's chromium drives the
+# console's browser test; where it cannot be installed that one test skips,
+# saying why.
 test: services tools lint
 	@scripts/chromium.sh ensure || echo "chromium unavailable: the console's browser test will skip"
 	$(GO) test -race -timeout 15m ./...
+	@$(MAKE) --no-print-directory fuzz
+
+# Every fuzz target (each func Fuzz... of a _test.go file) for FUZZTIME on
+# top of its kept corpus (testdata/fuzz/<target>, which go test alone
+# replays). One target at a time: go test fuzzes one per run. A failing
+# input is written to that corpus, to be kept with its fix.
+FUZZTIME ?= 3s
+
+fuzz: services
+	@set -e; for file in $$(git grep -l '^func Fuzz' -- '*_test.go'); do \
+		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
+			echo "fuzz $$target in ./$$(dirname $$file) for $(FUZZTIME)"; \
+			out=$$($(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) ./$$(dirname $$file) 2>&1) \
+				|| { echo "$$out"; exit 1; }; \
+			echo "$$out" | tail -n 1; \
+		done; \
+	done
 
 migrate: services build
 	$(BIN)/reconciler migrate

@@ -71,7 +71,9 @@ type Job struct {
 
 // NewJob is a job to queue. IdempotencyKey, when set, makes it the only job
 // for that key; RequestHash tells a replay of the same request from another
-// request reusing the key.
+// request reusing the key. InternalKey does the same for the service's own
+// jobs (the scheduler's runs, keyed by time slot), in a space of its own
+// that an operator's Idempotency-Key never reaches: set one or the other.
 type NewJob struct {
 	Type JobType
 	// Actor is who asks for it: an operator's name, or ActorReconciler for
@@ -81,12 +83,20 @@ type NewJob struct {
 	Payload        any
 	IdempotencyKey string
 	RequestHash    string
+	InternalKey    string
 }
 
 // JobIDForKey is the job id an idempotency key always maps to, so replays
 // of a request meet the same job and the same Asynq task.
 func JobIDForKey(key string) string {
 	sum := sha256.Sum256([]byte(key))
+	return "job_" + hex.EncodeToString(sum[:12])
+}
+
+// internalJobID is the job id of an internal key. An operator's key is
+// printable ASCII, never a NUL, so no operator's key maps to the same id.
+func internalJobID(key string) string {
+	sum := sha256.Sum256([]byte("internal\x00" + key))
 	return "job_" + hex.EncodeToString(sum[:12])
 }
 
@@ -135,15 +145,26 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (job Job, created bool,
 		return Job{}, false, fmt.Errorf("encode job payload: %w", err)
 	}
 	id := ids.New("job")
-	var key *string
-	if n.IdempotencyKey != "" {
+	var key, internal *string
+	switch {
+	case n.InternalKey != "":
+		id, internal = internalJobID(n.InternalKey), &n.InternalKey
+	case n.IdempotencyKey != "":
 		id, key = JobIDForKey(n.IdempotencyKey), &n.IdempotencyKey
 	}
 	job, err = scanJob(s.db.QueryRow(ctx, `
-		INSERT INTO jobs (id, type, invoice_id, payload, idempotency_key, request_hash, actor)
-		VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7)
+		INSERT INTO jobs (id, type, invoice_id, payload, idempotency_key, request_hash, actor, internal_key)
+		VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8)
 		ON CONFLICT DO NOTHING
-		RETURNING `+jobColumns, id, n.Type, n.InvoiceID, payload, key, n.RequestHash, n.Actor))
+		RETURNING `+jobColumns, id, n.Type, n.InvoiceID, payload, key, n.RequestHash, n.Actor, internal))
+	if errors.Is(err, pgx.ErrNoRows) && internal != nil {
+		// Another scheduler queued this slot first.
+		job, err = scanJob(s.db.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE internal_key = $1`, *internal))
+		if err != nil {
+			return Job{}, false, fmt.Errorf("read job of internal key %s: %w", *internal, err)
+		}
+		return job, false, nil
+	}
 	if errors.Is(err, pgx.ErrNoRows) && key != nil {
 		// Another request with the same key won the race.
 		job, found, err := s.LookupJobByKey(ctx, n.IdempotencyKey, n.RequestHash)

@@ -19,17 +19,19 @@ import (
 // survives Redis losing its task.
 type Client struct {
 	asynq *asynq.Client
-	store *reconcile.Store
-	log   *zap.Logger
+	// inspector tells a relay which events a task in Redis still covers.
+	inspector *asynq.Inspector
+	store     *reconcile.Store
+	log       *zap.Logger
 }
 
 // NewClient makes a client on a Redis connection.
 func NewClient(redis asynq.RedisConnOpt, store *reconcile.Store, log *zap.Logger) *Client {
-	return &Client{asynq: asynq.NewClient(redis), store: store, log: log}
+	return &Client{asynq: asynq.NewClient(redis), inspector: asynq.NewInspector(redis), store: store, log: log}
 }
 
-// Close closes the Redis connection.
-func (c *Client) Close() error { return c.asynq.Close() }
+// Close closes the Redis connections.
+func (c *Client) Close() error { return errors.Join(c.asynq.Close(), c.inspector.Close()) }
 
 // enqueue adds a task; a task with the same id already queued is success.
 func (c *Client) enqueue(ctx context.Context, task *asynq.Task, opts ...asynq.Option) error {
@@ -44,15 +46,23 @@ func (c *Client) enqueue(ctx context.Context, task *asynq.Task, opts ...asynq.Op
 // maxEventsPerTask events.
 func (c *Client) EnqueueEvents(ctx context.Context, ids []string) error {
 	for chunk := range slices.Chunk(ids, maxEventsPerTask) {
-		payload, err := json.Marshal(EventPayload{EventIDs: chunk})
-		if err != nil {
-			return fmt.Errorf("encode event task: %w", err)
+		if err := c.enqueueEventTask(ctx, chunk, eventsTaskID(chunk)); err != nil {
+			return err
 		}
-		if err := c.enqueue(ctx, asynq.NewTask(TypeProcessEvent, payload),
-			asynq.TaskID(eventsTaskID(chunk)), asynq.Queue(QueueEvents),
-			asynq.MaxRetry(eventMaxRetry), asynq.Timeout(taskTimeout)); err != nil {
-			return fmt.Errorf("events %s..%s: %w", chunk[0], chunk[len(chunk)-1], err)
-		}
+	}
+	return nil
+}
+
+// enqueueEventTask queues one task processing the events of ids.
+func (c *Client) enqueueEventTask(ctx context.Context, ids []string, taskID string) error {
+	payload, err := json.Marshal(EventPayload{EventIDs: ids})
+	if err != nil {
+		return fmt.Errorf("encode event task: %w", err)
+	}
+	if err := c.enqueue(ctx, asynq.NewTask(TypeProcessEvent, payload),
+		asynq.TaskID(taskID), asynq.Queue(QueueEvents),
+		asynq.MaxRetry(eventMaxRetry), asynq.Timeout(taskTimeout)); err != nil {
+		return fmt.Errorf("events %s..%s: %w", ids[0], ids[len(ids)-1], err)
 	}
 	return nil
 }

@@ -34,6 +34,9 @@ type Handlers struct {
 	relayAfter time.Duration
 	reconciler Reconciler
 	log        *zap.Logger
+	// retention and notifications are the daily prune's (WithRetention).
+	retention     time.Duration
+	notifications *notify.Store
 }
 
 // NewHandlers wires the handlers to the ledger. relayAfter is how long work

@@ -20,6 +20,7 @@ type Metrics struct {
 	deliveries  *prometheus.CounterVec
 	runs        *prometheus.CounterVec
 	runFigures  *prometheus.CounterVec
+	pruned      *prometheus.CounterVec
 }
 
 // NewMetrics makes the worker's metrics and registers them on reg.
@@ -52,7 +53,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 				"stripe_compared, payments_pulled, discrepancies_opened, discrepancies_closed.",
 		}, []string{"figure"}),
 	}
-	reg.MustRegister(m.events, m.jobs, m.jobDuration, m.deliveries, m.runs, m.runFigures)
+	m.pruned = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "reconciler_retention_pruned_total",
+		Help: "Rows the daily RETENTION prune let go, by kind (event_payloads, jobs, deliveries, notifications).",
+	}, []string{"kind"})
+	reg.MustRegister(m.events, m.jobs, m.jobDuration, m.deliveries, m.runs, m.runFigures, m.pruned)
 	return m
 }
 

@@ -25,9 +25,10 @@ type RelayCounts struct {
 
 // Relay queues again every event still received, and every job still
 // unfinished, after olderThan: their task was lost with Redis, or the
-// process died between the commit and the enqueue. A task still in Redis
-// keeps its id, so relaying it is a no-op; a relay racing the original
-// changes nothing, because processing is idempotent.
+// process died between the commit and the enqueue. An event a task in
+// Redis still covers is skipped, and a job's task keeps its id, so relaying
+// work still queued is a no-op; a relay racing the original changes
+// nothing, because processing is idempotent.
 func (c *Client) Relay(ctx context.Context, olderThan time.Duration) (RelayCounts, error) {
 	var n RelayCounts
 	var err error
@@ -56,21 +57,29 @@ func (c *Client) Relay(ctx context.Context, olderThan time.Duration) (RelayCount
 	return n, nil
 }
 
-// RelayReceived queues again every event still received after olderThan,
-// page by page, and reports how many (reconcile.Relayer: every
-// reconciliation run does it too). However large the backlog, one sweep
-// takes all of it: an event is late by RELAY_AFTER at worst.
+// RelayReceived queues again every event still received after olderThan
+// that no task in Redis covers any more, page by page, and reports how many
+// (reconcile.Relayer: every reconciliation run does it too). However large
+// the backlog, one sweep takes all of it: an event is late by RELAY_AFTER
+// at worst. An event a task still covers (queued, running, waiting for its
+// retry) is left to that task, so a relay never multiplies tasks.
 func (c *Client) RelayReceived(ctx context.Context, olderThan time.Duration) (int, error) {
+	covered, err := c.queuedEvents(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", errRelayFailed, err)
+	}
+	now := time.Now()
 	n := 0
 	for after := ""; ; {
 		ids, err := c.store.StaleEvents(ctx, reconcile.EventReceived, olderThan, after, relayBatch)
 		if err != nil {
 			return n, err
 		}
-		if err := c.EnqueueEvents(ctx, ids); err != nil {
+		queued, err := c.relayEvents(ctx, ids, covered, now)
+		if err != nil {
 			return n, fmt.Errorf("%w: %w", errRelayFailed, err)
 		}
-		n += len(ids)
+		n += queued
 		if len(ids) < relayBatch {
 			return n, nil
 		}

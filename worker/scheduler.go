@@ -13,10 +13,12 @@ import (
 )
 
 // Scheduler queues the periodic work: a reconciliation run every
-// reconcileEvery and a relay sweep every relayAfter. Each is named by its
-// time slot, so any number of schedulers queue each slot once: a run is a
-// job whose idempotency key is its slot (the database's unique key is the
-// guarantee), a sweep a task whose id is its slot.
+// reconcileEvery, a relay sweep every relayAfter, and the RETENTION prune
+// once a UTC day. Each is named by its time slot, so any number of
+// schedulers queue each slot once: a run is a job whose internal key is its
+// slot (the database's unique key is the guarantee; operators'
+// Idempotency-Keys live in another space), a sweep or a prune a task whose
+// id is its slot.
 type Scheduler struct {
 	client         *Client
 	reconcileEvery time.Duration
@@ -37,6 +39,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		if err := s.QueueSlots(ctx, now); err != nil {
 			s.log.Warn("scheduling failed; trying again next tick", zap.Error(err))
 		}
+		if err := s.QueueRetention(ctx, now); err != nil {
+			s.log.Warn("scheduling the daily prune failed; trying again next tick", zap.Error(err))
+		}
 		wait := min(now.Truncate(s.reconcileEvery).Add(s.reconcileEvery).Sub(now),
 			now.Truncate(s.relayAfter).Add(s.relayAfter).Sub(now))
 		select {
@@ -54,11 +59,12 @@ func (s *Scheduler) QueueSlots(ctx context.Context, now time.Time) error {
 	slot := now.Truncate(s.reconcileEvery)
 	full := slot.Sub(slot.Truncate(24*time.Hour)) < s.reconcileEvery
 	_, err := s.client.Submit(ctx, reconcile.NewJob{
-		Type:           reconcile.JobReconcile,
-		Actor:          reconcile.ActorReconciler,
-		Payload:        ReconcileArgs{Full: full},
-		IdempotencyKey: "reconcile-slot:" + slot.Format(time.RFC3339),
-		RequestHash:    "scheduler",
+		Type:    reconcile.JobReconcile,
+		Actor:   reconcile.ActorReconciler,
+		Payload: ReconcileArgs{Full: full},
+		// Not an Idempotency-Key: an operator could post that one first.
+		InternalKey: "reconcile-slot:" + slot.Format(time.RFC3339),
+		RequestHash: "scheduler",
 	})
 	if err != nil {
 		return fmt.Errorf("queue reconciliation of slot %s: %w", slot.Format(time.RFC3339), err)

@@ -68,6 +68,7 @@ func NewServer(redis asynq.RedisConnOpt, concurrency int, h *Handlers, log *zap.
 	mux.HandleFunc(TypeProcessEvent, h.ProcessEvent)
 	mux.HandleFunc(TypeRunJob, h.RunJob)
 	mux.HandleFunc(TypeRelay, h.Relay)
+	mux.HandleFunc(TypeRetention, h.Prune)
 	mux.HandleFunc(TypeDeliver, h.Deliver)
 	return &Server{
 		// An idle worker looks for new tasks every taskCheckInterval

@@ -18,6 +18,7 @@ const (
 	TypeRunJob       = "job:run"
 	TypeRelay        = "relay:sweep"
 	TypeDeliver      = "notification:deliver"
+	TypeRetention    = "retention:prune"
 )
 
 // Queues and their weights: payments first, operators next, upkeep last.
@@ -105,7 +106,8 @@ type ReconcileArgs struct {
 const maxEventsPerTask = 256
 
 // eventsTaskID is the Asynq task id of the processing of events: the same
-// events queued again, while their task waits, are the same task.
+// events queued again, while their task waits, are the same task. A relay
+// names its tasks with relayTaskID, and skips events a task still covers.
 func eventsTaskID(eventIDs []string) string {
 	h := sha256.New()
 	for _, id := range eventIDs {

@@ -93,7 +93,8 @@ func runProcesses(ctx context.Context, cfg config.Config, log *zap.Logger, roles
 		loops.Go(func() { _ = deps.dispatch(loopsCtx) })
 	}
 	if roles&roleScheduler != 0 {
-		log.Info("scheduler running", zap.Duration("reconcile_every", cfg.ReconcileEvery), zap.Duration("relay_after", cfg.RelayAfter))
+		log.Info("scheduler running", zap.Duration("reconcile_every", cfg.ReconcileEvery), zap.Duration("relay_after", cfg.RelayAfter),
+			zap.Duration("retention", cfg.Retention))
 		loops.Go(func() { _ = deps.scheduler().Run(loopsCtx) })
 	}
 

@@ -60,6 +60,10 @@ type Config struct {
 	// NotifyConcurrency is the number of notification deliveries a worker
 	// process runs at once, on slots of their own (NOTIFY_CONCURRENCY).
 	NotifyConcurrency int
+	// Retention is how long raw event payloads, finished jobs and finished
+	// deliveries are kept (RETENTION); money rows and history are kept for
+	// ever.
+	Retention time.Duration
 	// NotifyAllowPrivate allows notification targets on private networks
 	// (NOTIFY_ALLOW_PRIVATE).
 	NotifyAllowPrivate bool
@@ -220,6 +224,13 @@ func variables() []variable {
 			help:  "notification deliveries in flight per worker, apart from ledger work (1..1000)",
 			parse: intVar(func(c *Config) *int { return &c.NotifyConcurrency }, 1, 1000),
 			show:  func(c Config) string { return strconv.Itoa(c.NotifyConcurrency) },
+		},
+		{
+			name:  "RETENTION",
+			def:   "90d",
+			help:  "how long raw event payloads, finished jobs and deliveries are kept (e.g. 90d or 72h, at least 1h)",
+			parse: retentionVar,
+			show:  func(c Config) string { return formatDays(c.Retention) },
 		},
 		{
 			name: "NOTIFY_ALLOW_PRIVATE",
