@@ -162,8 +162,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		h.stats.duplicate.Add(1)
 	}
-	if ce := reqlog.Logger(r.Context(), h.log).Check(zap.InfoLevel, "webhook event stored"); ce != nil {
-		ce.Write(zap.String("event_id", ev.ID), zap.String("type", ev.Type), zap.Bool("new", isNew))
+	// Checked before any field is built: at warn, a stored event costs no
+	// logging at all.
+	if ce := h.log.Check(zap.InfoLevel, "webhook event stored"); ce != nil {
+		ce.Write(reqlog.Field(r.Context()), zap.String("event_id", ev.ID), zap.String("type", ev.Type), zap.Bool("new", isNew))
 	}
 	writeReceived(w)
 }
