@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -72,15 +71,9 @@ func New(cfg Config, store *reconcile.Store, enq Enqueuer, log *zap.Logger) *Han
 		log = zap.NewNop()
 	}
 	h := &Handler{
-		verifier: verifier{tolerance: orDefault(cfg.Tolerance, DefaultTolerance)},
+		verifier: newVerifier(cfg.Secrets, orDefault(cfg.Tolerance, DefaultTolerance)),
 		maxBody:  orDefault(cfg.MaxBody, DefaultMaxBody),
 		log:      log,
-	}
-	for _, s := range cfg.Secrets {
-		// An empty secret would accept an HMAC anyone can compute.
-		if s = strings.TrimSpace(s); s != "" {
-			h.verifier.secrets = append(h.verifier.secrets, s)
-		}
 	}
 	h.relay = newRelay(enq, log, &h.stats)
 	h.batch = newBatcher(store, h.relay, log, &h.stats, orDefault(cfg.BatchWait, DefaultBatchWait), orDefault(cfg.BatchMax, DefaultBatchMax))
