@@ -79,9 +79,12 @@ func DecodeEnvelope(payload []byte) (Event, error) {
 }
 
 func decodeEnvelope(payload []byte) (Event, json.RawMessage, error) {
-	var env envelope
-	if err := decodeJSON(payload, &env, "body"); err != nil {
-		return Event{}, nil, fmt.Errorf("%w: %v", ErrNotEvent, err)
+	env, ok := quickEnvelope(payload)
+	if !ok {
+		env = envelope{}
+		if err := decodeJSON(payload, &env, "body"); err != nil {
+			return Event{}, nil, fmt.Errorf("%w: %v", ErrNotEvent, err)
+		}
 	}
 	switch {
 	case !strings.HasPrefix(env.ID, "evt_"):
