@@ -81,10 +81,13 @@ func DecodeEnvelope(payload []byte) (Event, error) {
 func decodeEnvelope(payload []byte) (Event, json.RawMessage, error) {
 	env, ok := quickEnvelope(payload)
 	if !ok {
-		env = envelope{}
-		if err := decodeJSON(payload, &env, "body"); err != nil {
+		// A variable of its own: encoding/json moves it to the heap, and
+		// the quick path's need not go there too.
+		var slow envelope
+		if err := decodeJSON(payload, &slow, "body"); err != nil {
 			return Event{}, nil, fmt.Errorf("%w: %v", ErrNotEvent, err)
 		}
+		env = slow
 	}
 	switch {
 	case !strings.HasPrefix(env.ID, "evt_"):

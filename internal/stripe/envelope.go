@@ -127,8 +127,26 @@ func plainString(val []byte, s *string) bool {
 	if bytes.IndexByte(raw, '\\') >= 0 || !utf8.Valid(raw) {
 		return false
 	}
-	*s = string(raw)
+	*s = intern(raw)
 	return true
+}
+
+// intern returns the values every event repeats (its object, the types
+// the ledger handles) as constants, and copies any other.
+func intern(raw []byte) string {
+	switch string(raw) { // compiled without a copy
+	case "event":
+		return "event"
+	case typePaymentIntentSucceeded:
+		return typePaymentIntentSucceeded
+	case typeCheckoutSessionCompleted:
+		return typeCheckoutSessionCompleted
+	case typeInvoicePaid:
+		return typeInvoicePaid
+	case typeChargeRefunded:
+		return typeChargeRefunded
+	}
+	return string(raw)
 }
 
 // eachMember calls fn with the raw key (without its quotes) and the raw
