@@ -1,8 +1,9 @@
 # make bench: the figures of DESIGN.md "Performance" (scripts/bench.sh), one
 # "name value unit" line each on stdout and nothing else there: the services
 # and build steps it needs first report on stderr. BENCH_SECONDS,
-# BENCH_INVOICES, BENCH_JOBS, BENCH_KEEP_DB and BENCH_PROFILE tune it; see the
-# script's header.
+# BENCH_E2E_SECONDS, BENCH_INVOICES, BENCH_JOBS, BENCH_DB, BENCH_KEEP_DB and
+# BENCH_PROFILE tune it; see the script's header (which also names each
+# phase's figures, and where the provider comparison goes).
 
 .PHONY: bench
 

@@ -7,15 +7,21 @@
 # 2. measures the ceiling: pgbench inserting the webhook's rows, one per transaction;
 # 3. starts `reconciler all` on a free port, against that database and a leased Redis
 #    database (RECONCILE_EVERY=24h: only its run at start, waited for, reconciles), and
-#    drives it with bin/loadgen: webhook ingest (with the worker's queue paused, so the figure
-#    is the web tier's), the worker draining that backlog, end to end at half the ingest rate (and, as an
-#    extra, at half the rate the worker drained the ingest at), manual payments through the
-#    worker; then stops it. Events whose enqueue the service dropped are counted
-#    (*_enqueue_dropped) and queued by loadgen drain, as the relay sweep would, only later;
-#    end-to-end percentiles count an event never paid with its wait so far (lower bounds);
+#    drives it with bin/loadgen:
+#    - webhook ingest with the worker's queue paused (ingest_*): the web tier's own figure;
+#    - the worker draining that backlog (worker_*): events/s, and the CPU per applied event
+#      of the service and of PostgreSQL, read from /proc over the drain;
+#    - webhook ingest again with the worker draining beside it, as `reconciler all` runs in
+#      production (ingest_all_*): the figure the target is set on, as a ratio to pgbench;
+#    - end to end at half the paused ingest rate (and, as an extra, at half the rate the
+#      worker drained the ingest at), manual payments through the worker; then stops it.
+#    Events whose enqueue the service dropped are counted (*_enqueue_dropped) and queued by
+#    loadgen drain, as the relay sweep would, only later; end-to-end percentiles count an
+#    event never paid with its wait so far (lower bounds);
 # 4. seeds BENCH_INVOICES invoices with three payments each (COPY) and times a full and an
 #    incremental reconciliation, each in a process of its own, against one SQL statement;
-# 5. runs the Go micro-benchmarks of the webhook's pure functions;
+# 5. runs the Go micro-benchmarks of the webhook's pure functions, and of its whole request
+#    path in process (middleware, metrics, signature, envelope; no PostgreSQL, no sockets);
 # 6. compares BENCH_PROVIDER_PAYMENTS Stripe payments with the ledger (a full run's
 #    stripe_compare step), the fake Stripe and the run each in a process of its own.
 #
@@ -289,7 +295,8 @@ service_phases() {
 	local rate dropped
 	start_service
 	"$LOADGEN" settle || die "the service's first reconciliation run did not finish"
-	"$LOADGEN" seed-pools -ingest 50000 -e2e 120000 -jobs "$BENCH_JOBS" || die "seeding the invoice pools failed"
+	"$LOADGEN" seed-pools -ingest 50000 -ingest-all 100000 -e2e 120000 -jobs "$BENCH_JOBS" ||
+		die "seeding the invoice pools failed"
 	profile $((BENCH_SECONDS + 1)) ingest
 	# The worker's queue is paused while the webhooks are posted: the figure is the web tier's
 	# own, as when web and worker run on machines of their own (Procfile), not what is left
@@ -299,8 +306,21 @@ service_phases() {
 	emit ingest_ratio "$(ratio "$(figure ingest_events_per_sec)" "$(figure ingest_pgbench_ceiling)")" ratio
 	dropped=$(dropped_events)
 	emit ingest_enqueue_dropped "$dropped" events
-	# The worker catches up with the ingest before the end-to-end phase starts from idle.
-	figures "$LOADGEN" drain -emit worker_events_per_sec -timeout 8m -service-pid "$SERVICE_PID"
+	# The worker catches up with the ingest, alone: its rate and CPU per applied event (the
+	# service's and PostgreSQL's) are this drain's.
+	figures "$LOADGEN" drain -emit worker_events_per_sec -cpu-figures worker -timeout 8m -service-pid "$SERVICE_PID"
+	# The same ingest as `reconciler all` serves it: the worker drains beside the web tier on
+	# the same cores (from an empty queue, on invoices of its own pool), as users run it.
+	dropped=$(dropped_events)
+	profile $((BENCH_SECONDS + 1)) ingest_all
+	figures "$LOADGEN" ingest -name ingest_all -pool ingest-all -seconds "$BENCH_SECONDS" -invoices 100000 \
+		-service-pid "$SERVICE_PID"
+	profile_report ingest_all
+	emit ingest_all_ratio "$(ratio "$(figure ingest_all_events_per_sec)" "$(figure ingest_pgbench_ceiling)")" ratio
+	emit ingest_all_enqueue_dropped "$(($(dropped_events) - dropped))" events
+	# The end-to-end phase starts from idle.
+	figures "$LOADGEN" drain -timeout 8m
+	dropped=$(dropped_events)
 	rate=$(awk -v r="$(figure ingest_events_per_sec)" 'BEGIN { printf "%.0f", r / 2 }')
 	profile "$BENCH_E2E_SECONDS" e2e
 	figures "$LOADGEN" e2e -rate "$rate" -seconds "$BENCH_E2E_SECONDS" -invoices 100000 -service-pid "$SERVICE_PID"
@@ -357,20 +377,27 @@ provider_compare_phase() {
 # Go micro-benchmarks of the hot pure functions
 
 micro_benchmarks() {
-	local out decode envelope verify
-	say "go test -bench 'BenchmarkDecode|BenchmarkVerify' ./internal/stripe ./webhooks..."
-	out=$("$GO" test -run='^$' -bench 'BenchmarkDecode|BenchmarkVerify' -benchtime=2000x -benchmem \
+	local out decode envelope verify path path_allocs
+	say "go test -bench 'BenchmarkDecode|BenchmarkVerify|BenchmarkRequestPath' ./internal/stripe ./webhooks..."
+	out=$("$GO" test -run='^$' -bench 'BenchmarkDecode|BenchmarkVerify|BenchmarkRequestPath' -benchtime=2000x -benchmem \
 		./internal/stripe ./webhooks 2>&1) || die "go test -bench failed: $(tail -n 5 <<<"$out")"
 	grep '^Benchmark' <<<"$out" | sed 's/^/bench: /' >&2
-	decode=$(awk '$1 ~ /^BenchmarkDecode(-[0-9]+)?$/ { for (i = 2; i < NF; i++) if ($(i + 1) == "ns/op") print $i }' <<<"$out")
-	envelope=$(awk '$1 ~ /^BenchmarkDecodeEnvelope(-[0-9]+)?$/ { for (i = 2; i < NF; i++) if ($(i + 1) == "ns/op") print $i }' <<<"$out")
-	verify=$(awk '$1 ~ /^BenchmarkVerify\/signed_with_the_first_secret/ { for (i = 2; i < NF; i++) if ($(i + 1) == "ns/op") print $i }' <<<"$out")
+	# bench_value NAME-REGEX UNIT: the value before UNIT on the benchmark's line.
+	bench_value() { awk -v n="$1" -v u="$2" '$1 ~ n { for (i = 2; i < NF; i++) if ($(i + 1) == u) print $i }' <<<"$out"; }
+	decode=$(bench_value '^BenchmarkDecode(-[0-9]+)?$' ns/op)
+	envelope=$(bench_value '^BenchmarkDecodeEnvelope(-[0-9]+)?$' ns/op)
+	verify=$(bench_value '^BenchmarkVerify/signed_with_the_first_secret' ns/op)
+	path=$(bench_value '^BenchmarkRequestPath/log_level_warn' ns/op)
+	path_allocs=$(bench_value '^BenchmarkRequestPath/log_level_warn' allocs/op)
 	[[ -n $decode ]] || die "no BenchmarkDecode result"
 	[[ -n $envelope ]] || die "no BenchmarkDecodeEnvelope result"
 	[[ -n $verify ]] || die "no BenchmarkVerify result"
+	[[ -n $path && -n $path_allocs ]] || die "no BenchmarkRequestPath result"
 	emit decode_ns_per_op "$decode" ns/op
 	emit decode_envelope_ns_per_op "$envelope" ns/op
 	emit verify_ns_per_op "$verify" ns/op
+	emit request_path_ns_per_op "$path" ns/op
+	emit request_path_allocs_per_op "$path_allocs" allocs/op
 }
 
 # ---------------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -90,15 +89,9 @@ func New(cfg Config, store *reconcile.Store, enq Enqueuer, log *zap.Logger) *Han
 		log = zap.NewNop()
 	}
 	h := &Handler{
-		verifier: verifier{tolerance: orDefault(cfg.Tolerance, DefaultTolerance)},
+		verifier: newVerifier(cfg.Secrets, orDefault(cfg.Tolerance, DefaultTolerance)),
 		maxBody:  orDefault(cfg.MaxBody, DefaultMaxBody),
 		log:      log,
-	}
-	for _, s := range cfg.Secrets {
-		// An empty secret would accept an HMAC anyone can compute.
-		if s = strings.TrimSpace(s); s != "" {
-			h.verifier.secrets = append(h.verifier.secrets, s)
-		}
 	}
 	h.relay = newRelay(enq, log, &h.stats)
 	h.batch = newBatcher(store, h.relay, log, &h.stats, batchLimits{
@@ -208,8 +201,10 @@ func (h *Handler) receive(w http.ResponseWriter, r *http.Request, payload []byte
 	} else {
 		h.stats.duplicate.Add(1)
 	}
-	if ce := reqlog.Logger(r.Context(), h.log).Check(zap.InfoLevel, "webhook event stored"); ce != nil {
-		ce.Write(zap.String("event_id", ev.ID), zap.String("type", ev.Type), zap.Bool("new", isNew))
+	// Checked before any field is built: at warn, a stored event costs no
+	// logging at all.
+	if ce := h.log.Check(zap.InfoLevel, "webhook event stored"); ce != nil {
+		ce.Write(reqlog.Field(r.Context()), zap.String("event_id", ev.ID), zap.String("type", ev.Type), zap.Bool("new", isNew))
 	}
 	writeReceived(w)
 	return true

@@ -16,8 +16,22 @@ type envelope struct {
 	Created  int64  `json:"created"`
 	Livemode bool   `json:"livemode"`
 	Data     struct {
-		Object json.RawMessage `json:"object"`
+		Object payloadSlice `json:"object"`
 	} `json:"data"`
+}
+
+// payloadSlice is a JSON value left undecoded, as json.RawMessage, but
+// kept as a slice of the body being decoded instead of a copy: data.object
+// is most of an event, and the envelope only looks at its first byte.
+// encoding/json hands UnmarshalJSON a slice of its input; it is kept only
+// while the body itself is (decodeEnvelope's callers decode the object
+// before they return).
+type payloadSlice []byte
+
+// UnmarshalJSON keeps b itself.
+func (p *payloadSlice) UnmarshalJSON(b []byte) error {
+	*p = b
+	return nil
 }
 
 // Decode parses a Stripe event body. A body that is not a Stripe event object
@@ -80,9 +94,15 @@ func DecodeEnvelope(payload []byte) (Event, error) {
 }
 
 func decodeEnvelope(payload []byte) (Event, json.RawMessage, error) {
-	var env envelope
-	if err := decodeJSON(payload, &env, "body"); err != nil {
-		return Event{}, nil, fmt.Errorf("%w: %v", ErrNotEvent, err)
+	env, ok := quickEnvelope(payload)
+	if !ok {
+		// A variable of its own: encoding/json moves it to the heap, and
+		// the quick path's need not go there too.
+		var slow envelope
+		if err := decodeJSON(payload, &slow, "body"); err != nil {
+			return Event{}, nil, fmt.Errorf("%w: %v", ErrNotEvent, err)
+		}
+		env = slow
 	}
 	switch {
 	case !strings.HasPrefix(env.ID, "evt_"):
@@ -96,5 +116,5 @@ func decodeEnvelope(payload []byte) (Event, json.RawMessage, error) {
 		return Event{}, nil, fmt.Errorf("%w: data.object is missing or not an object", ErrNotEvent)
 	}
 	return Event{ID: env.ID, Type: env.Type, Created: time.Unix(env.Created, 0).UTC(), Livemode: env.Livemode, Kind: KindIgnored},
-		env.Data.Object, nil
+		json.RawMessage(env.Data.Object), nil
 }

@@ -18,7 +18,8 @@ import (
 // cmdDrain waits until no stored event is still received: the worker has
 // caught up with everything posted so far. With -emit it reports the rate at
 // which the worker processed the backlog, a figure the later phases are
-// bounded by.
+// bounded by; with -cpu-figures, the CPU the service and PostgreSQL spent
+// per event processed (cpuFigures).
 //
 // Events whose enqueue the service dropped (its queue to Redis was full)
 // stay received with no task: the service's relay sweep queues them, 1000
@@ -29,7 +30,8 @@ func cmdDrain(ctx context.Context, args []string) error {
 	fs := flags("drain")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
 	name := fs.String("emit", "", "figure name for the rate the backlog was processed at (none when empty)")
-	servicePID := fs.Int("service-pid", 0, "the service's pid, for the CPU note")
+	servicePID := fs.Int("service-pid", 0, "the service's pid, for the CPU note and figures")
+	cpuPrefix := fs.String("cpu-figures", "", "figure name prefix for CPU per event processed (none when empty; needs -service-pid)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -48,7 +50,7 @@ func cmdDrain(ctx context.Context, args []string) error {
 		return nil
 	}
 	progress("drain: %d events wait for the worker...", first)
-	cpu0, db0 := readCPU(*servicePID), readDBCounters(ctx, db)
+	cpu0, db0 := readPhaseCPU(ctx, db, *servicePID), readDBCounters(ctx, db)
 	waits := startWaitSampler(ctx, db, 20*time.Millisecond)
 	queue, err := newEventQueue()
 	if err != nil {
@@ -112,7 +114,7 @@ func cmdDrain(ctx context.Context, args []string) error {
 		}
 	}
 	took := time.Since(start)
-	cpu1, db1 := readCPU(*servicePID), readDBCounters(ctx, db)
+	cpu1, db1 := readPhaseCPU(ctx, db, *servicePID), readDBCounters(ctx, db)
 	waitReport := waits.report(14)
 	rate := float64(busyDone) / max(busy.Seconds(), 1e-3)
 	statuses, _ := eventStatuses(ctx, db)
@@ -122,6 +124,9 @@ func cmdDrain(ctx context.Context, args []string) error {
 	progress("drain: %s", waitReport)
 	if *name != "" {
 		emit(*name, rate, "events/s")
+	}
+	if *servicePID > 0 {
+		cpuFigures(*cpuPrefix, cpu0, cpu1, float64(first))
 	}
 	return nil
 }

@@ -153,7 +153,7 @@ func cmdE2E(ctx context.Context, args []string) error {
 	sent := make(chan struct{})
 	go func() { senderWG.Wait(); close(sent) }()
 
-	cpu0, db0 := readCPU(*servicePID), readDBCounters(ctx, db)
+	cpu0, db0 := readPhaseCPU(ctx, db, *servicePID), readDBCounters(ctx, db)
 	waits := startWaitSampler(ctx, db, 10*time.Millisecond)
 	if err := pollPaid(ctx, db, watch, *poll, sent); err != nil {
 		return err
@@ -193,7 +193,7 @@ func cmdE2E(ctx context.Context, args []string) error {
 			deadline = time.Now()
 		}
 	}
-	cpu1, db1 := readCPU(*servicePID), readDBCounters(ctx, db)
+	cpu1, db1 := readPhaseCPU(ctx, db, *servicePID), readDBCounters(ctx, db)
 	waitReport := waits.report(12)
 	paidCount := len(watch.lat)
 	if paidCount == 0 {

@@ -55,10 +55,16 @@ func cmdIngest(ctx context.Context, args []string) error {
 	senders := fs.Int("senders", 64, "concurrent senders, one keep-alive connection each")
 	invoices := fs.Int("invoices", 150000, "size of the ingest invoice pool (seed-pools -ingest)")
 	servicePID := fs.Int("service-pid", 0, "the service's pid, for the CPU note")
+	name := fs.String("name", "ingest", "figure name prefix")
+	poolName := fs.String("pool", "ingest", "the invoices the events pay: ingest, or ingest-all (seed-pools -ingest-all)")
 	pause := fs.Bool("pause-worker", false, "pause the service's events queue while posting: the figure is then the web tier's "+
 		"alone, as when web and worker run on machines of their own; the worker drains the backlog after")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	prefix, known := map[string]string{"ingest": ingestPrefix, "ingest-all": ingestAllPrefix}[*poolName]
+	if !known {
+		return fmt.Errorf("-pool %q is not ingest or ingest-all", *poolName)
 	}
 	if *pause {
 		q, err := newEventQueue()
@@ -88,7 +94,7 @@ func cmdIngest(ctx context.Context, args []string) error {
 	client := newHTTPClient(*senders)
 	url := t.base + "/webhooks/stripe"
 
-	progress("ingest: %d senders for %ds (after %v warm-up)...", *senders, *seconds, *warmup)
+	progress("%s: %d senders for %ds (after %v warm-up)...", *name, *senders, *seconds, *warmup)
 	from := time.Now().Add(*warmup)
 	end := from.Add(time.Duration(*seconds) * time.Second)
 	var seq atomic.Int64
@@ -99,7 +105,7 @@ func cmdIngest(ctx context.Context, args []string) error {
 			r := &results[s]
 			for ctx.Err() == nil && time.Now().Before(end) {
 				n := int(seq.Add(1))
-				ev := newEvent(poolID(ingestPrefix, (n-1)%*invoices+1), poolAmount)
+				ev := newEvent(poolID(prefix, (n-1)%*invoices+1), poolAmount)
 				now := time.Now()
 				body := ev.body(now)
 				header := t.signer.header(body, now)
@@ -124,10 +130,10 @@ func cmdIngest(ctx context.Context, args []string) error {
 		})
 	}
 	sleepUntil(ctx, from)
-	cpu0, db0 := readCPU(*servicePID), readDBCounters(ctx, db)
+	cpu0, db0 := readPhaseCPU(ctx, db, *servicePID), readDBCounters(ctx, db)
 	waits := startWaitSampler(ctx, db, 10*time.Millisecond)
 	sleepUntil(ctx, end)
-	cpu1, db1 := readCPU(*servicePID), readDBCounters(ctx, db)
+	cpu1, db1 := readPhaseCPU(ctx, db, *servicePID), readDBCounters(ctx, db)
 	waitReport := waits.report(12)
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
@@ -148,14 +154,17 @@ func cmdIngest(ctx context.Context, args []string) error {
 		return fmt.Errorf("no event was acknowledged (%d failed, last: %s)", failed, lastErr)
 	}
 	rate := float64(ok) / float64(*seconds)
-	progress("ingest: %d acknowledged, %d failed%s; ack %s", ok, failed, errNote(lastErr), all.summary())
-	progress("ingest: %s", cpuNote(cpu0, cpu1, float64(ok), "event"))
-	progress("ingest: %s", dbNote(db0, db1, float64(ok), "event"))
-	progress("ingest: %s", waitReport)
-	emit("ingest_events_per_sec", rate, "events/s")
-	emit("ingest_ack_p50_ms", ms(all.percentile(0.50)), "ms")
-	emit("ingest_ack_p99_ms", ms(all.percentile(0.99)), "ms")
-	emit("ingest_errors", float64(failed), "requests")
+	progress("%s: %d acknowledged, %d failed%s; ack %s", *name, ok, failed, errNote(lastErr), all.summary())
+	progress("%s: %s", *name, cpuNote(cpu0, cpu1, float64(ok), "event"))
+	progress("%s: %s", *name, dbNote(db0, db1, float64(ok), "event"))
+	progress("%s: %s", *name, waitReport)
+	if left, err := receivedEvents(ctx, db); err == nil {
+		progress("%s: %d stored events wait for the worker", *name, left)
+	}
+	emit(*name+"_events_per_sec", rate, "events/s")
+	emit(*name+"_ack_p50_ms", ms(all.percentile(0.50)), "ms")
+	emit(*name+"_ack_p99_ms", ms(all.percentile(0.99)), "ms")
+	emit(*name+"_errors", float64(failed), "requests")
 	return nil
 }
 

@@ -72,7 +72,7 @@ func cmdJobs(ctx context.Context, args []string) error {
 			}
 		})
 	}
-	cpu0, db0 := readCPU(*servicePID), readDBCounters(ctx, db)
+	cpu0, db0 := readPhaseCPU(ctx, db, *servicePID), readDBCounters(ctx, db)
 	waits := startWaitSampler(ctx, db, 10*time.Millisecond)
 	wg.Wait()
 	queued := *n - int(failed.Load())
@@ -106,7 +106,7 @@ func cmdJobs(ctx context.Context, args []string) error {
 		}
 	}
 	done := time.Now()
-	cpu1, db1 := readCPU(*servicePID), readDBCounters(ctx, db)
+	cpu1, db1 := readPhaseCPU(ctx, db, *servicePID), readDBCounters(ctx, db)
 	waitReport := waits.report(12)
 	took := done.Sub(time.Unix(0, first.Load()))
 	progress("jobs: %d succeeded, %d failed, %v from the first 202 to the last job", succeeded, jobsFailed, took.Round(time.Millisecond))

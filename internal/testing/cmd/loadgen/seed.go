@@ -14,9 +14,10 @@ import (
 // Pool invoice ids: one prefix per phase, so that every phase pays invoices
 // of its own.
 const (
-	ingestPrefix = "binv_i_"
-	e2ePrefix    = "binv_e_"
-	jobsPrefix   = "binv_j_"
+	ingestPrefix    = "binv_i_"
+	ingestAllPrefix = "binv_a_" // the ingest measured with the worker draining beside it
+	e2ePrefix       = "binv_e_"
+	jobsPrefix      = "binv_j_"
 )
 
 // poolID is the id of invoice n of a phase's pool.
@@ -43,6 +44,9 @@ func connectPool(ctx context.Context, size int32) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	cfg.MaxConns = size
+	// Named, so that the CPU notes can leave the load generator's own
+	// queries out of PostgreSQL's CPU (loadgenBackends).
+	cfg.ConnConfig.RuntimeParams["application_name"] = loadgenApp
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -58,12 +62,13 @@ func connectPool(ctx context.Context, size int32) (*pgxpool.Pool, error) {
 func cmdSeedPools(ctx context.Context, args []string) error {
 	fs := flags("seed-pools")
 	ingest := fs.Int("ingest", 150000, "invoices the ingest phase pays (it wraps around past them)")
+	ingestAll := fs.Int("ingest-all", 100000, "invoices the ingest beside the draining worker pays (it wraps around past them)")
 	e2e := fs.Int("e2e", 60000, "invoices the end-to-end phase pays, one each")
 	jobs := fs.Int("jobs", 3000, "invoices the jobs phase pays, one manual payment each")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	pool, err := connectPool(ctx, 3)
+	pool, err := connectPool(ctx, 4)
 	if err != nil {
 		return err
 	}
@@ -71,11 +76,12 @@ func cmdSeedPools(ctx context.Context, args []string) error {
 	start := time.Now()
 	sent := start.Add(-time.Hour).UTC().Truncate(time.Microsecond)
 	var wg sync.WaitGroup
-	errs := make([]error, 3)
-	for i, p := range []struct {
+	pools := []struct {
 		prefix string
 		n      int
-	}{{ingestPrefix, *ingest}, {e2ePrefix, *e2e}, {jobsPrefix, *jobs}} {
+	}{{ingestPrefix, *ingest}, {ingestAllPrefix, *ingestAll}, {e2ePrefix, *e2e}, {jobsPrefix, *jobs}}
+	errs := make([]error, len(pools))
+	for i, p := range pools {
 		wg.Go(func() {
 			n := 0
 			_, errs[i] = pool.CopyFrom(ctx, pgx.Identifier{"invoices"}, invoiceCopyColumns, pgx.CopyFromFunc(func() ([]any, error) {
@@ -96,8 +102,8 @@ func cmdSeedPools(ctx context.Context, args []string) error {
 	if _, err := pool.Exec(ctx, `ANALYZE invoices`); err != nil {
 		return err
 	}
-	progress("seeded %d + %d + %d sent invoices for ingest, e2e and jobs in %v", *ingest, *e2e, *jobs,
-		time.Since(start).Round(time.Millisecond))
+	progress("seeded %d + %d + %d + %d sent invoices for ingest (worker paused, then draining), e2e and jobs in %v",
+		*ingest, *ingestAll, *e2e, *jobs, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

@@ -1,0 +1,80 @@
+package stripe
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzQuickEnvelope holds quickEnvelope to encoding/json: whenever it
+// answers, encoding/json must read the same envelope without an error.
+func FuzzQuickEnvelope(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	if err != nil || len(files) == 0 {
+		f.Fatalf("no testdata seeds: %v", err)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, s := range []string{
+		`{"id":"evt_1","object":"event","type":"x","created":1,"livemode":true,"data":{"object":{}}}`,
+		`{"id":"evt_1","id":"evt_2","object":"event","type":"x","data":{"object":{}}}`,
+		`{"ID":"evt_1","object":"event","type":"x","data":{"object":{}}}`,
+		`{"\u0069d":"evt_1","object":"event","type":"x","data":{"object":{}}}`,
+		`{"id":"evt_\u0031","object":"event","type":"x","data":{"object":{}}}`,
+		`{"id":"evt_1","object":"event","type":"x","data":{"object":{},"OBJECT":null}}`,
+		`{"id":"evt_1","object":"event","type":"x","data":{"object":{},"object":[1]}}`,
+		`{"id":"evt_1","object":"event","type":"x","data":null}`,
+		`{"id":"evt_1","object":"event","type":"x","data":{"object":"{\"}"}}`,
+		`{"id":"evt_1","object":"event","type":"x","created":1e3,"data":{"object":{}}}`,
+		`{"id":"evt_1","object":"event","type":"x","created":-0,"livemode":null,"data":{"object":{}}}`,
+		`{"id":"evt_1","object":"event","type":"x","created":99999999999999999999,"data":{"object":{}}}`,
+		`{"id":5,"object":"event","type":"x","data":{"object":{}}}`,
+		`{"id":"evt_\xff","object":"event","type":"x","data":{"object":{}}}`,
+		`{"id":"evt_1","objeſt":"event","type":"x","data":{"object":{}}}`,
+		` { "id" : "evt_1" , "object" : "event" , "type" : "x" , "data" : { "object" : { } } } `,
+		`{"a":[{"b":"}\\\""}],"id":"evt_1","object":"event","type":"x","data":{"x":[],"object":{"y":"]"}}}`,
+		`{"x":"\\\\","id":"evt_1","y":["\\\"}",{"z":"\\"}],"object":"event","type":"x","data":{"object":{"q":"\""}}}`,
+		`[]`, `null`, `"evt_1"`, `{}`, `{"id":"evt_1"`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		quick, ok := quickEnvelope(payload)
+		if !ok {
+			return
+		}
+		var want envelope
+		if err := decodeJSON(payload, &want, "body"); err != nil {
+			t.Fatalf("quickEnvelope read %+v; encoding/json: %v", quick, err)
+		}
+		if quick.ID != want.ID || quick.Object != want.Object || quick.Type != want.Type ||
+			quick.Created != want.Created || quick.Livemode != want.Livemode ||
+			!bytes.Equal(quick.Data.Object, want.Data.Object) || (quick.Data.Object == nil) != (want.Data.Object == nil) {
+			t.Fatalf("quickEnvelope read %+v, encoding/json %+v", quick, want)
+		}
+	})
+}
+
+// TestQuickEnvelopeReadsStripeEvents checks that the quick path is the one
+// taken for what Stripe sends, not only correct when taken.
+func TestQuickEnvelopeReadsStripeEvents(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no testdata: %v", err)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := quickEnvelope(b); !ok {
+			t.Errorf("%s: quickEnvelope left it to encoding/json", name)
+		}
+	}
+}
