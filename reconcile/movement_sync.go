@@ -50,7 +50,7 @@ var syncPaymentSQL = `
 		WHERE h.amount > 0
 		UNION ALL
 		SELECT n.invoice_id, 'dispute_lost', LEAST(lost.amount, n.amount), n.id,
-			'stripe ' || n.ref || ': dispute ' || lost.id || ' lost, the money stays withdrawn'
+			'stripe ' || n.ref || ': dispute ' || lost.id || ' lost, the money stays withdrawn', 'stripe'
 		FROM n, lost)
 	SELECT n.old_r, n.r, n.old_d, n.d, (SELECT count(*) FROM lost),
 		p.id, p.invoice_id, p.amount, n.r, n.d, p.currency, p.paid_date, p.source, p.method, n.ref, p.notes, p.created_at

@@ -58,8 +58,8 @@ func TestNeedsAttention(t *testing.T) {
 
 	t.Run("open discrepancies show both figures in major units, with the invoice linked", func(t *testing.T) {
 		b.get("/admin/ui/events").must(t, http.StatusOK).mustContain(t, "Needs attention", "2 open",
-			"amount mismatch", "30.00 USD", "29.50 USD", `href="/admin/ui/invoices/inv_at"`, "the ledger recorded more",
-			"missing in ledger", "500 JPY", "pi_lost")
+			"amount mismatch", "$30.00", "$29.50", `href="/admin/ui/invoices/inv_at"`, "the ledger recorded more",
+			"missing in ledger", "¥500", "pi_lost")
 	})
 
 	t.Run("each waiting event offers what the ledger would take", func(t *testing.T) {
@@ -116,7 +116,7 @@ func TestNeedsAttention(t *testing.T) {
 		b.get("/admin/ui/events/evt_typo/apply?invoice_id=inv_none").must(t, http.StatusNotFound).mustContain(t, "inv_none")
 		b.get("/admin/ui/events/evt_euro/apply?invoice_id=inv_at").must(t, http.StatusConflict)
 		confirm := "/admin/ui/events/evt_typo/apply?invoice_id=inv_at"
-		b.get(confirm).must(t, http.StatusOK).mustContain(t, "Apply event evt_typo to invoice F-inv_at?", "100.00 USD")
+		b.get(confirm).must(t, http.StatusOK).mustContain(t, "Apply event evt_typo to invoice F-inv_at?", "$100.00")
 		loc := b.submit(confirm, "/admin/ui/events/evt_typo/apply", url.Values{"notes": {"invoice id mistyped"}}).
 			mustRedirect(t, "/admin/ui/invoices/inv_at?job=")
 		h.waitJob(t, jobOf(t, loc), reconcile.JobSucceeded)
@@ -124,6 +124,6 @@ func TestNeedsAttention(t *testing.T) {
 		if d.PaidAmount != 2500 || len(d.Payments) != 1 || d.History[len(d.History)-1].Kind != reconcile.HistoryEventResolved {
 			t.Fatalf("invoice %+v", d)
 		}
-		b.get(loc).must(t, http.StatusOK).mustContain(t, "Apply event", "succeeded", "75.00 USD", "Event applied by hand")
+		b.get(loc).must(t, http.StatusOK).mustContain(t, "Apply event", "succeeded", "$75.00", "Event applied by hand")
 	})
 }

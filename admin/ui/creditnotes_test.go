@@ -115,7 +115,7 @@ func TestCreditNotes(t *testing.T) {
 		loc := b.submit("/admin/ui/invoices/inv_cn_wo", "/admin/ui/invoices/inv_cn_wo/credit-notes",
 			url.Values{"amount": {"30.00"}, "reason": {"adjustment"}}).mustRedirect(t, "/admin/ui/invoices/inv_cn_wo?job=")
 		h.waitJob(t, jobOf(t, loc), reconcile.JobSucceeded)
-		loc = b.submit("/admin/ui/invoices/inv_cn_wo", "/admin/ui/invoices/inv_cn_wo/write-off", nil).
+		loc = b.submit("/admin/ui/invoices/inv_cn_wo/write-off", "/admin/ui/invoices/inv_cn_wo/write-off", nil).
 			mustRedirect(t, "/admin/ui/invoices/inv_cn_wo?job=")
 		h.waitJob(t, jobOf(t, loc), reconcile.JobSucceeded)
 		d := h.invoice(t, "inv_cn_wo")
@@ -177,7 +177,7 @@ func TestDeleteOffersFollowTheRules(t *testing.T) {
 		loc := b.submit("/admin/ui/invoices/inv_recovered", "/admin/ui/invoices/inv_recovered/payments", url.Values{"amount": {"3.00"}}).
 			mustRedirect(t, "/admin/ui/invoices/inv_recovered?job=")
 		h.waitJob(t, jobOf(t, loc), reconcile.JobSucceeded)
-		loc = b.submit("/admin/ui/invoices/inv_recovered", "/admin/ui/invoices/inv_recovered/write-off", nil).
+		loc = b.submit("/admin/ui/invoices/inv_recovered/write-off", "/admin/ui/invoices/inv_recovered/write-off", nil).
 			mustRedirect(t, "/admin/ui/invoices/inv_recovered?job=")
 		h.waitJob(t, jobOf(t, loc), reconcile.JobSucceeded)
 		if _, err := h.store.RecordOnlinePayment(ctx, "", reconcile.OnlinePayment{ProviderRef: "pi_ui_recover", InvoiceID: "inv_recovered",
