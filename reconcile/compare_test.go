@@ -44,7 +44,7 @@ func newCompareEnv(t *testing.T) *compareEnv {
 func (e *compareEnv) invoice(id, currency string, amount reconcile.Amount) {
 	e.t.Helper()
 	ctx := context.Background()
-	_, err := e.s.CreateInvoice(ctx, reconcile.NewInvoice{ID: id, Number: id, Client: "acme", Currency: currency, Amount: amount})
+	_, err := e.s.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: id, Number: id, Client: "acme", Currency: currency, Amount: amount})
 	noErr(e.t, err)
 	_, err = e.s.SendInvoice(ctx, reconcile.Op{Actor: "tester"}, id)
 	noErr(e.t, err)
@@ -248,7 +248,7 @@ func process(t *testing.T, s *reconcile.Store, ids ...string) {
 	t.Helper()
 	client := worker.NewClient(testenv.Redis(t), s, zap.NewNop())
 	t.Cleanup(func() { _ = client.Close() })
-	h := worker.NewHandlers(s, client, nil, time.Minute, zap.NewNop())
+	h := worker.NewHandlers(s, client, nil, time.Minute, zap.NewNop()).WithLivemode(false)
 	payload, err := json.Marshal(worker.EventPayload{EventIDs: ids})
 	noErr(t, err)
 	noErr(t, h.ProcessEvent(context.Background(), asynq.NewTask(worker.TypeProcessEvent, payload)))

@@ -60,7 +60,7 @@ func TestCreditNotes(t *testing.T) {
 		if want := (credited{2500, 0, 0, 7500, reconcile.StateOpen}); creditedOf(got) != want {
 			t.Fatalf("got %+v, want %+v", creditedOf(got), want)
 		}
-		if cn.Amount != 2500 || cn.Reason != "adjustment" || cn.Notes != n.Notes || cn.Actor != "admin" || cn.ReversedAt != nil {
+		if cn.Amount != 2500 || cn.Reason != "adjustment" || cn.Notes != n.Notes || cn.Actor != "tester" || cn.ReversedAt != nil {
 			t.Fatalf("credit note %+v", cn)
 		}
 		d := mustDetail(t)(s.GetInvoiceDetail(ctx, inv.ID))

@@ -135,7 +135,7 @@ func TestMoneyMovements(t *testing.T) {
 	})
 
 	t.Run("a 2025-03-31 PaymentIntent naming no invoice finds it through its invoice payment", func(t *testing.T) {
-		inv, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Number: "S", Client: "acme", Currency: "usd", Amount: 900, StripeInvoiceID: "in_m4"})
+		inv, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", Number: "S", Client: "acme", Currency: "usd", Amount: 900, StripeInvoiceID: "in_m4"})
 		noErr(t, err)
 		if res := record(paid("pi_m4", "", 900, "ch_m4")); res.Status != reconcile.EventUnmatched {
 			t.Fatalf("status %s before the link, want unmatched", res.Status)

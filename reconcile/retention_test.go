@@ -27,7 +27,7 @@ func TestPruneInBatches(t *testing.T) {
 		noErr(t, s.MarkEvent(ctx, e.ID, reconcile.EventResult{Status: reconcile.EventIgnored, Reason: "not handled"}))
 	}
 	for range 7 {
-		j, _, err := s.CreateJob(ctx, reconcile.NewJob{Type: reconcile.JobReconcile, Payload: map[string]bool{"full": false}})
+		j, _, err := s.CreateJob(ctx, reconcile.NewJob{Actor: "tester", Type: reconcile.JobReconcile, Payload: map[string]bool{"full": false}})
 		noErr(t, err)
 		noErr(t, s.FinishJob(ctx, j.ID, reconcile.JobSucceeded, "", nil))
 	}

@@ -41,7 +41,7 @@ type ledgerSelection struct {
 // ledger's Stripe payments matched by PaymentIntent.
 const (
 	ledgerStripeColumns = `p.provider_ref, p.id, p.invoice_id, p.currency, p.amount, p.refunded_amount,
-		0::bigint AS disputed_amount, p.created_at`
+		p.disputed_amount, p.created_at`
 	isLedgerStripePayment = `p.source = 'stripe' AND p.deleted_at IS NULL AND p.provider_ref LIKE 'pi\_%'`
 )
 
@@ -51,14 +51,13 @@ const (
 // the one place that knows how the ledger names a Stripe payment's
 // PaymentIntent, so a change of the money model changes only it.
 //
-// Today a payment's PaymentIntent is payments.provider_ref when that starts
-// with pi_ (a payment first known by a Checkout Session or a Stripe invoice
-// is left out: a PaymentIntent listing cannot show it), refunded is
-// payments.refunded_amount, and the ledger knows no disputes (0). After
-// issue 17a the PaymentIntent comes from the movement's linked ids (the
-// payment whose movement_id a movement_refs row of the pi_ names), and
-// refunded and disputed from the payment's cached refunded_amount and
-// disputed_amount.
+// A payment's PaymentIntent is payments.provider_ref when that starts with
+// pi_: a movement's payment takes its PaymentIntent's id as soon as any
+// event links it (a payment known only by a Checkout Session or a Stripe
+// invoice is left out: a PaymentIntent listing cannot show it). Refunded
+// and disputed are the payment's cached refunded_amount and
+// disputed_amount, recomputed from its refund and dispute rows in every
+// change.
 func (s *Store) ledgerStripePayments(ctx context.Context, sel ledgerSelection) ([]ledgerPayment, error) {
 	var rows pgx.Rows
 	var err error

@@ -22,7 +22,7 @@ func TestEventWithIDsPostgreSQLRefusesEndsFailed(t *testing.T) {
 	s, _ := testenv.Store(t)
 	h := newHandlers(t, s)
 	ctx := context.Background()
-	if _, err := s.CreateInvoice(ctx, reconcile.NewInvoice{ID: "inv_nul", Number: "N", Client: "c", Currency: "usd", Amount: 1000}); err != nil {
+	if _, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: "inv_nul", Number: "N", Client: "c", Currency: "usd", Amount: 1000}); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {

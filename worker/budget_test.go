@@ -71,7 +71,7 @@ func TestHangingReceiversNeverHoldUpPayments(t *testing.T) {
 	t.Cleanup(func() { once.Do(func() { close(release) }) }) // first: lets the receivers answer
 
 	// Six payments owe each hanging endpoint six deliveries: eighteen.
-	inv, err := s.CreateInvoice(ctx, reconcile.NewInvoice{ID: "inv_owed", Number: "O", Client: "c", Currency: "usd", Amount: 100000})
+	inv, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: "inv_owed", Number: "O", Client: "c", Currency: "usd", Amount: 100000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestHangingReceiversNeverHoldUpPayments(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 6 {
-		if _, _, err := s.RecordManualPayment(ctx, reconcile.ManualPayment{Key: "owed-" + string(rune('a'+i)), InvoiceID: inv.ID,
+		if _, _, err := s.RecordManualPayment(ctx, reconcile.ManualPayment{Actor: "tester", Key: "owed-" + string(rune('a'+i)), InvoiceID: inv.ID,
 			Amount: 100, PaidDate: reconcile.DateOf(time.Now())}); err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +89,7 @@ func TestHangingReceiversNeverHoldUpPayments(t *testing.T) {
 	t.Logf("%d notifications hang at the receivers", inflight.Load())
 
 	// The payment, as the webhook hands it to the worker.
-	if _, err := s.CreateInvoice(ctx, reconcile.NewInvoice{ID: "inv_paid", Number: "P", Client: "c", Currency: "usd", Amount: 3000}); err != nil {
+	if _, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: "inv_paid", Number: "P", Client: "c", Currency: "usd", Amount: 3000}); err != nil {
 		t.Fatal(err)
 	}
 	storeEvents(t, s, map[string][]byte{"evt_during_hang": piSucceeded("evt_during_hang", "pi_during_hang", "inv_paid", 3000)})

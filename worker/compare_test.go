@@ -31,13 +31,13 @@ func TestComparisonPullsThroughTheWorker(t *testing.T) {
 	t.Cleanup(func() { _ = client.Close() })
 	runner := reconcile.NewRunner(s, client, reconcile.RunnerConfig{RelayAfter: time.Hour,
 		Provider: worker.ProviderRecords(stripe.NewPaymentLister(stripefake.APIKey, fake.URL()))})
-	srv := worker.NewServer(redis, 4, worker.NewHandlers(s, client, runner, time.Hour, zap.NewNop()), zap.NewNop())
+	srv := worker.NewServer(redis, 4, worker.NewHandlers(s, client, runner, time.Hour, zap.NewNop()).WithLivemode(false), zap.NewNop())
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Shutdown)
 
-	if _, err := s.CreateInvoice(ctx, reconcile.NewInvoice{ID: "inv_cmp", Number: "C-1", Client: "c", Currency: "usd", Amount: 8000}); err != nil {
+	if _, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: "inv_cmp", Number: "C-1", Client: "c", Currency: "usd", Amount: 8000}); err != nil {
 		t.Fatal(err)
 	}
 	created := time.Now().Add(-2 * time.Hour)

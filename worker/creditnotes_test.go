@@ -20,7 +20,7 @@ func TestCreditNoteJobsNotify(t *testing.T) {
 	ns := newNotifiedService(t)
 	defer ns.run(t)()
 	ctx := context.Background()
-	inv, err := ns.store.CreateInvoice(ctx, reconcile.NewInvoice{ID: "inv_cn_ntf", Number: "N", Client: "c", Currency: "usd", Amount: 10000})
+	inv, err := ns.store.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: "inv_cn_ntf", Number: "N", Client: "c", Currency: "usd", Amount: 10000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestCreditNoteJobsNotify(t *testing.T) {
 	got := expect("invoice.credited", "invoice.paid")
 	cn, shown := got[0].Data.CreditNote, got[0].Data.Invoice
 	if cn == nil || cn.ID != result.CreditNoteID || cn.Amount != 4000 || cn.Reason != "discount" || cn.Notes != "agreed" ||
-		cn.Actor != "admin" || cn.ReversedAt != nil {
+		cn.Actor != "tester" || cn.ReversedAt != nil {
 		t.Fatalf("notified credit note %+v", cn)
 	}
 	if shown.CreditedAmount != 4000 || shown.PaidAmount != 6000 || shown.Balance != 0 || shown.State != reconcile.StatePaid {

@@ -411,7 +411,7 @@ func TestMoneyMovementsProperty(t *testing.T) {
 		for _, m := range sc.movements {
 			m.judge(stripeInvoice)
 		}
-		if _, err := s.CreateInvoice(ctx, reconcile.NewInvoice{ID: sc.inv, Number: sc.inv, Client: "prop", Currency: "usd",
+		if _, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: sc.inv, Number: sc.inv, Client: "prop", Currency: "usd",
 			Amount: reconcile.Amount(sc.amount), StripeInvoiceID: stripeInvoice}); err != nil {
 			t.Fatal(err)
 		}

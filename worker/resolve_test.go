@@ -16,7 +16,7 @@ func TestResolvedEventsInProcessing(t *testing.T) {
 	s, _ := testenv.Store(t)
 	ctx := context.Background()
 	h := newHandlers(t, s)
-	if _, err := s.CreateInvoice(ctx, reconcile.NewInvoice{ID: "inv_real", Number: "R", Client: "c", Currency: "usd", Amount: 5000}); err != nil {
+	if _, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: "inv_real", Number: "R", Client: "c", Currency: "usd", Amount: 5000}); err != nil {
 		t.Fatal(err)
 	}
 	storeEvents(t, s, map[string][]byte{
@@ -47,7 +47,7 @@ func TestResolvedEventsInProcessing(t *testing.T) {
 		if _, err := s.IgnoreEvent(ctx, "", "evt_stray", "test payment", "alice"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.CreateInvoice(ctx, reconcile.NewInvoice{ID: "inv_later", Number: "L", Client: "c", Currency: "usd", Amount: 700}); err != nil {
+		if _, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: "inv_later", Number: "L", Client: "c", Currency: "usd", Amount: 700}); err != nil {
 			t.Fatal(err)
 		}
 		process(t, h, "evt_stray")

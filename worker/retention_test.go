@@ -34,14 +34,14 @@ func TestRetentionPrune(t *testing.T) {
 	// The ledger: an invoice with an endpoint listening, two manual
 	// payments (two notifications, two deliveries), Stripe events of each
 	// outcome, and jobs of each status.
-	inv, err := s.CreateInvoice(ctx, reconcile.NewInvoice{ID: "inv_old", Number: "O", Client: "c", Currency: "usd", Amount: 100000})
+	inv, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: "inv_old", Number: "O", Client: "c", Currency: "usd", Amount: 100000})
 	noErr(t, err)
 	_, err = s.SendInvoice(ctx, reconcile.Op{Actor: "tester"}, inv.ID)
 	noErr(t, err)
 	ep, _, err := notifications.CreateEndpoint(ctx, "https://hooks.example.com/x", nil, "listener")
 	noErr(t, err)
 	for _, key := range []string{"pay-delivered", "pay-pending"} {
-		_, _, err := s.RecordManualPayment(ctx, reconcile.ManualPayment{Key: key, InvoiceID: inv.ID, Amount: 100, PaidDate: reconcile.DateOf(time.Now())})
+		_, _, err := s.RecordManualPayment(ctx, reconcile.ManualPayment{Actor: "tester", Key: key, InvoiceID: inv.ID, Amount: 100, PaidDate: reconcile.DateOf(time.Now())})
 		noErr(t, err)
 	}
 	ds, err := notifications.ListDeliveries(ctx, ep.ID, "", 10)
@@ -60,7 +60,7 @@ func TestRetentionPrune(t *testing.T) {
 	process(t, h, "evt_processed", "evt_ignored", "evt_failed", "evt_unmatched")
 	finished := map[reconcile.JobStatus]string{}
 	for _, status := range []reconcile.JobStatus{reconcile.JobSucceeded, reconcile.JobFailed, reconcile.JobQueued} {
-		job, _, err := s.CreateJob(ctx, reconcile.NewJob{Type: reconcile.JobReconcile, Payload: worker.ReconcileArgs{}})
+		job, _, err := s.CreateJob(ctx, reconcile.NewJob{Actor: "tester", Type: reconcile.JobReconcile, Payload: worker.ReconcileArgs{}})
 		noErr(t, err)
 		if status.Finished() {
 			noErr(t, s.FinishJob(ctx, job.ID, status, "", nil))
@@ -80,7 +80,7 @@ func TestRetentionPrune(t *testing.T) {
 	}
 	storeEvents(t, s, map[string][]byte{"evt_young": piSucceeded("evt_young", "pi_young", inv.ID, 500)})
 	process(t, h, "evt_young")
-	young, _, err := s.CreateJob(ctx, reconcile.NewJob{Type: reconcile.JobReconcile, Payload: worker.ReconcileArgs{}})
+	young, _, err := s.CreateJob(ctx, reconcile.NewJob{Actor: "tester", Type: reconcile.JobReconcile, Payload: worker.ReconcileArgs{}})
 	noErr(t, err)
 	noErr(t, s.FinishJob(ctx, young.ID, reconcile.JobSucceeded, "", nil))
 	money := moneyRows(t, pool)

@@ -23,7 +23,7 @@ import (
 func sentInvoice(t *testing.T, s *reconcile.Store, id string, amount reconcile.Amount) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := s.CreateInvoice(ctx, reconcile.NewInvoice{ID: id, Number: id, Client: "acme", Currency: "usd", Amount: amount}); err != nil {
+	if _, err := s.CreateInvoice(ctx, reconcile.NewInvoice{Actor: "tester", ID: id, Number: id, Client: "acme", Currency: "usd", Amount: amount}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.SendInvoice(ctx, reconcile.Op{Actor: "tester"}, id); err != nil {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/payrecon/reconciler/reconcile"
 )
 
 // pruneDeliveries deletes one batch of deliveries finished (delivered, or
@@ -30,6 +28,11 @@ const pruneNotifications = `
 		LIMIT $2
 		FOR UPDATE SKIP LOCKED)`
 
+// defaultPruneBatch is how many rows one prune statement removes when the
+// caller names no batch: small enough that each short transaction holds
+// its rows' locks only briefly.
+const defaultPruneBatch = 1000
+
 // Pruned is what one prune of the notification outbox removed.
 type Pruned struct {
 	Deliveries, Notifications int64
@@ -41,7 +44,7 @@ type Pruned struct {
 // pending delivery, and its notification, are kept however old.
 func (s *Store) Prune(ctx context.Context, before time.Time, batch int) (Pruned, error) {
 	if batch < 1 {
-		batch = reconcile.PruneBatch
+		batch = defaultPruneBatch
 	}
 	var p Pruned
 	var err error
