@@ -5,13 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"go/build"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -310,70 +307,9 @@ func TestRunStripePull(t *testing.T) {
 // pullMarginForTest is the margin the pull goes back from its cursor.
 const pullMarginForTest = 5 * time.Minute
 
-// stripeMockPath finds the stripe-mock binary on PATH or in GOPATH/bin.
-func stripeMockPath() string {
-	if p, err := exec.LookPath("stripe-mock"); err == nil {
-		return p
-	}
-	dirs := []string{os.Getenv("GOBIN")}
-	for _, gp := range filepath.SplitList(build.Default.GOPATH) {
-		dirs = append(dirs, filepath.Join(gp, "bin"))
-	}
-	for _, d := range dirs {
-		if d == "" {
-			continue
-		}
-		p := filepath.Join(d, "stripe-mock")
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p
-		}
-	}
-	return ""
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	noErr(t, err)
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-}
-
-// startStripeMock runs stripe-mock on loopback ports until the test ends
-// and returns its HTTP base URL.
-func startStripeMock(t *testing.T) string {
-	t.Helper()
-	bin := stripeMockPath()
-	if bin == "" {
-		t.Skip("stripe-mock is not on PATH or in $(go env GOPATH)/bin: go install github.com/stripe/stripe-mock@v0.203.0")
-	}
-	httpPort, httpsPort := freePort(t), freePort(t)
-	cmd := exec.Command(bin, "-http-addr", "127.0.0.1:"+httpPort, "-https-addr", "127.0.0.1:"+httpsPort)
-	out := &strings.Builder{}
-	cmd.Stdout, cmd.Stderr = out, out
-	noErr(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	addr := "127.0.0.1:" + httpPort
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return "http://" + addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stripe-mock did not listen on %s: %v", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestPullFromStripeMock(t *testing.T) {
 	t.Parallel()
-	base := startStripeMock(t)
+	base := testenv.StripeMock(t)
 	ctx := context.Background()
 	events := stripe.NewEventLister("sk_test_123", base)
 

@@ -4,13 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"go/build"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"slices"
@@ -24,6 +19,7 @@ import (
 
 	"github.com/payrecon/reconciler/internal/stripe"
 	"github.com/payrecon/reconciler/internal/testing/stripefake"
+	"github.com/payrecon/reconciler/internal/testing/testenv"
 )
 
 func must(t testing.TB, err error) {
@@ -370,72 +366,9 @@ func TestListPaymentsDecodesOtherShapes(t *testing.T) {
 	}
 }
 
-// stripeMockPath finds the stripe-mock binary: the repository's bin (make
-// tools), PATH, or GOPATH/bin.
-func stripeMockPath() string {
-	if p, err := filepath.Abs(filepath.Join("..", "..", "bin", "stripe-mock")); err == nil {
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("stripe-mock"); err == nil {
-		return p
-	}
-	for _, gp := range filepath.SplitList(build.Default.GOPATH) {
-		p := filepath.Join(gp, "bin", "stripe-mock")
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p
-		}
-	}
-	return ""
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	must(t, err)
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-}
-
-// startStripeMock runs stripe-mock on loopback ports until the test ends
-// and returns its HTTP base URL.
-func startStripeMock(t *testing.T) string {
-	t.Helper()
-	bin := stripeMockPath()
-	if bin == "" {
-		t.Skip("stripe-mock is not in bin/, on PATH or in $(go env GOPATH)/bin: make tools")
-	}
-	httpPort, httpsPort := freePort(t), freePort(t)
-	cmd := exec.Command(bin, "-http-addr", "127.0.0.1:"+httpPort, "-https-addr", "127.0.0.1:"+httpsPort)
-	out := &strings.Builder{}
-	cmd.Stdout, cmd.Stderr = out, out
-	must(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	addr := "127.0.0.1:" + httpPort
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return "http://" + addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stripe-mock did not listen on %s: %v\n%s", addr, err, out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// stripe-mock keeps no state and ignores filters and cursors: it proves the
-// wiring (paths, the parameters its OpenAPI spec accepts, auth) and that
-// Stripe's own example objects decode.
 func TestPaymentListerAgainstStripeMock(t *testing.T) {
 	t.Parallel()
-	base := startStripeMock(t)
+	base := testenv.StripeMock(t)
 	l := stripe.NewPaymentLister("sk_test_123", base)
 	monthAgo := time.Now().Add(-30 * 24 * time.Hour)
 

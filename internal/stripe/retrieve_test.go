@@ -8,6 +8,7 @@ import (
 
 	"github.com/payrecon/reconciler/internal/stripe"
 	"github.com/payrecon/reconciler/internal/testing/stripefake"
+	"github.com/payrecon/reconciler/internal/testing/testenv"
 )
 
 func TestGetPaymentReadsOnePaymentIntent(t *testing.T) {
@@ -87,7 +88,7 @@ func TestSucceededEventDecodesAsThePayment(t *testing.T) {
 // expansions its OpenAPI spec accepts, and that Stripe's example decodes.
 func TestGetPaymentAgainstStripeMock(t *testing.T) {
 	t.Parallel()
-	base := startStripeMock(t)
+	base := testenv.StripeMock(t)
 	got, found, err := stripe.NewPaymentLister("sk_test_123", base).GetPayment(context.Background(), "pi_wired")
 	must(t, err)
 	if !found || got.PaymentIntent != "pi_wired" || got.Currency != "usd" || got.Status == "" || got.Created.IsZero() {
