@@ -9,9 +9,10 @@ import (
 	"github.com/payrecon/reconciler/internal/ids"
 )
 
-// Relayer queues the processing of stored events. The worker's client
+// EventQueue is the run's re-enqueue step: it queues again the processing of
+// stored events. The worker's client
 // implements it; the ledger never talks to Redis itself.
-type Relayer interface {
+type EventQueue interface {
 	// RelayReceived queues again the events still received after
 	// olderThan (their task was lost with Redis) and reports how many.
 	RelayReceived(ctx context.Context, olderThan time.Duration) (int, error)
@@ -66,14 +67,14 @@ type RunnerConfig struct {
 // payments with Stripe's own records.
 type Runner struct {
 	store *Store
-	relay Relayer
+	relay EventQueue
 	cfg   RunnerConfig
 	log   Logger
 	now   func() time.Time
 }
 
 // NewRunner makes a Runner.
-func NewRunner(store *Store, relay Relayer, cfg RunnerConfig) *Runner {
+func NewRunner(store *Store, relay EventQueue, cfg RunnerConfig) *Runner {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 5000
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/payrecon/reconciler/reconcile"
 )
 
-// recordingRelay is a Relayer that records what a run queues. Its
+// recordingRelay is a EventQueue that records what a run queues. Its
 // RelayReceived asks the store for stale events as the worker's relay does,
 // so the tests see which events a run would relay.
 type recordingRelay struct {

@@ -44,7 +44,7 @@ type result struct {
 // what PostgreSQL commits per second, not by events per second.
 type batcher struct {
 	store        *reconcile.Store
-	relay        *relay
+	enqueuer     *enqueuer
 	log          *zap.Logger
 	stats        *counters
 	wait         time.Duration
@@ -78,9 +78,9 @@ type batchLimits struct {
 	answerWithin time.Duration
 }
 
-func newBatcher(store *reconcile.Store, rl *relay, log *zap.Logger, stats *counters, l batchLimits) *batcher {
+func newBatcher(store *reconcile.Store, rl *enqueuer, log *zap.Logger, stats *counters, l batchLimits) *batcher {
 	b := &batcher{
-		store: store, relay: rl, log: log, stats: stats, wait: l.wait, max: l.max, queueBytes: l.queueBytes,
+		store: store, enqueuer: rl, log: log, stats: stats, wait: l.wait, max: l.max, queueBytes: l.queueBytes,
 		answerWithin: l.answerWithin,
 		in:           make(chan *pending, l.queue),
 		events:       make([]reconcile.InboxEvent, 0, l.max),
@@ -189,7 +189,7 @@ func (b *batcher) fill(batch []*pending, timer *time.Timer) []*pending {
 }
 
 // commit stores the batch in one transaction, answers each request, and
-// then hands the new ids to the relay: answering never waits for Redis.
+// then hands the new ids to the enqueuer: answering never waits for Redis.
 func (b *batcher) commit(batch []*pending) {
 	events := b.events[:0]
 	var size int64
@@ -222,5 +222,5 @@ func (b *batcher) commit(batch []*pending) {
 			fresh = append(fresh, p.event.ID)
 		}
 	}
-	b.relay.submit(fresh)
+	b.enqueuer.submit(fresh)
 }

@@ -76,7 +76,7 @@ type Handler struct {
 	log      *zap.Logger
 	stats    counters
 	batch    *batcher
-	relay    *relay
+	enqueuer *enqueuer
 	bodies   bodyBuffers
 	closing  sync.Once
 }
@@ -93,8 +93,8 @@ func New(cfg Config, store *reconcile.Store, enq Enqueuer, log *zap.Logger) *Han
 		maxBody:  orDefault(cfg.MaxBody, DefaultMaxBody),
 		log:      log,
 	}
-	h.relay = newRelay(enq, log, &h.stats)
-	h.batch = newBatcher(store, h.relay, log, &h.stats, batchLimits{
+	h.enqueuer = newEnqueuer(enq, log, &h.stats)
+	h.batch = newBatcher(store, h.enqueuer, log, &h.stats, batchLimits{
 		wait: orDefault(cfg.BatchWait, DefaultBatchWait), max: orDefault(cfg.BatchMax, DefaultBatchMax),
 		queue: orDefault(cfg.QueueMax, DefaultQueueMax), queueBytes: orDefault(cfg.QueueBytes, DefaultQueueBytes),
 		answerWithin: orDefault(cfg.AnswerWithin, DefaultAnswerWithin),
@@ -116,7 +116,7 @@ func orDefault[T int | int64 | time.Duration](v, def T) T {
 func (h *Handler) Close() {
 	h.closing.Do(func() {
 		h.batch.close()
-		h.relay.close()
+		h.enqueuer.close()
 	})
 }
 

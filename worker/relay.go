@@ -59,7 +59,7 @@ func (c *Client) Relay(ctx context.Context, olderThan time.Duration) (RelayCount
 
 // RelayReceived queues again every event still received after olderThan
 // that no task in Redis covers any more, page by page, and reports how many
-// (reconcile.Relayer: every reconciliation run does it too). However large
+// (reconcile.EventQueue: every reconciliation run does it too). However large
 // the backlog, one sweep takes all of it: an event is late by RELAY_AFTER
 // at worst. An event a task still covers (queued, running, waiting for its
 // retry) is left to that task, so a relay never multiplies tasks.

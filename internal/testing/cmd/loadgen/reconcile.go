@@ -47,7 +47,7 @@ func cmdReconcile(ctx context.Context, args []string) error {
 	}
 	defer db.Close()
 	store := reconcile.NewStore(db)
-	var relay reconcile.Relayer = noRelay{}
+	var relay reconcile.EventQueue = noRelay{}
 	if raw := env("REDIS_URL", ""); raw != "" {
 		opt, err := redisOptions(raw)
 		if err != nil {

@@ -9,14 +9,14 @@ import (
 )
 
 const (
-	// relayQueue is how many committed batches may wait for Redis. Past it
+	// enqueueQueue is how many committed batches may wait for Redis. Past it
 	// a batch is not enqueued here at all: its events stay received in
 	// PostgreSQL and the relay sweep (RELAY_AFTER) enqueues them, which is
 	// better than letting a slow Redis back up into the webhook answers.
-	relayQueue = 256
-	// relaySenders enqueue batches side by side: one Redis round trip per
+	enqueueQueue = 256
+	// enqueueSenders enqueue batches side by side: one Redis round trip per
 	// event, in one goroutine, cannot keep up with group-committed ingest.
-	relaySenders = 8
+	enqueueSenders = 8
 	// enqueueTimeout bounds one EnqueueEvents call, for the same reason.
 	enqueueTimeout = 5 * time.Second
 	// closeGrace is how long Close lets queued enqueues run before giving
@@ -24,10 +24,10 @@ const (
 	closeGrace = 10 * time.Second
 )
 
-// relay enqueues the ids of newly stored events, one EnqueueEvents call per
+// enqueuer enqueues the ids of newly stored events, one EnqueueEvents call per
 // batch, on its own goroutine so that the answer to Stripe depends only on
 // the commit.
-type relay struct {
+type enqueuer struct {
 	enq   Enqueuer
 	log   *zap.Logger
 	stats *counters
@@ -38,9 +38,9 @@ type relay struct {
 	stopped chan struct{}
 }
 
-func newRelay(enq Enqueuer, log *zap.Logger, stats *counters) *relay {
+func newEnqueuer(enq Enqueuer, log *zap.Logger, stats *counters) *enqueuer {
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &relay{enq: enq, log: log, stats: stats, ids: make(chan []string, relayQueue),
+	r := &enqueuer{enq: enq, log: log, stats: stats, ids: make(chan []string, enqueueQueue),
 		ctx: ctx, cancel: cancel, stopped: make(chan struct{})}
 	go r.run()
 	return r
@@ -48,7 +48,7 @@ func newRelay(enq Enqueuer, log *zap.Logger, stats *counters) *relay {
 
 // submit queues ids without ever blocking. It is called only by the batch
 // writer, so it never races close.
-func (r *relay) submit(ids []string) {
+func (r *enqueuer) submit(ids []string) {
 	if len(ids) == 0 || r.enq == nil {
 		return
 	}
@@ -60,17 +60,17 @@ func (r *relay) submit(ids []string) {
 	}
 }
 
-func (r *relay) run() {
+func (r *enqueuer) run() {
 	defer close(r.stopped)
 	var senders sync.WaitGroup
-	for range relaySenders {
+	for range enqueueSenders {
 		senders.Go(r.send)
 	}
 	senders.Wait()
 }
 
 // send enqueues queued batches until the queue is closed.
-func (r *relay) send() {
+func (r *enqueuer) send() {
 	for ids := range r.ids {
 		ctx, cancel := context.WithTimeout(r.ctx, enqueueTimeout)
 		err := r.enq.EnqueueEvents(ctx, ids)
@@ -83,7 +83,7 @@ func (r *relay) send() {
 }
 
 // close runs what is queued, for at most closeGrace, then stops.
-func (r *relay) close() {
+func (r *enqueuer) close() {
 	close(r.ids)
 	t := time.AfterFunc(closeGrace, r.cancel)
 	<-r.stopped
