@@ -150,15 +150,8 @@ func (s *Store) ListDiscrepancies(ctx context.Context, f DiscrepancyFilter) (Dis
 	if err != nil {
 		return DiscrepancyPage{}, fmt.Errorf("list discrepancies: %w", err)
 	}
-	page := DiscrepancyPage{Discrepancies: list}
-	if len(list) > limit {
-		page.Discrepancies = list[:limit]
-		last := page.Discrepancies[limit-1]
-		page.NextCursor = encodeCursor(last.FoundAt, last.ID)
-	}
-	if page.Discrepancies == nil {
-		page.Discrepancies = []Discrepancy{}
-	}
+	var page DiscrepancyPage
+	page.Discrepancies, page.NextCursor = cutPage(list, limit, func(d Discrepancy) (time.Time, string) { return d.FoundAt, d.ID })
 	return page, nil
 }
 

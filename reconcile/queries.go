@@ -137,13 +137,24 @@ func (s *Store) ListInvoices(ctx context.Context, f InvoiceFilter) (InvoicePage,
 	if err != nil {
 		return InvoicePage{}, fmt.Errorf("list invoices: %w", err)
 	}
-	page := InvoicePage{Invoices: invoices}
-	if len(invoices) > f.Limit {
-		page.Invoices = invoices[:f.Limit]
-		last := page.Invoices[f.Limit-1]
-		page.NextCursor = encodeCursor(last.CreatedAt, last.ID)
-	}
+	var page InvoicePage
+	page.Invoices, page.NextCursor = cutPage(invoices, f.Limit, func(i Invoice) (time.Time, string) { return i.CreatedAt, i.ID })
 	return page, nil
+}
+
+// cutPage keeps the first limit of rows, which were read as limit+1 to
+// learn whether more follow, and returns the cursor after the last one
+// kept, empty on the last page. An empty page is an empty list, not null.
+func cutPage[T any](rows []T, limit int, key func(T) (time.Time, string)) ([]T, string) {
+	if rows == nil {
+		rows = []T{}
+	}
+	if len(rows) <= limit {
+		return rows, ""
+	}
+	rows = rows[:limit]
+	at, id := key(rows[limit-1])
+	return rows, encodeCursor(at, id)
 }
 
 func encodeCursor(at time.Time, id string) string {

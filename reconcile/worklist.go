@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -72,15 +73,8 @@ func (s *Store) ListJobs(ctx context.Context, f JobFilter) (JobPage, error) {
 	if err != nil {
 		return JobPage{}, fmt.Errorf("list jobs: %w", err)
 	}
-	page := JobPage{Jobs: jobs}
-	if len(jobs) > limit {
-		page.Jobs = jobs[:limit]
-		last := page.Jobs[limit-1]
-		page.NextCursor = encodeCursor(last.CreatedAt, last.ID)
-	}
-	if page.Jobs == nil {
-		page.Jobs = []Job{}
-	}
+	var page JobPage
+	page.Jobs, page.NextCursor = cutPage(jobs, limit, func(j Job) (time.Time, string) { return j.CreatedAt, j.ID })
 	return page, nil
 }
 
@@ -135,15 +129,8 @@ func (s *Store) ListEvents(ctx context.Context, f EventFilter) (EventPage, error
 	if err != nil {
 		return EventPage{}, fmt.Errorf("list events: %w", err)
 	}
-	page := EventPage{Events: events}
-	if len(events) > limit {
-		page.Events = events[:limit]
-		last := page.Events[limit-1]
-		page.NextCursor = encodeCursor(last.ReceivedAt, last.ID)
-	}
-	if page.Events == nil {
-		page.Events = []Event{}
-	}
+	var page EventPage
+	page.Events, page.NextCursor = cutPage(events, limit, func(e Event) (time.Time, string) { return e.ReceivedAt, e.ID })
 	return page, nil
 }
 

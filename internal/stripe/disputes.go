@@ -29,14 +29,8 @@ var disputeStatuses = []string{"warning_needs_response", "warning_under_review",
 
 func decodeDisputeEvent(raw json.RawMessage, ev *Event) error {
 	var o disputeObject
-	if err := decodeJSON(raw, &o, "data.object"); err != nil {
+	if err := decodeObject(raw, &o, "dispute", &o.Object, &o.ID); err != nil {
 		return err
-	}
-	if err := checkObjectType(o.Object, "dispute"); err != nil {
-		return err
-	}
-	if o.ID == "" {
-		return errors.New("data.object.id is missing")
 	}
 	charge, err := expandableID(o.Charge, "data.object.charge")
 	if err != nil {

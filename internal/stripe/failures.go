@@ -2,7 +2,6 @@ package stripe
 
 import (
 	"encoding/json"
-	"errors"
 )
 
 // Failed attempts to take money: payment_intent.payment_failed,
@@ -11,20 +10,10 @@ import (
 
 func decodePaymentIntentFailed(raw json.RawMessage, ev *Event) error {
 	var o paymentIntentObject
-	if err := decodeJSON(raw, &o, "data.object"); err != nil {
+	if err := decodeObject(raw, &o, "payment_intent", &o.Object, &o.ID); err != nil {
 		return err
 	}
-	if err := checkObjectType(o.Object, "payment_intent"); err != nil {
-		return err
-	}
-	if o.ID == "" {
-		return errors.New("data.object.id is missing")
-	}
-	stripeInvoice, err := expandableID(o.Invoice, "data.object.invoice")
-	if err != nil {
-		return err
-	}
-	charge, err := expandableID(o.LatestCharge, "data.object.latest_charge")
+	stripeInvoice, charge, err := o.linkedIDs()
 	if err != nil {
 		return err
 	}
@@ -41,14 +30,8 @@ func decodePaymentIntentFailed(raw json.RawMessage, ev *Event) error {
 
 func decodeCheckoutFailed(raw json.RawMessage, ev *Event) error {
 	var o checkoutSessionObject
-	if err := decodeJSON(raw, &o, "data.object"); err != nil {
+	if err := decodeObject(raw, &o, "checkout.session", &o.Object, &o.ID); err != nil {
 		return err
-	}
-	if err := checkObjectType(o.Object, "checkout.session"); err != nil {
-		return err
-	}
-	if o.ID == "" {
-		return errors.New("data.object.id is missing")
 	}
 	pi, err := expandableID(o.PaymentIntent, "data.object.payment_intent")
 	if err != nil {
@@ -69,14 +52,8 @@ func decodeCheckoutFailed(raw json.RawMessage, ev *Event) error {
 
 func decodeInvoiceFailed(raw json.RawMessage, ev *Event) error {
 	var o invoiceObject
-	if err := decodeJSON(raw, &o, "data.object"); err != nil {
+	if err := decodeObject(raw, &o, "invoice", &o.Object, &o.ID); err != nil {
 		return err
-	}
-	if err := checkObjectType(o.Object, "invoice"); err != nil {
-		return err
-	}
-	if o.ID == "" {
-		return errors.New("data.object.id is missing")
 	}
 	pi, err := expandableID(o.PaymentIntent, "data.object.payment_intent")
 	if err != nil {

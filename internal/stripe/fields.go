@@ -26,6 +26,22 @@ func decodeJSON(raw []byte, v any, path string) error {
 
 // checkObjectType rejects an object of the wrong kind, since reading, say, a
 // charge as a payment intent would record a ch_ id as the payment reference.
+// decodeObject decodes data.object into o and checks what every object
+// the ledger reads shares: it is a want, with an id. object and id point
+// into o, at its object and id fields.
+func decodeObject(raw json.RawMessage, o any, want string, object, id *string) error {
+	if err := decodeJSON(raw, o, "data.object"); err != nil {
+		return err
+	}
+	if err := checkObjectType(*object, want); err != nil {
+		return err
+	}
+	if *id == "" {
+		return errors.New("data.object.id is missing")
+	}
+	return nil
+}
+
 func checkObjectType(got, want string) error {
 	if got != want {
 		return fmt.Errorf("data.object.object is %q, want %q", got, want)

@@ -26,14 +26,8 @@ type invoicePaymentObject struct {
 // names, and is itself a payment of the invoice.
 func decodeInvoicePaymentPaid(raw json.RawMessage, ev *Event) error {
 	var o invoicePaymentObject
-	if err := decodeJSON(raw, &o, "data.object"); err != nil {
+	if err := decodeObject(raw, &o, "invoice_payment", &o.Object, &o.ID); err != nil {
 		return err
-	}
-	if err := checkObjectType(o.Object, "invoice_payment"); err != nil {
-		return err
-	}
-	if o.ID == "" {
-		return errors.New("data.object.id is missing")
 	}
 	stripeInvoice, err := expandableID(o.Invoice, "data.object.invoice")
 	if err != nil {

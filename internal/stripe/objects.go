@@ -65,22 +65,22 @@ type chargeObject struct {
 
 const metaInvoiceID = "invoice_id"
 
+// linkedIDs are the Stripe invoice and the latest charge a PaymentIntent
+// names, either of which may be expanded or absent.
+func (o paymentIntentObject) linkedIDs() (stripeInvoice, charge string, err error) {
+	if stripeInvoice, err = expandableID(o.Invoice, "data.object.invoice"); err != nil {
+		return "", "", err
+	}
+	charge, err = expandableID(o.LatestCharge, "data.object.latest_charge")
+	return stripeInvoice, charge, err
+}
+
 func decodePaymentIntentSucceeded(raw json.RawMessage, ev *Event) error {
 	var o paymentIntentObject
-	if err := decodeJSON(raw, &o, "data.object"); err != nil {
+	if err := decodeObject(raw, &o, "payment_intent", &o.Object, &o.ID); err != nil {
 		return err
 	}
-	if err := checkObjectType(o.Object, "payment_intent"); err != nil {
-		return err
-	}
-	if o.ID == "" {
-		return errors.New("data.object.id is missing")
-	}
-	stripeInvoice, err := expandableID(o.Invoice, "data.object.invoice")
-	if err != nil {
-		return err
-	}
-	charge, err := expandableID(o.LatestCharge, "data.object.latest_charge")
+	stripeInvoice, charge, err := o.linkedIDs()
 	if err != nil {
 		return err
 	}
@@ -145,14 +145,8 @@ func decodeCheckoutSessionCompleted(raw json.RawMessage, ev *Event) error {
 
 func decodeInvoicePaid(raw json.RawMessage, ev *Event) error {
 	var o invoiceObject
-	if err := decodeJSON(raw, &o, "data.object"); err != nil {
+	if err := decodeObject(raw, &o, "invoice", &o.Object, &o.ID); err != nil {
 		return err
-	}
-	if err := checkObjectType(o.Object, "invoice"); err != nil {
-		return err
-	}
-	if o.ID == "" {
-		return errors.New("data.object.id is missing")
 	}
 	// Zero-total invoices (full discount, credit balance) are "paid" without
 	// any money moving, so there is nothing to book.
