@@ -236,8 +236,13 @@ func readMovement(ctx context.Context, tx pgx.Tx, lockSet []string, invoiceID st
 // onMovement runs change in a transaction holding the locks of every ref of
 // the movement of refs, starting again with more locks when the movement
 // turns out larger than the refs and another change holds one of its refs.
+// A planning store (see Group) only records what the change would lock.
 func (s *Store) onMovement(ctx context.Context, refs []string, invoiceID string, stripeInvoiceIDs []string,
 	change func(tx pgx.Tx, v *movementView) (EventResult, error)) (EventResult, error) {
+	if s.planning() {
+		s.group.locks.add(refs, invoiceID, stripeInvoiceIDs)
+		return EventResult{}, nil
+	}
 	lockSet := refs
 	for attempt := 0; ; attempt++ {
 		var res EventResult
@@ -250,7 +255,8 @@ func (s *Store) onMovement(ctx context.Context, refs []string, invoiceID string,
 			return err
 		})
 		var relock errRelock
-		if errors.As(err, &relock) && attempt < maxRelocks {
+		// A group starts again as a whole, with the locks it lacked.
+		if errors.As(err, &relock) && attempt < maxRelocks && s.group == nil {
 			lockSet = union(lockSet, relock.refs)
 			continue
 		}

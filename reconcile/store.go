@@ -19,6 +19,8 @@ import (
 // inbox and job records that lead to one, go through it.
 type Store struct {
 	db *pgxpool.Pool
+	// group, when set, binds the store to a group commit (see Group).
+	group *group
 }
 
 // NewStore wraps a connection pool.
@@ -174,8 +176,16 @@ func addHistory(ctx context.Context, tx pgx.Tx, invoiceID string, h history) err
 
 func amountPtr(a Amount) *Amount { return &a }
 
-// inTx runs fn in one transaction, committing when it returns nil.
+// inTx runs fn in one transaction, committing when it returns nil. A store
+// bound to a group commit runs fn in the group's transaction, which the
+// group commits; a planning store does not run it.
 func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	switch {
+	case s.planning():
+		return nil
+	case s.group != nil:
+		return fn(s.group.tx)
+	}
 	return pgx.BeginFunc(ctx, s.db, fn)
 }
 

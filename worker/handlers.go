@@ -127,12 +127,13 @@ func lastAttempt(ctx context.Context) bool {
 	return ok1 && ok2 && retried >= maxRetry
 }
 
-// ProcessEvent applies stored Stripe events to the ledger, each in its own
-// transaction. Processing is idempotent (one payment per PaymentIntent,
-// refunds as cumulative totals), so a second delivery of the task, or a
-// relay racing it, changes nothing. An event that fails for a transient
-// reason does not hold up the others: the task is retried for it, and the
-// events done by then are skipped.
+// ProcessEvent applies stored Stripe events to the ledger, the events of a
+// task in one group commit (see reconcile.Store.Group). Processing is
+// idempotent (one payment per money movement, refunds and disputes by id),
+// so a second delivery of the task, or a relay racing it, changes nothing.
+// An event that fails for a transient reason does not hold up the others:
+// the group is split until that event is alone, the task is retried for it,
+// and the events done by then are skipped.
 func (h *Handlers) ProcessEvent(ctx context.Context, task *asynq.Task) error {
 	var p EventPayload
 	if err := json.Unmarshal(task.Payload(), &p); err != nil || len(p.EventIDs) == 0 {
@@ -142,17 +143,55 @@ func (h *Handlers) ProcessEvent(ctx context.Context, task *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	var retry error
-	for _, ev := range events {
-		retry = errors.Join(retry, h.processEvent(ctx, ev))
-	}
-	return retry
+	return h.processGroup(ctx, events)
 }
 
-// processEvent applies one event and records its outcome. It returns an
-// error only for a fault worth retrying.
+// processGroup applies events in one transaction. A refusal is the result
+// of its event alone; any other error loses the transaction, and the group
+// is split in halves, each applied on its own, so one poison event costs a
+// few retries of its neighbours and blocks none of them. An event alone is
+// applied as processEvent does. It returns an error only for a fault worth
+// retrying.
+func (h *Handlers) processGroup(ctx context.Context, events []reconcile.Event) error {
+	switch len(events) {
+	case 0:
+		return nil
+	case 1:
+		return h.processEvent(ctx, events[0])
+	}
+	results := make([]reconcile.EventResult, len(events))
+	err := h.store.Group(ctx, func(g *reconcile.Store) error {
+		for i, ev := range events {
+			res, err := h.applyEvent(ctx, g, ev)
+			if _, refused := apperr.As(err); refused {
+				res = reconcile.EventResult{Status: reconcile.EventFailed, Reason: err.Error()}
+				err = g.MarkEvent(ctx, ev.ID, res)
+			}
+			if err != nil {
+				return fmt.Errorf("event %s: %w", ev.ID, err)
+			}
+			results[i] = res
+		}
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		h.log.Debug("group commit split", zap.Int("events", len(events)), zap.Error(err))
+		half := len(events) / 2
+		return errors.Join(h.processGroup(ctx, events[:half]), h.processGroup(ctx, events[half:]))
+	}
+	for i, ev := range events {
+		h.observeEvent(ev, results[i])
+	}
+	return nil
+}
+
+// processEvent applies one event in a transaction of its own and records its
+// outcome. It returns an error only for a fault worth retrying.
 func (h *Handlers) processEvent(ctx context.Context, ev reconcile.Event) error {
-	res, err := h.applyEvent(ctx, ev)
+	res, err := h.applyEvent(ctx, h.store, ev)
 	if err != nil {
 		_, refused := apperr.As(err)
 		if !refused && !lastAttempt(ctx) {
@@ -163,15 +202,22 @@ func (h *Handlers) processEvent(ctx context.Context, ev reconcile.Event) error {
 			return markErr
 		}
 	}
+	h.observeEvent(ev, res)
+	return nil
+}
+
+// observeEvent counts and logs an event's committed outcome.
+func (h *Handlers) observeEvent(ev reconcile.Event, res reconcile.EventResult) {
 	h.metrics.event(ev.Type, res.Status)
 	if ce := h.log.Check(zap.InfoLevel, "event processed"); ce != nil {
 		ce.Write(zap.String("event", ev.ID), zap.String("type", ev.Type),
 			zap.String("invoice", res.InvoiceID), zap.String("outcome", string(res.Status)), zap.String("reason", res.Reason))
 	}
-	return nil
 }
 
-func (h *Handlers) applyEvent(ctx context.Context, ev reconcile.Event) (reconcile.EventResult, error) {
+// applyEvent decodes a stored event and applies it through store: the
+// worker's own, or a group commit's.
+func (h *Handlers) applyEvent(ctx context.Context, store *reconcile.Store, ev reconcile.Event) (reconcile.EventResult, error) {
 	d, err := stripe.Decode(ev.Payload)
 	if errors.Is(err, stripe.ErrMalformed) && d.Livemode != h.livemode {
 		err = nil // of the other mode: ignored below, malformed or not
@@ -184,9 +230,9 @@ func (h *Handlers) applyEvent(ctx context.Context, ev reconcile.Event) (reconcil
 		// ledger (STRIPE_LIVEMODE).
 		res := reconcile.EventResult{Status: reconcile.EventIgnored,
 			Reason: fmt.Sprintf("livemode %v event, and this ledger takes livemode %v events (STRIPE_LIVEMODE)", d.Livemode, h.livemode)}
-		return res, h.store.MarkEvent(ctx, ev.ID, res)
+		return res, store.MarkEvent(ctx, ev.ID, res)
 	}
-	return applyStripe(ctx, h.store, ev.ID, ev.ResolvedInvoiceID, d)
+	return applyStripe(ctx, store, ev.ID, ev.ResolvedInvoiceID, d)
 }
 
 // RunJob runs an operator's job. A refusal by the ledger ends the job failed

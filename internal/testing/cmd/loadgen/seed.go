@@ -91,7 +91,7 @@ func cmdSeedPools(ctx context.Context, args []string) error {
 				n++
 				return []any{poolID(p.prefix, n), fmt.Sprintf("B-%s%d", p.prefix[5:6], n), "bench-client", "usd",
 					int64(poolAmount), int64(0), int64(0), int64(poolAmount), "open", sent, sent.AddDate(0, 0, 30),
-					sent, nil, nil, sent, sent}, nil
+					sent, nil, nil, sent, sent, int64(0)}, nil
 			}))
 		})
 	}
