@@ -29,11 +29,18 @@ type group struct {
 	tx pgx.Tx
 	// locks are what the planned changes asked for.
 	locks groupLocks
+	// payments are the planned online payments that may be written together
+	// (see writeFresh).
+	payments []freshPayment
+	// done holds the results of the events writeFresh applied: their
+	// changes return these and do nothing more.
+	done map[string]EventResult
 }
 
 // groupLocks is what the changes of a group lock: the refs of their
 // movements, the invoices they name by id, and the Stripe invoices they
-// name (an invoice carrying one is theirs).
+// name (an invoice carrying one is theirs). Each list holds an entry per
+// change that asked, so that counting tells what two changes share.
 type groupLocks struct {
 	refs, invoices, stripeInvoices []string
 }
@@ -60,29 +67,60 @@ func (l groupLocks) sorted() groupLocks {
 // groupInvoicesSQL locks, in id order, every invoice the changes of a group
 // may touch: those named by id ($2), those carrying one of the Stripe
 // invoices named ($3) or among the movements' refs, and those of the
-// movements' payments. It is movementInvoicesSQL for a set of invoice ids.
+// movements' payments (as movementInvoicesSQL does for one change). It
+// returns each with its currency, and whether it was reached otherwise
+// than by its id.
 var groupInvoicesSQL = `
-	WITH m AS MATERIALIZED (SELECT ` + movementOfRefs + ` AS ids)
-	SELECT id FROM invoices
-	WHERE deleted_at IS NULL AND id = ANY (ARRAY(
-		SELECT unnest($2::text[])
-		UNION ALL SELECT id FROM invoices WHERE stripe_invoice_id = ANY ($3::text[] || ARRAY(
+	WITH m AS MATERIALIZED (SELECT ` + movementOfRefs + ` AS ids),
+	other AS MATERIALIZED (SELECT ARRAY(
+		SELECT id FROM invoices WHERE stripe_invoice_id = ANY ($3::text[] || ARRAY(
 			SELECT ref FROM movement_refs WHERE movement_id = ANY ((SELECT ids FROM m)::text[]) AND ref LIKE 'in\_%'))
-		UNION ALL SELECT invoice_id FROM payments WHERE movement_id = ANY ((SELECT ids FROM m)::text[])))
+		UNION ALL SELECT invoice_id FROM payments WHERE movement_id = ANY ((SELECT ids FROM m)::text[])) AS ids)
+	SELECT id, currency, id = ANY ((SELECT ids FROM other)::text[]) FROM invoices
+	WHERE deleted_at IS NULL AND id = ANY ($2::text[] || (SELECT ids FROM other)::text[])
 	ORDER BY id
 	FOR UPDATE`
 
-// lock takes the group's locks in one round trip.
-func (l groupLocks) lock(ctx context.Context, tx pgx.Tx) error {
+// lockedInvoice is a row of groupInvoicesSQL.
+type lockedInvoice struct {
+	currency string
+	// otherwise is set when a change may reach the invoice by a Stripe
+	// invoice or a movement's payment, not only by its id.
+	otherwise bool
+}
+
+// groupView is what taking a group's locks read.
+type groupView struct {
+	invoices  map[string]lockedInvoice
+	knownRefs []string // of the planned payments' refs, those some movement has
+	subs      subscriptions
+}
+
+// lock takes the group's locks in one round trip, reading what writeFresh
+// needs to know under them. paymentRefs are the refs of the planned online
+// payments.
+func (l groupLocks) lock(ctx context.Context, tx pgx.Tx, paymentRefs []string) (groupView, error) {
+	v := groupView{invoices: map[string]lockedInvoice{}}
 	var b pgx.Batch
 	if len(l.refs) > 0 {
 		b.Queue(lockRefsSQL, l.refs)
 	}
-	b.Queue(groupInvoicesSQL, l.refs, l.invoices, l.stripeInvoices)
+	b.Queue(groupInvoicesSQL, l.refs, l.invoices, l.stripeInvoices).Query(func(rows pgx.Rows) error {
+		var id string
+		var inv lockedInvoice
+		_, err := pgx.ForEachRow(rows, []any{&id, &inv.currency, &inv.otherwise}, func() error {
+			v.invoices[id] = inv
+			return nil
+		})
+		return err
+	})
+	b.Queue(`SELECT coalesce(array_agg(ref), '{}') FROM movement_refs WHERE ref = ANY ($1)`, nonNil(paymentRefs)).
+		QueryRow(func(row pgx.Row) error { return row.Scan(&v.knownRefs) })
+	b.Queue(subscribedTypes).QueryRow(func(row pgx.Row) error { return row.Scan(&v.subs) })
 	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
-		return fmt.Errorf("lock a group of %d refs and %d invoices: %w", len(l.refs), len(l.invoices), err)
+		return groupView{}, fmt.Errorf("lock a group of %d refs and %d invoices: %w", len(l.refs), len(l.invoices), err)
 	}
-	return nil
+	return v, nil
 }
 
 // planning reports whether s is a group's planning store: its changes are
@@ -107,12 +145,21 @@ func (s *Store) Group(ctx context.Context, apply func(g *Store) error) error {
 		return fmt.Errorf("plan a group commit: %w", err)
 	}
 	locks := plan.group.locks.sorted()
+	var paymentRefs []string
+	for _, p := range plan.group.payments {
+		paymentRefs = append(paymentRefs, p.refs...)
+	}
 	for attempt := 0; ; attempt++ {
 		err := s.inTx(ctx, func(tx pgx.Tx) error {
-			if err := locks.lock(ctx, tx); err != nil {
+			v, err := locks.lock(ctx, tx, paymentRefs)
+			if err != nil {
 				return err
 			}
-			return apply(&Store{db: s.db, group: &group{tx: tx}})
+			g := &Store{db: s.db, group: &group{tx: tx}}
+			if g.group.done, err = writeFresh(ctx, tx, plan.group, v); err != nil {
+				return err
+			}
+			return apply(g)
 		})
 		var relock errRelock
 		if errors.As(err, &relock) && attempt < maxRelocks {

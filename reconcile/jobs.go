@@ -194,15 +194,21 @@ func (s *Store) GetJob(ctx context.Context, id string) (Job, error) {
 // StartJob marks a job running and returns it. A finished job is returned
 // as it is: its task was delivered again, and there is nothing left to do.
 func (s *Store) StartJob(ctx context.Context, id string) (Job, error) {
+	// A finished job is read, not written: a job a group applied is
+	// finished when its own task comes, and that costs no commit.
 	j, err := scanJob(s.db.QueryRow(ctx, `
-		UPDATE jobs SET
-			status = CASE WHEN status IN ('succeeded', 'failed') THEN status ELSE 'running' END,
-			attempts = attempts + CASE WHEN status IN ('succeeded', 'failed') THEN 0 ELSE 1 END,
-			updated_at = now()
-		WHERE id = $1
-		RETURNING `+jobColumns, id))
+		WITH started AS (
+			UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = now()
+			WHERE id = $1 AND status NOT IN ('succeeded', 'failed')
+			RETURNING `+jobColumns+`)
+		SELECT * FROM started
+		UNION ALL
+		SELECT `+jobColumns+` FROM jobs WHERE id = $1 AND status IN ('succeeded', 'failed')`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Job{}, apperr.Errorf(apperr.KindNotFound, "job_not_found", "no job %s", id)
+		// No such job, or one a group held while this statement waited for
+		// it and finished: the statement's snapshot is older than that
+		// commit, a new one tells.
+		return s.GetJob(ctx, id)
 	}
 	if err != nil {
 		return Job{}, fmt.Errorf("start job %s: %w", id, err)
@@ -220,7 +226,7 @@ func (s *Store) FinishJob(ctx context.Context, id string, status JobStatus, reas
 			return fmt.Errorf("encode result of job %s: %w", id, err)
 		}
 	}
-	_, err := s.db.Exec(ctx, `
+	err := s.exec(ctx, `
 		UPDATE jobs SET status = $2, error = $3, result = $4, finished_at = now(), updated_at = now()
 		WHERE id = $1 AND status NOT IN ('succeeded', 'failed')`, id, status, reason, res)
 	if err != nil {

@@ -55,6 +55,12 @@ func (s *Store) RecordOnlinePayment(ctx context.Context, eventID string, p Onlin
 	if err != nil {
 		return EventResult{}, err
 	}
+	if res, done := s.appliedInGroup(eventID); done {
+		return res, nil
+	}
+	if s.planning() {
+		s.planPayment(eventID, p, refs)
+	}
 	stripeInvoices := stripeInvoiceRefs(refs)
 	if p.StripeInvoiceID != "" {
 		stripeInvoices = union(stripeInvoices, []string{p.StripeInvoiceID})

@@ -111,7 +111,15 @@ func recompute(ctx context.Context, tx pgx.Tx, id string) (Invoice, error) {
 	return inv, nil
 }
 
-var recomputeSQL = `
+var recomputeSQL = recomputeSet + `i.id = $1
+	RETURNING ` + invoiceColumnsOfI
+
+// recomputeManySQL recomputes the invoices of the ids $1 (see recompute).
+const recomputeManySQL = recomputeSet + `i.id = ANY ($1)`
+
+// recomputeSet sets invoices' cached totals and state from their rows; the
+// statements that use it end its WHERE clause.
+const recomputeSet = `
 	UPDATE invoices i SET
 		credited_amount = t.credited_amount,
 		paid_amount = t.paid_amount,
@@ -124,8 +132,7 @@ var recomputeSQL = `
 		written_off_at = CASE WHEN t.state = 'written_off' THEN t.written_off_at END,
 		updated_at = now()
 	FROM invoice_truth t
-	WHERE t.id = i.id AND i.id = $1
-	RETURNING ` + invoiceColumnsOfI
+	WHERE t.id = i.id AND `
 
 // rowWith scans a row whose columns are a known set followed by extra ones,
 // so one scan function serves queries that return a little more.
@@ -187,6 +194,17 @@ func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 		return fn(s.group.tx)
 	}
 	return pgx.BeginFunc(ctx, s.db, fn)
+}
+
+// exec runs a statement in the group's transaction when s is bound to one
+// (see Group), else on its own.
+func (s *Store) exec(ctx context.Context, sql string, args ...any) error {
+	if s.group != nil && s.group.tx != nil {
+		_, err := s.group.tx.Exec(ctx, sql, args...)
+		return err
+	}
+	_, err := s.db.Exec(ctx, sql, args...)
+	return err
 }
 
 // change runs one keyed change of an invoice: lock the row, skip a replay of

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/hibiken/asynq"
@@ -27,6 +28,8 @@ func TestGroupCommitOfOneTask(t *testing.T) {
 	ctx := context.Background()
 	sentInvoice(t, s, "inv_grp_a", 10000)
 	sentInvoice(t, s, "inv_grp_poison", 1000)
+	sentInvoice(t, s, "inv_grp_b", 4000)
+	sentInvoice(t, s, "inv_grp_c", 4000)
 	// The poison's invoice already holds a payment near the bigint's limit.
 	deliver(t, s, h, piSucceeded("evt_grp_huge", "pi_grp_huge", "inv_grp_poison", math.MaxInt64-1000))
 
@@ -38,6 +41,9 @@ func TestGroupCommitOfOneTask(t *testing.T) {
 		raw  []byte
 		want reconcile.EventStatus
 	}{
+		// New movements, each alone on its invoice: written together.
+		{"evt_grp_b", piSucceeded("evt_grp_b", "pi_grp_b", "inv_grp_b", 4000), reconcile.EventProcessed},
+		{"evt_grp_c", checkoutCompleted("evt_grp_c", "pi_grp_c", "inv_grp_c", 1500), reconcile.EventProcessed},
 		// The same invoice, by two movements.
 		{"evt_grp_a1", piSucceeded("evt_grp_a1", "pi_grp_1", "inv_grp_a", 3000), reconcile.EventProcessed},
 		{"evt_grp_a2", piSucceeded("evt_grp_a2", "pi_grp_2", "inv_grp_a", 2000), reconcile.EventProcessed},
@@ -73,6 +79,8 @@ func TestGroupCommitOfOneTask(t *testing.T) {
 	// a1 and its checkout are one payment of 3000 less 500 refunded; a2 is
 	// refunded in full.
 	mustFigures(t, s, "inv_grp_a", figures{Paid: 2500, Refunded: 2500, Balance: 7500, State: reconcile.StatePartial, Payments: 2})
+	mustFigures(t, s, "inv_grp_b", figures{Paid: 4000, Balance: 0, State: reconcile.StatePaid, Payments: 1})
+	mustFigures(t, s, "inv_grp_c", figures{Paid: 1500, Balance: 2500, State: reconcile.StatePartial, Payments: 1})
 	mustFigures(t, s, "inv_grp_poison", figures{Paid: math.MaxInt64 - 1000, Balance: 1000 - (math.MaxInt64 - 1000),
 		State: reconcile.StatePaid, Payments: 1})
 
@@ -83,10 +91,28 @@ func TestGroupCommitOfOneTask(t *testing.T) {
 		AND processed_at IS NOT NULL`).Scan(&groups); err != nil {
 		t.Fatal(err)
 	}
-	if groups < 1 || groups > 4 {
-		t.Errorf("the task committed in %d transactions, want the few halves a split of 9 events makes around one poison", groups)
+	if groups < 1 || groups > 5 {
+		t.Errorf("the task committed in %d transactions, want the few halves a split of 11 events makes around one poison", groups)
 	}
 	checkRowsTruth(t, pool)
+	// A payment written with others is its movement's like any: its
+	// checkout's session, its refund and its history are its own.
+	d, err := s.GetInvoiceDetail(ctx, "inv_grp_c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := d.Payments[0]; p.ProviderRef == nil || *p.ProviderRef != "pi_grp_c" {
+		t.Errorf("payment of inv_grp_c names %v, want pi_grp_c", p.ProviderRef)
+	}
+	var kinds []reconcile.HistoryKind
+	for _, h := range d.History {
+		kinds = append(kinds, h.Kind)
+	}
+	if want := []reconcile.HistoryKind{reconcile.HistoryCreated, reconcile.HistorySent, reconcile.HistoryPaymentRecorded}; !slices.Equal(kinds, want) {
+		t.Errorf("history of inv_grp_c %v, want %v", kinds, want)
+	}
+	deliver(t, s, h, checkoutCompleted("evt_grp_c_again", "pi_grp_c", "inv_grp_c", 1500), chargeRefunded("evt_grp_c_refund", "pi_grp_c", 1500, 1500))
+	mustFigures(t, s, "inv_grp_c", figures{Paid: 0, Refunded: 1500, Balance: 4000, State: reconcile.StateOpen, Payments: 1})
 
 	// The retry of the task finds the rest final and the poison still poison.
 	if err := h.ProcessEvent(ctx, asynq.NewTask(worker.TypeProcessEvent, payload)); err == nil {

@@ -251,9 +251,14 @@ func (h *Handlers) RunJob(ctx context.Context, task *asynq.Task) error {
 	if job.Status.Finished() {
 		return nil
 	}
+	if job.Type.Groups() {
+		if grouped, err := h.runJobGroup(ctx, job); grouped {
+			return err
+		}
+	}
 	log := h.log.With(zap.String("job", job.ID), zap.String("type", string(job.Type)))
 	started := time.Now()
-	result, err := h.applyJob(ctx, job)
+	result, err := h.applyJob(ctx, h.store, job)
 	outcome := "retried"
 	defer func() { h.metrics.job(job.Type, outcome, time.Since(started)) }()
 	if err == nil {
@@ -279,9 +284,60 @@ func (h *Handlers) RunJob(ctx context.Context, task *asynq.Task) error {
 	return err
 }
 
-// applyJob makes the job's ledger change, keyed by the job id and made in
-// the name of the job's actor, so its history row says who asked.
-func (h *Handlers) applyJob(ctx context.Context, job reconcile.Job) (any, error) {
+// runJobGroup applies job together with the other jobs queued by then that
+// group with it, in one transaction (reconcile.Store.JobGroup), and reports
+// whether the group committed. It did not when a fault rolled it back: job
+// is then run alone, and the others wait for their own tasks. The error is
+// job's own refusal, which ends its task without retry. A job of the group
+// whose change the ledger refuses is marked failed in the group's
+// transaction: the ledger refuses before it writes.
+func (h *Handlers) runJobGroup(ctx context.Context, job reconcile.Job) (bool, error) {
+	type outcome struct {
+		job reconcile.Job
+		err error // the ledger's refusal
+	}
+	var outcomes []outcome
+	started := time.Now()
+	err := h.store.JobGroup(ctx, job, func(g *reconcile.Store, jobs []reconcile.Job) error {
+		outcomes = outcomes[:0]
+		for _, j := range jobs {
+			_, err := h.applyJob(ctx, g, j)
+			if _, refused := apperr.As(err); refused {
+				if err := g.FinishJob(ctx, j.ID, reconcile.JobFailed, err.Error(), nil); err != nil {
+					return err
+				}
+			} else if err != nil {
+				return fmt.Errorf("job %s: %w", j.ID, err)
+			}
+			outcomes = append(outcomes, outcome{job: j, err: err})
+		}
+		return nil
+	})
+	if err != nil {
+		h.log.Debug("job group rolled back: the job runs alone", zap.String("job", job.ID), zap.Error(err))
+		return false, nil
+	}
+	var refusal error
+	for _, o := range outcomes {
+		log := h.log.With(zap.String("job", o.job.ID), zap.String("type", string(o.job.Type)))
+		if o.err != nil {
+			h.metrics.job(o.job.Type, "failed", time.Since(started))
+			log.Info("job failed", zap.Error(o.err))
+			if o.job.ID == job.ID {
+				refusal = fmt.Errorf("job %s: %v: %w", job.ID, o.err, asynq.SkipRetry)
+			}
+			continue
+		}
+		h.metrics.job(o.job.Type, "succeeded", time.Since(started))
+		log.Info("job succeeded")
+	}
+	return true, refusal
+}
+
+// applyJob makes the job's ledger change through store (the worker's own,
+// or a group's), keyed by the job id and made in the name of the job's
+// actor, so its history row says who asked.
+func (h *Handlers) applyJob(ctx context.Context, store *reconcile.Store, job reconcile.Job) (any, error) {
 	op := reconcile.Op{Key: job.ID, Actor: job.Actor}
 	decode := func(v any) error {
 		if err := json.Unmarshal(job.Payload, v); err != nil {
@@ -295,7 +351,7 @@ func (h *Handlers) applyJob(ctx context.Context, job reconcile.Job) (any, error)
 		if err := decode(&a); err != nil {
 			return nil, err
 		}
-		_, _, err := h.store.RecordManualPayment(ctx, reconcile.ManualPayment{Key: op.Key, Actor: op.Actor, InvoiceID: a.InvoiceID,
+		_, _, err := store.RecordManualPayment(ctx, reconcile.ManualPayment{Key: op.Key, Actor: op.Actor, InvoiceID: a.InvoiceID,
 			Amount: a.Amount, PaidDate: a.PaidDate, Method: a.Method, Notes: a.Notes})
 		return nil, err
 	case reconcile.JobDeletePayment:
@@ -303,14 +359,14 @@ func (h *Handlers) applyJob(ctx context.Context, job reconcile.Job) (any, error)
 		if err := decode(&a); err != nil {
 			return nil, err
 		}
-		_, err := h.store.DeletePayment(ctx, op, a.InvoiceID, a.PaymentID)
+		_, err := store.DeletePayment(ctx, op, a.InvoiceID, a.PaymentID)
 		return nil, err
 	case reconcile.JobIssueCreditNote:
 		var a IssueCreditNoteArgs
 		if err := decode(&a); err != nil {
 			return nil, err
 		}
-		_, _, err := h.store.IssueCreditNote(ctx, reconcile.NewCreditNote{Key: op.Key, Actor: op.Actor, InvoiceID: a.InvoiceID,
+		_, _, err := store.IssueCreditNote(ctx, reconcile.NewCreditNote{Key: op.Key, Actor: op.Actor, InvoiceID: a.InvoiceID,
 			Amount: a.Amount, Reason: a.Reason, Notes: a.Notes})
 		return nil, err
 	case reconcile.JobReverseCreditNote:
@@ -318,21 +374,21 @@ func (h *Handlers) applyJob(ctx context.Context, job reconcile.Job) (any, error)
 		if err := decode(&a); err != nil {
 			return nil, err
 		}
-		_, err := h.store.ReverseCreditNote(ctx, op, a.InvoiceID, a.CreditNoteID)
+		_, err := store.ReverseCreditNote(ctx, op, a.InvoiceID, a.CreditNoteID)
 		return nil, err
 	case reconcile.JobWriteOff:
 		var a WriteOffArgs
 		if err := decode(&a); err != nil {
 			return nil, err
 		}
-		_, err := h.store.WriteOff(ctx, op, a.InvoiceID, a.Notes)
+		_, err := store.WriteOff(ctx, op, a.InvoiceID, a.Notes)
 		return nil, err
 	case reconcile.JobReopen:
 		var a ReopenArgs
 		if err := decode(&a); err != nil {
 			return nil, err
 		}
-		_, err := h.store.Reopen(ctx, op, a.InvoiceID)
+		_, err := store.Reopen(ctx, op, a.InvoiceID)
 		return nil, err
 	case reconcile.JobEventIgnore, reconcile.JobEventApply:
 		var a ResolveEventArgs

@@ -189,7 +189,7 @@ func (inv *scaleInvoice) row() []any {
 var (
 	paymentCopyColumns = []string{"id", "invoice_id", "source", "amount", "refunded_amount", "currency", "paid_date",
 		"method", "notes", "provider_ref", "deleted_at", "created_at"}
-	writeOffCopyColumns = []string{"id", "invoice_id", "amount", "notes", "written_off_on", "created_at"}
+	writeOffCopyColumns = []string{"id", "invoice_id", "amount", "notes", "written_off_on", "created_at", "actor"}
 )
 
 func (inv *scaleInvoice) paymentRow(k int) []any {
@@ -310,7 +310,7 @@ func copyChunk(ctx context.Context, pool *pgxpool.Pool, first, last int) error {
 		var wo [][]any
 		for _, inv := range invs {
 			if inv.hasWriteOff {
-				wo = append(wo, []any{"wo_" + inv.id[4:], inv.id, inv.writtenOff, "bench", inv.updated.Truncate(24 * time.Hour), inv.updated})
+				wo = append(wo, []any{"wo_" + inv.id[4:], inv.id, inv.writtenOff, "bench", inv.updated.Truncate(24 * time.Hour), inv.updated, "bench"})
 			}
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"write_offs"}, writeOffCopyColumns, pgx.CopyFromRows(wo)); err != nil {

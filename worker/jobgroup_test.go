@@ -1,0 +1,90 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/payrecon/reconciler/internal/testing/testenv"
+	"github.com/payrecon/reconciler/reconcile"
+	"github.com/payrecon/reconciler/worker"
+)
+
+// TestJobsQueuedTogetherApplyAsOne queues operators' jobs on two invoices
+// (payments of which the last no longer fits, a write-off, a credit note)
+// and runs the task of the first: the worker applies every queued job with
+// it, in queue order, each with its own result. The others' tasks then find
+// their jobs finished and change nothing.
+func TestJobsQueuedTogetherApplyAsOne(t *testing.T) {
+	t.Parallel()
+	s, _ := testenv.Store(t)
+	h := newHandlers(t, s)
+	ctx := context.Background()
+	sentInvoice(t, s, "inv_jobs_a", 10000)
+	sentInvoice(t, s, "inv_jobs_b", 10000)
+	queue := func(typ reconcile.JobType, invoice string, args any) reconcile.Job {
+		t.Helper()
+		j, _, err := s.CreateJob(ctx, reconcile.NewJob{Type: typ, Actor: "ann", InvoiceID: invoice, Payload: args})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	today := reconcile.DateOf(time.Now())
+	pay := func(invoice string, amount reconcile.Amount) reconcile.Job {
+		return queue(reconcile.JobRecordPayment, invoice,
+			worker.RecordPaymentArgs{InvoiceID: invoice, Amount: amount, PaidDate: today, Method: "cash"})
+	}
+	jobs := []reconcile.Job{
+		pay("inv_jobs_a", 4000),
+		pay("inv_jobs_b", 2500),
+		pay("inv_jobs_a", 5000),
+		pay("inv_jobs_a", 2000), // 1000 left by then: refused
+		queue(reconcile.JobIssueCreditNote, "inv_jobs_b", worker.IssueCreditNoteArgs{InvoiceID: "inv_jobs_b", Amount: 500, Reason: "discount"}),
+		queue(reconcile.JobWriteOff, "inv_jobs_b", worker.WriteOffArgs{InvoiceID: "inv_jobs_b", Notes: "gone"}),
+	}
+	run := func(j reconcile.Job) error {
+		payload, _ := json.Marshal(worker.JobPayload{JobID: j.ID})
+		return h.RunJob(ctx, asynq.NewTask(worker.TypeRunJob, payload))
+	}
+	if err := run(jobs[0]); err != nil {
+		t.Fatalf("first job's task: %v", err)
+	}
+	want := []reconcile.JobStatus{reconcile.JobSucceeded, reconcile.JobSucceeded, reconcile.JobSucceeded, reconcile.JobFailed,
+		reconcile.JobSucceeded, reconcile.JobSucceeded}
+	check := func(when string) {
+		t.Helper()
+		for i, j := range jobs {
+			got, err := s.GetJob(ctx, j.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status != want[i] || got.Attempts != 1 {
+				t.Errorf("%s: job %d (%s) %s after %d attempts (%q), want %s after 1", when, i, j.Type, got.Status, got.Attempts, got.Error, want[i])
+			}
+		}
+		mustFigures(t, s, "inv_jobs_a", figures{Paid: 9000, Balance: 1000, State: reconcile.StatePartial, Payments: 2})
+		b, err := s.GetInvoice(ctx, "inv_jobs_b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprintf("%d %d %d %d %s", b.PaidAmount, b.CreditedAmount, b.WrittenOffAmount, b.Balance, b.State); got != "2500 500 7000 0 written_off" {
+			t.Errorf("%s: inv_jobs_b paid, credited, written off, balance, state %s, want 2500 500 7000 0 written_off", when, got)
+		}
+	}
+	check("after the first task")
+	for i, j := range jobs[1:] {
+		if err := run(j); err != nil {
+			t.Errorf("task of job %d: %v, want nil: its job was done", i+1, err)
+		}
+	}
+	check("after every task")
+	if err := run(reconcile.Job{ID: "job_missing"}); !errors.Is(err, asynq.SkipRetry) {
+		t.Errorf("task of no job: %v, want it ended without retry", err)
+	}
+}
