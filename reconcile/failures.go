@@ -69,7 +69,7 @@ func (s *Store) RecordPaymentFailure(ctx context.Context, eventID string, f Paym
 		var wrote bool
 		w.b.Queue(`
 			INSERT INTO invoice_history (invoice_id, kind, amount, notes, op_key, actor) VALUES ($1, $2, $3, $4, NULLIF($5, ''), 'stripe')
-			ON CONFLICT (op_key) DO NOTHING
+			ON CONFLICT (op_key) WHERE op_key IS NOT NULL DO NOTHING
 			RETURNING true`, inv.ID, HistoryPaymentFailed, amount, truncate(notes, 2000), eventID).
 			QueryRow(func(row pgx.Row) error {
 				if err := row.Scan(&wrote); !errors.Is(err, pgx.ErrNoRows) {
