@@ -159,10 +159,15 @@ func (h *Handlers) processGroup(ctx context.Context, events []reconcile.Event) e
 	case 1:
 		return h.processEvent(ctx, events[0])
 	}
+	// Decoded once: the group runs its changes twice (see Group).
+	decoded := make([]decodedEvent, len(events))
+	for i, ev := range events {
+		decoded[i] = h.decode(ev)
+	}
 	results := make([]reconcile.EventResult, len(events))
 	err := h.store.Group(ctx, func(g *reconcile.Store) error {
 		for i, ev := range events {
-			res, err := h.applyEvent(ctx, g, ev)
+			res, err := h.applyDecoded(ctx, g, ev, decoded[i])
 			if _, refused := apperr.As(err); refused {
 				res = reconcile.EventResult{Status: reconcile.EventFailed, Reason: err.Error()}
 				err = g.MarkEvent(ctx, ev.ID, res)
@@ -191,7 +196,7 @@ func (h *Handlers) processGroup(ctx context.Context, events []reconcile.Event) e
 // processEvent applies one event in a transaction of its own and records its
 // outcome. It returns an error only for a fault worth retrying.
 func (h *Handlers) processEvent(ctx context.Context, ev reconcile.Event) error {
-	res, err := h.applyEvent(ctx, h.store, ev)
+	res, err := h.applyDecoded(ctx, h.store, ev, h.decode(ev))
 	if err != nil {
 		_, refused := apperr.As(err)
 		if !refused && !lastAttempt(ctx) {
@@ -215,24 +220,39 @@ func (h *Handlers) observeEvent(ev reconcile.Event, res reconcile.EventResult) {
 	}
 }
 
-// applyEvent decodes a stored event and applies it through store: the
-// worker's own, or a group commit's.
-func (h *Handlers) applyEvent(ctx context.Context, store *reconcile.Store, ev reconcile.Event) (reconcile.EventResult, error) {
+// decodedEvent is a stored event decoded, or why it cannot be.
+type decodedEvent struct {
+	event stripe.Event
+	err   error
+}
+
+// decode decodes a stored event's payload. A malformed event of the other
+// mode is not an error: it is ignored for its mode, malformed or not.
+func (h *Handlers) decode(ev reconcile.Event) decodedEvent {
 	d, err := stripe.Decode(ev.Payload)
 	if errors.Is(err, stripe.ErrMalformed) && d.Livemode != h.livemode {
-		err = nil // of the other mode: ignored below, malformed or not
+		err = nil
 	}
 	if err != nil {
-		return reconcile.EventResult{}, apperr.Errorf(apperr.KindInvalid, "malformed_event", "%v", err)
+		err = apperr.Errorf(apperr.KindInvalid, "malformed_event", "%v", err)
 	}
-	if d.Livemode != h.livemode {
+	return decodedEvent{event: d, err: err}
+}
+
+// applyDecoded applies a decoded event through store: the worker's own, or
+// a group commit's.
+func (h *Handlers) applyDecoded(ctx context.Context, store *reconcile.Store, ev reconcile.Event, d decodedEvent) (reconcile.EventResult, error) {
+	if d.err != nil {
+		return reconcile.EventResult{}, d.err
+	}
+	if d.event.Livemode != h.livemode {
 		// Test-mode events never reach a live ledger, nor live ones a test
 		// ledger (STRIPE_LIVEMODE).
 		res := reconcile.EventResult{Status: reconcile.EventIgnored,
-			Reason: fmt.Sprintf("livemode %v event, and this ledger takes livemode %v events (STRIPE_LIVEMODE)", d.Livemode, h.livemode)}
+			Reason: fmt.Sprintf("livemode %v event, and this ledger takes livemode %v events (STRIPE_LIVEMODE)", d.event.Livemode, h.livemode)}
 		return res, store.MarkEvent(ctx, ev.ID, res)
 	}
-	return applyStripe(ctx, store, ev.ID, ev.ResolvedInvoiceID, d)
+	return applyStripe(ctx, store, ev.ID, ev.ResolvedInvoiceID, d.event)
 }
 
 // RunJob runs an operator's job. A refusal by the ledger ends the job failed
