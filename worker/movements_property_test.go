@@ -377,6 +377,20 @@ func propEnv(name string, def int) int {
 // goroutines apply tasks at once.
 func TestMoneyMovementsProperty(t *testing.T) {
 	t.Parallel()
+	checkMoneyMovements(t, 4)
+}
+
+// TestMoneyMovementsPropertyInLargeGroups is the same property with tasks
+// of up to 64 events: group commits holding many events of the same
+// movements and invoices, split and retried around their faults.
+func TestMoneyMovementsPropertyInLargeGroups(t *testing.T) {
+	t.Parallel()
+	checkMoneyMovements(t, 64)
+}
+
+// checkMoneyMovements delivers random movements' events in tasks of one to
+// maxTask events and checks every invoice and payment against the model.
+func checkMoneyMovements(t *testing.T, maxTask int) {
 	invoices := propEnv("PROPERTY_MOVEMENT_INVOICES", 60)
 	seed := uint64(propEnv("PROPERTY_SEED", int(rand.Uint32())))
 	workers := propEnv("PROPERTY_WORKERS", 3)
@@ -449,7 +463,7 @@ func TestMoneyMovementsProperty(t *testing.T) {
 		})
 	}
 	for len(order) > 0 {
-		n := min(len(order), 1+r.IntN(4))
+		n := min(len(order), 1+r.IntN(maxTask))
 		tasks <- order[:n]
 		order = order[n:]
 	}
