@@ -191,27 +191,37 @@ func (s *Store) GetJob(ctx context.Context, id string) (Job, error) {
 	return j, nil
 }
 
+// ErrJobHeld is StartJob's answer for a job another transaction holds at
+// that moment: a group of jobs applying it (JobGroup), or another delivery
+// of its task starting it. That one finishes the job; if a group rolls back
+// instead, the job is queued again and the relay sweep gives it a task.
+var ErrJobHeld = errors.New("job is held by another transaction")
+
 // StartJob marks a job running and returns it. A finished job is returned
-// as it is: its task was delivered again, and there is nothing left to do.
+// as it is, without a write: its task was delivered again, or a group of
+// jobs applied it, and there is nothing left to do. A job another
+// transaction holds is not waited for (ErrJobHeld): a worker slot waiting on
+// a group's lock would do nothing while the group works.
 func (s *Store) StartJob(ctx context.Context, id string) (Job, error) {
-	// A finished job is read, not written: a job a group applied is
-	// finished when its own task comes, and that costs no commit.
-	j, err := scanJob(s.db.QueryRow(ctx, `
-		WITH started AS (
+	var started bool
+	j, err := scanJob(rowWith{s.db.QueryRow(ctx, `
+		WITH target AS (
+			SELECT id FROM jobs WHERE id = $1 AND status NOT IN ('succeeded', 'failed')
+			FOR UPDATE SKIP LOCKED),
+		started AS (
 			UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = now()
-			WHERE id = $1 AND status NOT IN ('succeeded', 'failed')
+			WHERE id = (SELECT id FROM target)
 			RETURNING `+jobColumns+`)
-		SELECT * FROM started
+		SELECT *, true FROM started
 		UNION ALL
-		SELECT `+jobColumns+` FROM jobs WHERE id = $1 AND status IN ('succeeded', 'failed')`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		// No such job, or one a group held while this statement waited for
-		// it and finished: the statement's snapshot is older than that
-		// commit, a new one tells.
-		return s.GetJob(ctx, id)
-	}
-	if err != nil {
+		SELECT `+jobColumns+`, false FROM jobs WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM started)`, id), []any{&started}})
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return Job{}, apperr.Errorf(apperr.KindNotFound, "job_not_found", "no job %s", id)
+	case err != nil:
 		return Job{}, fmt.Errorf("start job %s: %w", id, err)
+	case !started && !j.Status.Finished():
+		return j, fmt.Errorf("start job %s: %w", id, ErrJobHeld)
 	}
 	return j, nil
 }

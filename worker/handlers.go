@@ -265,6 +265,9 @@ func (h *Handlers) RunJob(ctx context.Context, task *asynq.Task) error {
 		return fmt.Errorf("bad job task payload: %w", asynq.SkipRetry)
 	}
 	job, err := h.store.StartJob(ctx, p.JobID)
+	if errors.Is(err, reconcile.ErrJobHeld) {
+		return nil // its holder finishes it, or the relay sweep queues it again
+	}
 	if err != nil {
 		return retryUnlessRefused("job "+p.JobID, err)
 	}

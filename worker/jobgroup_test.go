@@ -88,3 +88,46 @@ func TestJobsQueuedTogetherApplyAsOne(t *testing.T) {
 		t.Errorf("task of no job: %v, want it ended without retry", err)
 	}
 }
+
+// TestJobHeldByAGroupIsNotWaitedFor: a job's task that finds its job held
+// by another transaction (a group applying it) ends at once rather than
+// holding a worker slot until that transaction ends; once the holder rolls
+// back, the job starts as any queued job does.
+func TestJobHeldByAGroupIsNotWaitedFor(t *testing.T) {
+	t.Parallel()
+	s, pool := testenv.Store(t)
+	h := newHandlers(t, s)
+	ctx := context.Background()
+	sentInvoice(t, s, "inv_held", 10000)
+	job, _, err := s.CreateJob(ctx, reconcile.NewJob{Type: reconcile.JobRecordPayment, Actor: "ann", InvoiceID: "inv_held",
+		Payload: worker.RecordPaymentArgs{InvoiceID: "inv_held", Amount: 100, PaidDate: reconcile.DateOf(time.Now())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Exec(ctx, `SELECT FROM jobs WHERE id = $1 FOR UPDATE`, job.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.StartJob(ctx, job.ID); !errors.Is(err, reconcile.ErrJobHeld) {
+		t.Fatalf("StartJob of a held job: %v, want ErrJobHeld", err)
+	}
+	payload, _ := json.Marshal(worker.JobPayload{JobID: job.ID})
+	if err := h.RunJob(ctx, asynq.NewTask(worker.TypeRunJob, payload)); err != nil {
+		t.Fatalf("task of a held job: %v, want nil", err)
+	}
+	if err := holder.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetJob(ctx, job.ID); err != nil || got.Status != reconcile.JobQueued || got.Attempts != 0 {
+		t.Fatalf("held job after its holder rolled back: %+v, %v; want queued, never started", got, err)
+	}
+	if err := h.RunJob(ctx, asynq.NewTask(worker.TypeRunJob, payload)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetJob(ctx, job.ID); err != nil || got.Status != reconcile.JobSucceeded || got.Attempts != 1 {
+		t.Fatalf("job run after its holder rolled back: %+v, %v; want succeeded after one attempt", got, err)
+	}
+}

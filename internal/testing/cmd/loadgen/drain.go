@@ -45,10 +45,14 @@ func cmdDrain(ctx context.Context, args []string) error {
 	}
 	defer db.Close()
 	start := time.Now()
+	// The counter first: the worker may be applying events while they are
+	// counted, and those must count as done.
+	left := newBacklog(ctx, db)
 	first, err := receivedEvents(ctx, db)
 	if err != nil {
 		return err
 	}
+	left.first, left.inboxAnswer = first, first
 	if first == 0 {
 		progress("drain: no event waits")
 		return nil
@@ -67,7 +71,6 @@ func cmdDrain(ctx context.Context, args []string) error {
 	prevAt, prevN, prevQueued := start, first, 1
 	var busy time.Duration
 	busyDone := 0
-	left := newBacklog(ctx, db, first)
 	for {
 		select {
 		case <-ctx.Done():
@@ -153,8 +156,10 @@ type backlog struct {
 	inboxAnswer int
 }
 
-func newBacklog(ctx context.Context, db *pgxpool.Pool, first int) *backlog {
-	b := &backlog{db: db, first: first, client: &http.Client{Timeout: 5 * time.Second}, inboxAnswer: first}
+// newBacklog reads the service's counter; the caller sets first, the count
+// of the inbox's received events, next.
+func newBacklog(ctx context.Context, db *pgxpool.Pool) *backlog {
+	b := &backlog{db: db, client: &http.Client{Timeout: 5 * time.Second}}
 	if base := os.Getenv("BENCH_URL"); base != "" {
 		b.metrics = base + "/metrics"
 		var err error
