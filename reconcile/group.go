@@ -35,6 +35,9 @@ type group struct {
 	// done holds the results of the events writeFresh applied: their
 	// changes return these and do nothing more.
 	done map[string]EventResult
+	// manual, in a group of jobs, judges manual payments in memory (see
+	// manualPayments).
+	manual *manualPayments
 }
 
 // groupLocks is what the changes of a group lock: the refs of their

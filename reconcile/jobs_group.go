@@ -44,8 +44,10 @@ var claimJobsSQL = `
 // then apply makes each job's change through the store it is given, in the
 // order the jobs were queued. Each change keeps its own rules, key and
 // history; a refusal is that job's result, which apply records with
-// FinishJob on that store. Any error rolls the whole group back, and the
-// claimed jobs wait for their own tasks again.
+// FinishJob on that store. Manual payments may be judged in memory and
+// written together once apply returns (see manualPayments). Any error rolls
+// the whole group back, and the claimed jobs wait for their own tasks
+// again.
 func (s *Store) JobGroup(ctx context.Context, job Job, apply func(g *Store, jobs []Job) error) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, claimJobsSQL, job.ID, groupedJobTypes, MaxJobsPerGroup-1)
@@ -66,6 +68,13 @@ func (s *Store) JobGroup(ctx context.Context, job Job, apply func(g *Store, jobs
 		if _, err := tx.Exec(ctx, `SELECT FROM invoices WHERE id = ANY ($1) ORDER BY id FOR UPDATE`, invoices); err != nil {
 			return fmt.Errorf("lock the invoices of %d jobs: %w", len(jobs), err)
 		}
-		return apply(&Store{db: s.db, group: &group{tx: tx}}, jobs)
+		manual, err := planManualPayments(ctx, tx, jobs)
+		if err != nil {
+			return err
+		}
+		if err := apply(&Store{db: s.db, group: &group{tx: tx, manual: manual}}, jobs); err != nil {
+			return err
+		}
+		return manual.write(ctx, tx)
 	})
 }

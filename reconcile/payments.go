@@ -105,10 +105,21 @@ func scanPayment(row pgx.Row) (Payment, error) {
 }
 
 // RecordManualPayment records an operator's payment on a sent invoice, never
-// past what is unpaid.
+// past what is unpaid, and returns the invoice after it and the payment. In
+// a group of jobs (JobGroup) the payment may be judged in memory and
+// written with the group's others when the group ends: then the invoice
+// returned is the zero Invoice.
 func (s *Store) RecordManualPayment(ctx context.Context, m ManualPayment) (Invoice, Payment, error) {
 	if err := m.Validate(); err != nil {
 		return Invoice{}, Payment{}, err
+	}
+	if s.group != nil {
+		if err := validActor(m.Actor); err != nil {
+			return Invoice{}, Payment{}, err
+		}
+		if pay, handled, err := s.group.manual.judge(m); handled {
+			return Invoice{}, pay, err
+		}
 	}
 	var pay Payment
 	var method *string

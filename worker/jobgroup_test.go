@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +79,40 @@ func TestJobsQueuedTogetherApplyAsOne(t *testing.T) {
 		}
 	}
 	check("after the first task")
+	// The payments of inv_jobs_a, judged together, are each their job's:
+	// method, history row with its actor, the job's result.
+	d, err := s.GetInvoiceDetail(ctx, "inv_jobs_a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]reconcile.Payment{}
+	for _, p := range d.Payments {
+		byID[p.ID] = p
+	}
+	for _, j := range []reconcile.Job{jobs[0], jobs[2]} {
+		got, _ := s.GetJob(ctx, j.ID)
+		var result struct {
+			PaymentID string `json:"payment_id"`
+		}
+		if err := json.Unmarshal(got.Result, &result); err != nil {
+			t.Fatalf("job %s result %s: %v", j.ID, got.Result, err)
+		}
+		if p, ok := byID[result.PaymentID]; !ok || p.Method == nil || *p.Method != "cash" || p.Source != reconcile.SourceManual {
+			t.Errorf("job %s names payment %s: %+v, want a manual cash payment of the invoice", j.ID, result.PaymentID, p)
+		}
+	}
+	var recorded []string
+	for _, e := range d.History {
+		if e.Kind == reconcile.HistoryPaymentRecorded {
+			recorded = append(recorded, fmt.Sprintf("%d by %s", *e.Amount, e.Actor))
+		}
+	}
+	if got := fmt.Sprint(recorded); got != "[4000 by ann 5000 by ann]" {
+		t.Errorf("payment_recorded history of inv_jobs_a %s, want [4000 by ann 5000 by ann]", got)
+	}
+	if got, _ := s.GetJob(ctx, jobs[3].ID); !strings.Contains(got.Error, "overpayment") {
+		t.Errorf("refused job's error %q, want the overpayment named", got.Error)
+	}
 	for i, j := range jobs[1:] {
 		if err := run(j); err != nil {
 			t.Errorf("task of job %d: %v, want nil: its job was done", i+1, err)
