@@ -38,12 +38,14 @@ lint: $(BIN)/staticcheck
 	$(BIN)/staticcheck ./...
 
 # Every test, with the race detector, against real PostgreSQL and Redis,
-# then every fuzz target briefly (make fuzz). Debian's chromium drives the
-# console's browser test; where it cannot be installed that one test skips,
-# saying why.
+# then every benchmark once (make bench relies on them: one that cannot run
+# fails here, not in a bench run) and every fuzz target briefly (make fuzz).
+# Debian's chromium drives the console's browser test; where it cannot be
+# installed that one test skips, saying why.
 test: services tools lint
 	@scripts/chromium.sh ensure || echo "chromium unavailable: the console's browser test will skip"
 	$(GO) test -race -timeout 15m ./...
+	$(GO) test -run '^$$' -bench . -benchtime 1x $$(git grep -l '^func Benchmark' -- '*_test.go' | xargs -n1 dirname | sort -u | sed 's|^|./|')
 	@$(MAKE) --no-print-directory fuzz
 
 # Every fuzz target (each func Fuzz... of a _test.go file) for FUZZTIME on

@@ -19,7 +19,10 @@ func NewVerifier(secrets []string, tolerance time.Duration) func(payload []byte,
 func NewUnstored(cfg Config, log *zap.Logger) *Handler {
 	h := New(cfg, nil, nil, log)
 	h.batch.close() // nothing was submitted, so its writer never touched the nil store
-	b := &batcher{log: h.log, stats: &h.stats, in: make(chan *pending, DefaultBatchMax), stopped: make(chan struct{})}
+	// The same limits as the real writer's: the answer bound and the
+	// queue's bytes decide a request's answer before any commit.
+	b := &batcher{log: h.log, stats: &h.stats, in: make(chan *pending, DefaultBatchMax), stopped: make(chan struct{}),
+		wait: h.batch.wait, max: h.batch.max, queueBytes: h.batch.queueBytes, answerWithin: h.batch.answerWithin}
 	go func() {
 		defer close(b.stopped)
 		for p := range b.in {
