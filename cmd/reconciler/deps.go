@@ -91,6 +91,7 @@ func connect(ctx context.Context, cfg config.Config, log *zap.Logger, roles role
 		worker.NewQueueCollector(d.queues), worker.NewDiscrepancyCollector(d.store))
 	if roles&roleWorker != 0 {
 		d.workerM = worker.NewMetrics(d.metrics)
+		warnWithoutAutovacuum(ctx, pool, log)
 	}
 	var events reconcile.StripeEvents
 	var provider reconcile.ProviderRecords
@@ -101,6 +102,20 @@ func connect(ctx context.Context, cfg config.Config, log *zap.Logger, roles role
 	d.runner = reconcile.NewRunner(d.store, d.client, reconcile.RunnerConfig{
 		RelayAfter: cfg.RelayAfter, Stripe: events, Provider: provider, Log: log.Named("reconcile").Sugar()})
 	return d, nil
+}
+
+// warnWithoutAutovacuum says at start when PostgreSQL runs without
+// autovacuum. The ledger's statements reach rows through indexes on plans
+// made with the statistics ANALYZE keeps; on a table that grew from empty
+// and was never analyzed since, each change scans the table whole
+// (docs/performance.md). A server it cannot ask is not warned about.
+func warnWithoutAutovacuum(ctx context.Context, pool *pgxpool.Pool, log *zap.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var on string
+	if err := pool.QueryRow(ctx, `SHOW autovacuum`).Scan(&on); err == nil && on == "off" {
+		log.Warn("PostgreSQL runs with autovacuum off: analyze the database regularly, or the ledger slows down as its tables grow (docs/performance.md)")
+	}
 }
 
 func (d *deps) workerServer() *worker.Server {
