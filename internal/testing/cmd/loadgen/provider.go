@@ -83,8 +83,9 @@ func cmdSeedProvider(ctx context.Context, args []string) error {
 	defer pool.Close()
 	start := time.Now()
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `TRUNCATE invoices, payments, refunds, write_offs, invoice_history, events, jobs,
-			notifications, deliveries, runs, discrepancies, provider_compare_seen`); err != nil {
+		if _, err := tx.Exec(ctx, `TRUNCATE invoices, payments, refunds, refund_totals, disputes, credit_notes,
+			write_offs, movement_refs, invoice_history, events, jobs, notifications, deliveries, runs,
+			discrepancies, provider_compare_seen`); err != nil {
 			return fmt.Errorf("empty the ledger: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE provider_compare_cursor SET last_created = NULL, last_full_at = NULL`); err != nil {
@@ -98,19 +99,20 @@ func cmdSeedProvider(ctx context.Context, args []string) error {
 				if p.plant == plantStranger {
 					continue
 				}
-				paid, state := p.amount, "paid"
+				paid, refunded, state := p.amount, int64(0), "paid"
 				switch p.plant {
 				case plantPull:
 					paid, state = 0, "open"
 				case plantRefundedBoth:
-					paid, state = p.amount-300, "partial"
+					paid, refunded, state = p.amount-300, 300, "partial"
 				}
 				var paidAt any
 				if state == "paid" {
 					paidAt = p.created
 				}
 				return []any{p.invoice, "P-" + p.invoice[5:], "provider-client", "usd", p.amount, paid, int64(0),
-					p.amount - paid, state, p.created, p.created.AddDate(0, 0, 30), p.created, paidAt, nil, p.created, p.created}, nil
+					p.amount - paid, state, p.created, p.created.AddDate(0, 0, 30), p.created, paidAt, nil, p.created, p.created,
+					refunded}, nil
 			}
 			return nil, nil
 		})); err != nil {
