@@ -303,11 +303,12 @@ func TestCreditNoteDrift(t *testing.T) {
 }
 
 // plantCreditDrift makes an invoice's stored credited amount wrong by delta,
-// keeping the balance CHECK valid.
+// keeping the balance CHECK valid, as a faulty change made now would.
 func plantCreditDrift(t *testing.T, db *pgxpool.Pool, id string, delta reconcile.Amount) {
 	t.Helper()
 	_, err := db.Exec(context.Background(), `
 		UPDATE invoices SET credited_amount = credited_amount + $2, balance = balance - $2, updated_at = now()
 		WHERE id = $1`, id, delta)
 	noErr(t, err)
+	touchHistory(t, db, id)
 }

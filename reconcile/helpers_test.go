@@ -101,6 +101,16 @@ func checkTruth(t *testing.T, db *pgxpool.Pool) {
 	if drift != 0 {
 		t.Fatalf("%d invoices' stored totals differ from their rows", drift)
 	}
+	var misfiled int
+	err = db.QueryRow(context.Background(), `
+		SELECT count(*) FROM invoices i FULL JOIN overpaid_invoices o ON o.invoice_id = i.id
+		WHERE (i.balance < 0) IS DISTINCT FROM (o.invoice_id IS NOT NULL)`).Scan(&misfiled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if misfiled != 0 {
+		t.Fatalf("%d invoices are overpaid but not in overpaid_invoices, or the other way round", misfiled)
+	}
 }
 
 func historyCount(t *testing.T, db *pgxpool.Pool, invoiceID string) int {

@@ -22,6 +22,12 @@ type ledgerPayment struct {
 	CreatedAt     time.Time
 }
 
+// walkKey is a payment's place in a walk in (created_at, id) order.
+type walkKey struct {
+	at time.Time
+	id string
+}
+
 // ledgerSelection picks which of the ledger's Stripe payments
 // ledgerStripePayments reads: those of paymentIntents when it is set; else
 // a page, in (created_at, id) order after after, of those recorded in

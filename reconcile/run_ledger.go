@@ -76,11 +76,16 @@ func (r *Runner) ledgerStep(ctx context.Context, runID string, full bool, st *Le
 	}
 
 	var repairErr error
-	cur := walkKey{}
+	var cur ledgerKey
+	changed := true
 	if since != nil {
-		cur.at = *since
+		first, found, err := r.store.firstHistorySince(ctx, *since, watermark)
+		if err != nil {
+			return time.Time{}, err
+		}
+		cur.history, changed = first-1, found
 	}
-	for {
+	for changed {
 		b, err := r.store.checkBatch(ctx, since, watermark, cur, r.cfg.BatchSize)
 		if err != nil {
 			return time.Time{}, err
@@ -105,10 +110,10 @@ func (r *Runner) ledgerStep(ctx context.Context, runID string, full bool, st *Le
 				st.Repaired++
 			}
 		}
-		if b.checked < r.cfg.BatchSize {
+		if b.last {
 			break
 		}
-		cur = b.last
+		cur = b.next
 	}
 
 	if err := r.store.reportLedger(ctx, st); err != nil {
@@ -120,19 +125,20 @@ func (r *Runner) ledgerStep(ctx context.Context, runID string, full bool, st *Le
 	return watermark, nil
 }
 
-// walkKey is an invoice's place in the walk: its id in a full walk,
-// (updated_at, id) in an incremental one.
-type walkKey struct {
-	at time.Time
-	id string
+// ledgerKey is the walk's place: the last invoice id of a full walk, the
+// last history row of an incremental one.
+type ledgerKey struct {
+	id      string
+	history int64
 }
 
-// checkedBatch is one batch of the walk: how many invoices it held, the
-// last one's key, and the drifted ones.
+// checkedBatch is one batch of the walk: how many invoices it checked, the
+// drifted ones, where the next batch starts, and whether this was the last.
 type checkedBatch struct {
 	checked int
-	last    walkKey
 	drifted []string
+	next    ledgerKey
+	last    bool
 }
 
 // driftPredicate compares an invoice b with its truth t: the totals, the
@@ -180,70 +186,98 @@ const fullCheck = `
 		WHERE b.deleted_at IS NULL AND b.id BETWEEN r.first_id AND r.last_id AND ` + driftPredicate + `
 	) d ON true`
 
-// An incremental walk goes by (updated_at, id) over invoices_updated_id,
-// bounded by the watermark: a walk by id filtered on updated_at would read
-// every invoice to find the few that changed, and the bound keeps invoices
-// changed during the walk (a repair among them) from being chased. Its
-// batches are scattered over the keys, so each invoice is joined with
-// invoice_truth, which sums only that invoice's payments. The batch and its
-// truth are read in one statement, so from one snapshot, which returns only
-// the batch's size, its last key and the drifted ids.
+// An incremental walk goes by id over the history rows written in (since,
+// until]: every ledger change writes one, and the block-range index on
+// invoice_history.at finds them (an index on invoices.updated_at would cost
+// every change its heap-only update, see migration 012). The bound keeps
+// invoices changed during the walk (a repair among them) from being chased.
+// A batch takes the next limit history rows and checks their live invoices
+// against invoice_truth, which sums only that invoice's payments; an
+// invoice changed again in a later batch is checked again. The batch and
+// its truth are read in one statement, so from one snapshot, which returns
+// the rows read, the last one's id, the invoices checked and the drifted
+// ids.
 const incrementalCheck = `
-	WITH batch AS MATERIALIZED (
-		SELECT id, updated_at, credited_amount, paid_amount, refunded_amount, disputed_amount, written_off_amount, balance,
+	WITH changes AS MATERIALIZED (
+		SELECT id, invoice_id FROM invoice_history
+		WHERE at > $2 AND at <= $3 AND id > $1
+		ORDER BY id LIMIT $4),
+	batch AS MATERIALIZED (
+		SELECT id, credited_amount, paid_amount, refunded_amount, disputed_amount, written_off_amount, balance,
 			state, paid_at, written_off_at
 		FROM invoices
-		WHERE deleted_at IS NULL AND updated_at > $3 AND updated_at <= $4
-		  AND (updated_at, id) > ($5, $1)
-		ORDER BY updated_at, id LIMIT $2),
-	tail AS (SELECT updated_at, id FROM batch ORDER BY updated_at DESC, id DESC LIMIT 1),
+		WHERE deleted_at IS NULL AND id IN (SELECT invoice_id FROM changes)),
 	drifted AS (
 		SELECT b.id FROM batch b JOIN invoice_truth t ON t.id = b.id
 		WHERE ` + driftPredicate + `)
-	SELECT (SELECT count(*) FROM batch), tail.updated_at, tail.id, d.id
+	SELECT (SELECT count(*) FROM changes), (SELECT coalesce(max(id), 0) FROM changes), (SELECT count(*) FROM batch), d.id
 	FROM (SELECT 1) one
-	LEFT JOIN tail ON true
 	LEFT JOIN drifted d ON true`
 
+// firstHistorySince returns the id of the first history row written in
+// (since, until], and whether there is one. The incremental walk starts
+// there, so it reads the history's primary key from the window on, not
+// from its oldest row.
+//
+// The history's block-range index finds the window. PostgreSQL summarizes
+// the ranges written since it last looked when autovacuum visits the
+// table; a range not yet summarized is read whole, so the run summarizes
+// them first, which reads only what was written since. min(id + 0) keeps
+// the planner from answering min(id) by walking the primary key from its
+// oldest row until one falls in the window.
+func (s *Store) firstHistorySince(ctx context.Context, since, until time.Time) (int64, bool, error) {
+	if _, err := s.db.Exec(ctx, `SELECT brin_summarize_new_values('invoice_history_at')`); err != nil {
+		return 0, false, fmt.Errorf("summarize the history's new block ranges: %w", err)
+	}
+	var first *int64
+	if err := s.db.QueryRow(ctx, `SELECT min(id + 0) FROM invoice_history WHERE at > $1 AND at <= $2`,
+		since, until).Scan(&first); err != nil {
+		return 0, false, fmt.Errorf("find the history written since %s: %w", since, err)
+	}
+	if first == nil {
+		return 0, false, nil
+	}
+	return *first, true, nil
+}
+
 // checkBatch checks the batch of invoices after cur: every live invoice
-// when since is nil, else those updated in (since, until].
-func (s *Store) checkBatch(ctx context.Context, since *time.Time, until time.Time, cur walkKey, limit int) (checkedBatch, error) {
+// when since is nil, else those with history written in (since, until].
+func (s *Store) checkBatch(ctx context.Context, since *time.Time, until time.Time, cur ledgerKey, limit int) (checkedBatch, error) {
 	var rows pgx.Rows
 	var err error
 	if since == nil {
 		rows, err = s.db.Query(ctx, fmt.Sprintf(fullCheck, limit), cur.id)
 	} else {
-		rows, err = s.db.Query(ctx, incrementalCheck, cur.id, limit, *since, until, cur.at)
+		rows, err = s.db.Query(ctx, incrementalCheck, cur.history, *since, until, limit)
 	}
 	if err != nil {
-		return checkedBatch{}, fmt.Errorf("check invoices after %q: %w", cur.id, err)
+		return checkedBatch{}, fmt.Errorf("check invoices after %+v: %w", cur, err)
 	}
 	defer rows.Close()
 	var b checkedBatch
+	var read int // invoices in a full walk, history rows in an incremental one
 	for rows.Next() {
-		var lastAt *time.Time
 		var lastID, drifted *string
 		if since == nil {
 			err = rows.Scan(&b.checked, &lastID, &drifted)
+			read = b.checked
 		} else {
-			err = rows.Scan(&b.checked, &lastAt, &lastID, &drifted)
+			err = rows.Scan(&read, &b.next.history, &b.checked, &drifted)
 		}
 		if err != nil {
-			return checkedBatch{}, fmt.Errorf("check invoices after %q: %w", cur.id, err)
+			return checkedBatch{}, fmt.Errorf("check invoices after %+v: %w", cur, err)
 		}
 		if lastID != nil {
-			b.last.id = *lastID
-		}
-		if lastAt != nil {
-			b.last.at = *lastAt
+			b.next.id = *lastID
 		}
 		if drifted != nil {
 			b.drifted = append(b.drifted, *drifted)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return checkedBatch{}, fmt.Errorf("check invoices after %q: %w", cur.id, err)
+		return checkedBatch{}, fmt.Errorf("check invoices after %+v: %w", cur, err)
 	}
+	b.last = read < limit
 	return b, nil
 }
 
@@ -323,8 +357,10 @@ func (s *Store) repairDrift(ctx context.Context, runID, id string) (bool, error)
 // and events needing review.
 func (s *Store) reportLedger(ctx context.Context, st *LedgerStep) error {
 	err := s.db.QueryRow(ctx, `
-		SELECT (SELECT count(*) FROM invoices WHERE balance < 0 AND deleted_at IS NULL),
-			ARRAY(SELECT id FROM invoices WHERE balance < 0 AND deleted_at IS NULL ORDER BY id LIMIT $1),
+		WITH live AS (SELECT o.invoice_id FROM overpaid_invoices o JOIN invoices i ON i.id = o.invoice_id
+			WHERE i.deleted_at IS NULL)
+		SELECT (SELECT count(*) FROM live),
+			ARRAY(SELECT invoice_id FROM live ORDER BY invoice_id LIMIT $1),
 			(SELECT count(*) FROM events WHERE status = 'needs_review')`, maxListed).
 		Scan(&st.OverpaidCount, &st.Overpaid, &st.NeedsReview)
 	if err != nil {

@@ -112,7 +112,10 @@ func payManually(t *testing.T, s *reconcile.Store, invoiceID string, amount reco
 }
 
 // plantDrift makes an invoice's stored paid amount wrong by delta, keeping
-// the balance CHECK valid, and sets its updated_at (nil: now()).
+// the balance CHECK valid. With updatedAt nil it is a change made now, as a
+// faulty ledger change would make it: with its history row, which is what
+// incremental runs look for. With updatedAt it is an edit outside the ledger,
+// which only a full run finds.
 func plantDrift(t *testing.T, db *pgxpool.Pool, id string, delta reconcile.Amount, updatedAt *time.Time) {
 	t.Helper()
 	tag, err := db.Exec(context.Background(), `
@@ -123,13 +126,27 @@ func plantDrift(t *testing.T, db *pgxpool.Pool, id string, delta reconcile.Amoun
 	if tag.RowsAffected() != 1 {
 		t.Fatalf("no invoice %s to plant drift on", id)
 	}
+	if updatedAt == nil {
+		touchHistory(t, db, id)
+	}
 }
 
-// ageInvoices moves every invoice's updated_at an hour back, as if nothing
-// had changed since.
+// touchHistory writes a history row for invoice id now, as every ledger
+// change does.
+func touchHistory(t *testing.T, db *pgxpool.Pool, id string) {
+	t.Helper()
+	_, err := db.Exec(context.Background(), `
+		INSERT INTO invoice_history (invoice_id, kind, notes, actor) VALUES ($1, 'sent', 'planted drift', 'test')`, id)
+	noErr(t, err)
+}
+
+// ageInvoices moves every invoice's updated_at and history an hour back, as
+// if nothing had changed since.
 func ageInvoices(t *testing.T, db *pgxpool.Pool) {
 	t.Helper()
 	_, err := db.Exec(context.Background(), `UPDATE invoices SET updated_at = updated_at - interval '1 hour'`)
+	noErr(t, err)
+	_, err = db.Exec(context.Background(), `UPDATE invoice_history SET at = at - interval '1 hour'`)
 	noErr(t, err)
 }
 
@@ -283,6 +300,20 @@ func TestRunIncremental(t *testing.T) {
 		}
 		mustTotals(t, s, ids[3], totals{100, 0, 900, reconcile.StatePartial})
 		mustTotals(t, s, ids[0], totals{150, 0, 850, reconcile.StatePartial}) // still drifted
+	})
+
+	t.Run("an invoice changed in several batches is repaired once", func(t *testing.T) {
+		plantDrift(t, db, ids[1], 30, nil)
+		touchHistory(t, db, ids[1])
+		touchHistory(t, db, ids[1])
+		// The minute's margin takes in the last run's three history rows
+		// (ids[3] planted and repaired, ids[4] paid) before these three of
+		// ids[1]: batches of 2 rows check 2, 2 and 1 invoices.
+		_, steps := runOnce(t, s, runner, false)
+		if l := steps.Ledger; l.Checked != 5 || l.DriftFound != 1 || l.Repaired != 1 || !slices.Equal(l.Drifted, []string{ids[1]}) {
+			t.Fatalf("ledger step %+v", l)
+		}
+		mustTotals(t, s, ids[1], totals{100, 0, 900, reconcile.StatePartial})
 	})
 
 	t.Run("a full run finds the drift incremental runs cannot see", func(t *testing.T) {

@@ -111,11 +111,24 @@ func recompute(ctx context.Context, tx pgx.Tx, id string) (Invoice, error) {
 	return inv, nil
 }
 
-var recomputeSQL = recomputeSet + `i.id = $1
-	RETURNING ` + invoiceColumnsOfI
+var recomputeSQL = `WITH changed AS (` + recomputeSet + `i.id = $1
+	RETURNING ` + invoiceColumnsOfI + `)` + overpaidSync + `
+	SELECT ` + invoiceColumns + ` FROM changed`
 
 // recomputeManySQL recomputes the invoices of the ids $1 (see recompute).
-const recomputeManySQL = recomputeSet + `i.id = ANY ($1)`
+const recomputeManySQL = `WITH changed AS (` + recomputeSet + `i.id = ANY ($1)
+	RETURNING i.id, i.balance)` + overpaidSync + `
+	SELECT count(*) FROM changed`
+
+// overpaidSync keeps overpaid_invoices to the recomputed invoices (the
+// common table expression changed) whose balance is below zero; a
+// recompute that changes nothing there costs an index probe.
+const overpaidSync = `,
+	overpaid AS (
+		INSERT INTO overpaid_invoices (invoice_id) SELECT id FROM changed WHERE balance < 0
+		ON CONFLICT DO NOTHING),
+	settled AS (
+		DELETE FROM overpaid_invoices o USING changed c WHERE o.invoice_id = c.id AND c.balance >= 0)`
 
 // recomputeSet sets invoices' cached totals and state from their rows; the
 // statements that use it end its WHERE clause.

@@ -83,7 +83,7 @@ func cmdSeedProvider(ctx context.Context, args []string) error {
 	defer pool.Close()
 	start := time.Now()
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `TRUNCATE invoices, payments, refunds, refund_totals, disputes, credit_notes,
+		if _, err := tx.Exec(ctx, `TRUNCATE invoices, overpaid_invoices, payments, refunds, refund_totals, disputes, credit_notes,
 			write_offs, movement_refs, invoice_history, events, jobs, notifications, deliveries, runs,
 			discrepancies, provider_compare_seen`); err != nil {
 			return fmt.Errorf("empty the ledger: %w", err)
@@ -141,6 +141,9 @@ func cmdSeedProvider(ctx context.Context, args []string) error {
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := noteOverpaid(ctx, pool); err != nil {
 		return err
 	}
 	if _, err := pool.Exec(ctx, `VACUUM (ANALYZE) invoices, payments`); err != nil {

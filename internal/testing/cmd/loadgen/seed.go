@@ -224,7 +224,7 @@ func cmdSeedScale(ctx context.Context, args []string) error {
 	}
 	defer pool.Close()
 	if !*keep {
-		if _, err := pool.Exec(ctx, `TRUNCATE invoices, payments, refunds, refund_totals, disputes, movement_refs, credit_notes, write_offs,
+		if _, err := pool.Exec(ctx, `TRUNCATE invoices, overpaid_invoices, payments, refunds, refund_totals, disputes, movement_refs, credit_notes, write_offs,
 			invoice_history, events, jobs, notifications, deliveries, runs`); err != nil {
 			return fmt.Errorf("empty the ledger: %w", err)
 		}
@@ -267,6 +267,9 @@ feed:
 	if err := errors.Join(append(errs, ctx.Err())...); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
+	if err := noteOverpaid(ctx, pool); err != nil {
+		return err
+	}
 	copied := time.Since(start)
 	progress("copied %d invoices, %d payments in %v; vacuum analyze (as autovacuum would have by now)...",
 		*n, 3**n, copied.Round(time.Millisecond))
@@ -278,6 +281,15 @@ feed:
 		progress("checkpoint skipped: %v", err)
 	}
 	progress("seeded in %v (copy %v)", time.Since(start).Round(time.Millisecond), copied.Round(time.Millisecond))
+	return nil
+}
+
+// noteOverpaid lists the seeded overpaid invoices in overpaid_invoices, as
+// the ledger's recompute would have.
+func noteOverpaid(ctx context.Context, pool *pgxpool.Pool) error {
+	if _, err := pool.Exec(ctx, `INSERT INTO overpaid_invoices (invoice_id) SELECT id FROM invoices WHERE balance < 0`); err != nil {
+		return fmt.Errorf("list the overpaid invoices: %w", err)
+	}
 	return nil
 }
 
