@@ -23,8 +23,11 @@ type dbCounters struct {
 	walRecords, walBytes    int64
 	walWrites, walSyncs     int64
 	tupInserted, tupUpdated int64
-	blocksRead, blocksHit   int64
-	walAvailable            bool
+	// Updates of the invoices table, and those of them that were HOT
+	// (heap-only: no index entry written).
+	invoiceUpdates, invoiceHotUpdates int64
+	blocksRead, blocksHit             int64
+	walAvailable                      bool
 }
 
 func readDBCounters(ctx context.Context, db *pgxpool.Pool) dbCounters {
@@ -34,6 +37,8 @@ func readDBCounters(ctx context.Context, db *pgxpool.Pool) dbCounters {
 		SELECT xact_commit, xact_rollback, tup_inserted, tup_updated, blks_read, blks_hit
 		FROM pg_stat_database WHERE datname = current_database()`).
 		Scan(&c.commits, &c.rollbacks, &c.tupInserted, &c.tupUpdated, &c.blocksRead, &c.blocksHit)
+	_ = db.QueryRow(ctx, `SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'invoices'`).
+		Scan(&c.invoiceUpdates, &c.invoiceHotUpdates)
 	err := db.QueryRow(ctx, `SELECT wal_records, wal_bytes::bigint, wal_write, wal_sync FROM pg_stat_wal`).
 		Scan(&c.walRecords, &c.walBytes, &c.walWrites, &c.walSyncs)
 	c.walAvailable = err == nil
@@ -49,6 +54,10 @@ func dbNote(a, b dbCounters, units float64, unit string) string {
 	commits := float64(b.commits - a.commits)
 	s := fmt.Sprintf("postgres: %.0f commits/s (%.2f per %s), %.0f rows inserted/s, %.0f updated/s",
 		commits/secs, commits/max(units, 1), unit, float64(b.tupInserted-a.tupInserted)/secs, float64(b.tupUpdated-a.tupUpdated)/secs)
+	if upd := b.invoiceUpdates - a.invoiceUpdates; upd > 0 {
+		s += fmt.Sprintf(" (invoices %.0f, %.0f%% of them HOT)", float64(upd)/secs,
+			100*float64(b.invoiceHotUpdates-a.invoiceHotUpdates)/float64(upd))
+	}
 	if a.walAvailable && b.walAvailable {
 		syncs := float64(b.walSyncs - a.walSyncs)
 		s += fmt.Sprintf("; WAL %.1f MB/s, %.0f syncs/s (%.2f %ss per sync), %.0f B per %s",
