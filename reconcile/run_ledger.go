@@ -25,11 +25,13 @@ const maxListed = 100
 
 // LedgerStep is what the ledger check found.
 type LedgerStep struct {
-	// Scope is "all" (every live invoice) or "updated_since" (those updated
-	// after Since).
+	// Scope is "all" (every live invoice) or "updated_since" (those with
+	// history written after Since: every ledger change writes a row).
 	Scope string     `json:"scope"`
 	Since *time.Time `json:"since,omitempty"`
-	// Checked counts the invoices compared with their rows.
+	// Checked counts the invoices compared with their rows; in an
+	// incremental walk, an invoice changed again further on in the window is
+	// compared, and counted, again.
 	Checked int `json:"checked"`
 	// DriftFound counts invoices whose stored totals differed from their
 	// rows; Drifted names the first maxListed.
