@@ -22,16 +22,23 @@ type Client struct {
 	// inspector tells a relay which events a task in Redis still covers.
 	inspector *asynq.Inspector
 	store     *reconcile.Store
-	log       *zap.Logger
+	// jobs stores the jobs of concurrent Submits together.
+	jobs *jobCommitter
+	log  *zap.Logger
 }
 
 // NewClient makes a client on a Redis connection.
 func NewClient(redis asynq.RedisConnOpt, store *reconcile.Store, log *zap.Logger) *Client {
-	return &Client{asynq: asynq.NewClient(redis), inspector: asynq.NewInspector(redis), store: store, log: log}
+	return &Client{asynq: asynq.NewClient(redis), inspector: asynq.NewInspector(redis), store: store,
+		jobs: newJobCommitter(store), log: log}
 }
 
-// Close closes the Redis connections.
-func (c *Client) Close() error { return errors.Join(c.asynq.Close(), c.inspector.Close()) }
+// Close stores the jobs already submitted, then closes the Redis
+// connections.
+func (c *Client) Close() error {
+	c.jobs.close()
+	return errors.Join(c.asynq.Close(), c.inspector.Close())
+}
 
 // enqueue adds a task; a task with the same id already queued is success.
 func (c *Client) enqueue(ctx context.Context, task *asynq.Task, opts ...asynq.Option) error {
@@ -99,12 +106,12 @@ func (c *Client) enqueueDelivery(ctx context.Context, deliveryID, taskID string,
 		asynq.Queue(QueueNotifications), asynq.MaxRetry(3), asynq.Timeout(taskTimeout))
 }
 
-// Submit stores a job and queues it. With an idempotency key already used,
-// the first job is returned and, while unfinished, queued again (a no-op
-// unless Redis lost it). Redis being down is not an error: the job is
-// stored, and the relay sweep queues it.
+// Submit stores a job, with those of concurrent Submits, and queues it.
+// With an idempotency key already used, the first job is returned and,
+// while unfinished, queued again (a no-op unless Redis lost it). Redis being
+// down is not an error: the job is stored, and the relay sweep queues it.
 func (c *Client) Submit(ctx context.Context, n reconcile.NewJob) (reconcile.Job, error) {
-	job, _, err := c.store.CreateJob(ctx, n)
+	job, _, err := c.jobs.create(ctx, n)
 	if err != nil {
 		return reconcile.Job{}, err
 	}
