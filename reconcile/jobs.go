@@ -352,6 +352,17 @@ func (s *Store) FinishJob(ctx context.Context, id string, status JobStatus, reas
 	return nil
 }
 
+// lockJobSQL locks the job $1 (an operation's key; a key that names no
+// job locks nothing) for the transaction of its change, and reports
+// whether it has finished. Two tasks of one job may both start it; one may
+// be refused by the ledger and mark the job failed, in a transaction of its
+// own, while the other, a moment later, finds the ledger changed and could
+// apply the change. Under this lock the change applies only to a job not
+// yet finished, and a failure recorded meanwhile waits for the change's
+// commit, then leaves the job succeeded: a job reads failed only when its
+// change was not made.
+const lockJobSQL = `SELECT coalesce((SELECT status IN ('succeeded', 'failed') FROM jobs WHERE id = $1 FOR UPDATE), false)`
+
 // finishJobInTx marks the job id succeeded inside the transaction of the
 // ledger change it asked for. Its result is what the change made that the
 // operator needs next: a recorded payment's id or an issued credit note's,

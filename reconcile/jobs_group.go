@@ -38,16 +38,16 @@ var claimJobsSQL = `
 		RETURNING ` + prefixed("j.", jobColumns) + `)
 	SELECT * FROM started ORDER BY created_at, id`
 
-// JobGroup applies job, which its task has started, together with other
-// queued jobs of the types that group (up to MaxJobsPerGroup in all), in one
-// transaction: the jobs are claimed and their invoices locked in id order,
-// then apply makes each job's change through the store it is given, in the
-// order the jobs were queued. Each change keeps its own rules, key and
-// history; a refusal is that job's result, which apply records with
-// FinishJob on that store. Manual payments may be judged in memory and
-// written together once apply returns (see manualPayments). Any error rolls
-// the whole group back, and the claimed jobs wait for their own tasks
-// again.
+// JobGroup applies job, which its task has started (unless a task of the
+// same job has finished it since), together with other queued jobs of the
+// types that group (up to MaxJobsPerGroup in all), in one transaction: the
+// jobs are claimed and their invoices locked in id order, then apply makes
+// each job's change through the store it is given, in the order the jobs
+// were queued. Each change keeps its own rules, key and history; a refusal
+// is that job's result, which apply records with FinishJob on that store.
+// Manual payments may be judged in memory and written together once apply
+// returns (see manualPayments). Any error rolls the whole group back, and
+// the claimed jobs wait for their own tasks again.
 func (s *Store) JobGroup(ctx context.Context, job Job, apply func(g *Store, jobs []Job) error) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, claimJobsSQL, job.ID, groupedJobTypes, MaxJobsPerGroup-1)
@@ -67,6 +67,16 @@ func (s *Store) JobGroup(ctx context.Context, job Job, apply func(g *Store, jobs
 		}
 		if _, err := tx.Exec(ctx, `SELECT FROM invoices WHERE id = ANY ($1) ORDER BY id FOR UPDATE`, invoices); err != nil {
 			return fmt.Errorf("lock the invoices of %d jobs: %w", len(jobs), err)
+		}
+		// The group's own job was started by its task, which holds no lock
+		// on it: a task of the same job may have finished it since. It is
+		// locked after the invoices, as a change alone locks it.
+		var finished bool
+		if err := tx.QueryRow(ctx, lockJobSQL, job.ID).Scan(&finished); err != nil {
+			return fmt.Errorf("lock job %s: %w", job.ID, err)
+		}
+		if finished {
+			jobs = others
 		}
 		manual, err := planManualPayments(ctx, tx, jobs)
 		if err != nil {

@@ -260,8 +260,8 @@ func applyChange(ctx context.Context, tx pgx.Tx, invoiceID, opKey string,
 	apply func(tx pgx.Tx, inv Invoice) (bool, notice, error)) (Invoice, error) {
 	// One round trip: the lock, then, under it, whether a write-off is live,
 	// whether the key was applied (a concurrent run of the same operation
-	// has committed or rolled back by then) and who wants to hear of the
-	// change.
+	// has committed or rolled back by then) or its job has finished, and who
+	// wants to hear of the change.
 	var batch pgx.Batch
 	var inv Invoice
 	var done bool
@@ -274,6 +274,8 @@ func applyChange(ctx context.Context, tx pgx.Tx, invoiceID, opKey string,
 	batch.Queue(writeOffLiveSQL, invoiceID).QueryRow(func(row pgx.Row) error { return row.Scan(&inv.WriteOffLive) })
 	batch.Queue(`SELECT NULLIF($1, '') IS NOT NULL AND EXISTS (SELECT 1 FROM invoice_history WHERE op_key = $1)`, opKey).
 		QueryRow(func(row pgx.Row) error { return row.Scan(&done) })
+	var finished bool
+	batch.Queue(lockJobSQL, opKey).QueryRow(func(row pgx.Row) error { return row.Scan(&finished) })
 	batch.Queue(subscribedTypes).QueryRow(func(row pgx.Row) error { return row.Scan(&subs) })
 	if err := tx.SendBatch(ctx, &batch).Close(); err != nil {
 		if _, ok := apperr.As(err); ok {
@@ -281,7 +283,7 @@ func applyChange(ctx context.Context, tx pgx.Tx, invoiceID, opKey string,
 		}
 		return Invoice{}, fmt.Errorf("begin change of invoice %s: %w", invoiceID, err)
 	}
-	if done {
+	if done || finished {
 		return inv, nil
 	}
 	changed, n, err := apply(tx, inv)
