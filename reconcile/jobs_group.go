@@ -50,6 +50,15 @@ var claimJobsSQL = `
 // the claimed jobs wait for their own tasks again.
 func (s *Store) JobGroup(ctx context.Context, job Job, apply func(g *Store, jobs []Job) error) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
+		// The group's own job was started by its task, which holds no lock
+		// on it: a task of the same job may have finished it since. It is
+		// locked first, holding nothing else: another group's claim may
+		// hold it a while (a row it locked and then found started), and
+		// waiting for that with the invoices locked could deadlock.
+		var finished bool
+		if err := tx.QueryRow(ctx, lockJobSQL, job.ID).Scan(&finished); err != nil {
+			return fmt.Errorf("lock job %s: %w", job.ID, err)
+		}
 		rows, err := tx.Query(ctx, claimJobsSQL, job.ID, groupedJobTypes, MaxJobsPerGroup-1)
 		if err != nil {
 			return fmt.Errorf("claim jobs beside %s: %w", job.ID, err)
@@ -67,13 +76,6 @@ func (s *Store) JobGroup(ctx context.Context, job Job, apply func(g *Store, jobs
 		}
 		if _, err := tx.Exec(ctx, `SELECT FROM invoices WHERE id = ANY ($1) ORDER BY id FOR UPDATE`, invoices); err != nil {
 			return fmt.Errorf("lock the invoices of %d jobs: %w", len(jobs), err)
-		}
-		// The group's own job was started by its task, which holds no lock
-		// on it: a task of the same job may have finished it since. It is
-		// locked after the invoices, as a change alone locks it.
-		var finished bool
-		if err := tx.QueryRow(ctx, lockJobSQL, job.ID).Scan(&finished); err != nil {
-			return fmt.Errorf("lock job %s: %w", job.ID, err)
 		}
 		if finished {
 			jobs = others
