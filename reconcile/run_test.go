@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/payrecon/reconciler/internal/ids"
@@ -477,5 +479,46 @@ func TestRunNotifiesRepairs(t *testing.T) {
 	noErr(t, json.Unmarshal(body, &got))
 	if got.Data.Invoice.PaidAmount != 400 || got.Data.Invoice.Balance != 600 {
 		t.Fatalf("invoice.reconciled shows %+v, want the repaired totals", got.Data.Invoice)
+	}
+}
+
+// TestIncrementalRunAsARoleThatDoesNotOwnTheTables: only a table's owner
+// may summarize its block ranges; a service running as a role with rights
+// on the tables but not their ownership still runs incremental checks.
+func TestIncrementalRunAsARoleThatDoesNotOwnTheTables(t *testing.T) {
+	t.Parallel()
+	s, db := testenv.Store(t)
+	ctx := context.Background()
+	role := strings.ToLower(ids.New("svc"))
+	for _, q := range []string{
+		`CREATE ROLE ` + role,
+		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ` + role,
+		`GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ` + role,
+	} {
+		_, err := db.Exec(ctx, q)
+		noErr(t, err)
+	}
+	t.Cleanup(func() {
+		_, _ = db.Exec(context.Background(), `DROP OWNED BY `+role)
+		_, _ = db.Exec(context.Background(), `DROP ROLE `+role)
+	})
+	cfg := db.Config().Copy()
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, `SET ROLE `+role)
+		return err
+	}
+	cfg.MaxConns = 2
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	noErr(t, err)
+	t.Cleanup(pool.Close)
+	svc := reconcile.NewStore(pool)
+	runner := reconcile.NewRunner(svc, &recordingRelay{store: svc}, reconcile.RunnerConfig{RelayAfter: time.Minute})
+
+	inv := sentInvoice(t, s, 1000)
+	runOnce(t, svc, runner, true)
+	plantDrift(t, db, inv.ID, 40, nil)
+	_, steps := runOnce(t, svc, runner, false)
+	if l := steps.Ledger; l.Scope != "updated_since" || l.DriftFound != 1 || l.Repaired != 1 {
+		t.Fatalf("ledger step %+v", l)
 	}
 }

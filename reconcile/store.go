@@ -297,6 +297,13 @@ func applyChange(ctx context.Context, tx pgx.Tx, invoiceID, opKey string,
 	return out, notifyWanted(ctx, tx, subs, inv.State, out, n)
 }
 
+// isInsufficientPrivilege reports whether PostgreSQL refused err's statement
+// to this role.
+func isInsufficientPrivilege(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42501"
+}
+
 // isUniqueViolation reports whether err is a unique-key conflict on constraint.
 func isUniqueViolation(err error, constraint string) bool {
 	var pgErr *pgconn.PgError
