@@ -109,7 +109,9 @@ type InvoicePage struct {
 }
 
 // ListInvoices pages through live invoices with keyset pagination, so a page
-// costs the same however deep it is.
+// costs the same however deep it is. A filter with no index of its own (the
+// state, the search) reads the newest-first listing until the page is full:
+// a page of a rare state or term reads further.
 func (s *Store) ListInvoices(ctx context.Context, f InvoiceFilter) (InvoicePage, error) {
 	args, err := f.args()
 	if err != nil {
