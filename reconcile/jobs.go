@@ -141,18 +141,19 @@ func (s *Store) CreateJob(ctx context.Context, n NewJob) (job Job, created bool,
 	if err != nil {
 		return Job{}, false, err
 	}
-	job, err = scanJob(s.db.QueryRow(ctx, `
-		INSERT INTO jobs (id, type, invoice_id, payload, idempotency_key, request_hash, actor, internal_key)
-		VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8)
-		ON CONFLICT DO NOTHING
-		RETURNING `+jobColumns, r.id, n.Type, n.InvoiceID, r.payload, r.key, n.RequestHash, n.Actor, r.internal))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return s.existingJob(ctx, r)
-	}
+	return s.createJob(ctx, r)
+}
+
+// createJob stores the job of r alone.
+func (s *Store) createJob(ctx context.Context, r jobRow) (Job, bool, error) {
+	inserted, err := s.insertJobs(ctx, []jobRow{r})
 	if err != nil {
-		return Job{}, false, fmt.Errorf("create %s job: %w", n.Type, err)
+		return Job{}, false, err
 	}
-	return job, true, nil
+	if job, ok := inserted[r.id]; ok {
+		return job, true, nil
+	}
+	return s.existingJob(ctx, r)
 }
 
 // CreatedJob is the outcome of storing one job of CreateJobs, as CreateJob
@@ -187,7 +188,7 @@ func (s *Store) CreateJobs(ctx context.Context, ns []NewJob) []CreatedJob {
 	inserted, err := s.insertJobs(ctx, rows)
 	if err != nil {
 		for k, r := range rows {
-			out[at[k]].Job, out[at[k]].Created, out[at[k]].Err = s.CreateJob(ctx, r.n)
+			out[at[k]].Job, out[at[k]].Created, out[at[k]].Err = s.createJob(ctx, r)
 		}
 		return out
 	}

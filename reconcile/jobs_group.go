@@ -67,7 +67,10 @@ func (s *Store) JobGroup(ctx context.Context, job Job, apply func(g *Store, jobs
 		if err != nil {
 			return fmt.Errorf("claim jobs beside %s: %w", job.ID, err)
 		}
-		jobs := append([]Job{job}, others...)
+		jobs := others
+		if !finished {
+			jobs = append([]Job{job}, others...)
+		}
 		invoices := make([]string, 0, len(jobs))
 		for _, j := range jobs {
 			if j.InvoiceID != nil {
@@ -76,9 +79,6 @@ func (s *Store) JobGroup(ctx context.Context, job Job, apply func(g *Store, jobs
 		}
 		if _, err := tx.Exec(ctx, `SELECT FROM invoices WHERE id = ANY ($1) ORDER BY id FOR UPDATE`, invoices); err != nil {
 			return fmt.Errorf("lock the invoices of %d jobs: %w", len(jobs), err)
-		}
-		if finished {
-			jobs = others
 		}
 		manual, err := planManualPayments(ctx, tx, jobs)
 		if err != nil {

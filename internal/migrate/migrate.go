@@ -43,16 +43,9 @@ func Up(ctx context.Context, databaseURL string) (int32, error) {
 
 // UpConn migrates through an open connection.
 func UpConn(ctx context.Context, conn *pgx.Conn) (int32, error) {
-	m, err := migrate.NewMigrator(ctx, conn, versionTable)
+	m, err := newMigrator(ctx, conn)
 	if err != nil {
-		return 0, fmt.Errorf("migrate: %w", err)
-	}
-	sub, err := fs.Sub(files, "migrations")
-	if err != nil {
-		return 0, fmt.Errorf("migrate: %w", err)
-	}
-	if err := m.LoadMigrations(sub); err != nil {
-		return 0, fmt.Errorf("migrate: load: %w", err)
+		return 0, err
 	}
 	if err := m.Migrate(ctx); err != nil {
 		return 0, fmt.Errorf("migrate: %w", err)
@@ -62,6 +55,22 @@ func UpConn(ctx context.Context, conn *pgx.Conn) (int32, error) {
 		return 0, fmt.Errorf("migrate: read version: %w", err)
 	}
 	return v, nil
+}
+
+// newMigrator is a migrator of conn with the embedded migrations loaded.
+func newMigrator(ctx context.Context, conn *pgx.Conn) (*migrate.Migrator, error) {
+	m, err := migrate.NewMigrator(ctx, conn, versionTable)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	sub, err := fs.Sub(files, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	if err := m.LoadMigrations(sub); err != nil {
+		return nil, fmt.Errorf("migrate: load: %w", err)
+	}
+	return m, nil
 }
 
 // Checksum identifies the set of migrations, so a test template database
