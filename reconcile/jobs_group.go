@@ -25,16 +25,30 @@ func (t JobType) Groups() bool {
 }
 
 // claimJobsSQL starts, in one statement, up to $3 of the oldest queued
-// jobs of the types $2 other than $1, skipping those another group holds.
+// jobs of the types $2 not in $1, skipping those another group holds.
 // Their own tasks, when they run, find them finished.
 var claimJobsSQL = `
 	WITH c AS (
-		SELECT id FROM jobs WHERE status = 'queued' AND type = ANY ($2) AND id <> $1
+		SELECT id FROM jobs WHERE status = 'queued' AND type = ANY ($2) AND id <> ALL ($1)
 		ORDER BY created_at, id LIMIT $3
 		FOR UPDATE SKIP LOCKED),
 	started AS (
 		UPDATE jobs j SET status = 'running', attempts = j.attempts + 1, updated_at = now()
 		FROM c WHERE j.id = c.id
+		RETURNING ` + prefixed("j.", jobColumns) + `)
+	SELECT * FROM started ORDER BY created_at, id`
+
+// startJobsSQL starts, in one statement, the jobs of $1 of the types $2
+// that are not finished, skipping those another transaction holds: a group
+// that claimed them finishes them, or queues them again if it rolls back.
+var startJobsSQL = `
+	WITH target AS (
+		SELECT id FROM jobs WHERE id = ANY ($1) AND type = ANY ($2) AND status NOT IN ('succeeded', 'failed')
+		ORDER BY id
+		FOR UPDATE SKIP LOCKED),
+	started AS (
+		UPDATE jobs j SET status = 'running', attempts = j.attempts + 1, updated_at = now()
+		FROM target WHERE j.id = target.id
 		RETURNING ` + prefixed("j.", jobColumns) + `)
 	SELECT * FROM started ORDER BY created_at, id`
 
@@ -59,34 +73,69 @@ func (s *Store) JobGroup(ctx context.Context, job Job, apply func(g *Store, jobs
 		if err := tx.QueryRow(ctx, lockJobSQL, job.ID).Scan(&finished); err != nil {
 			return fmt.Errorf("lock job %s: %w", job.ID, err)
 		}
-		rows, err := tx.Query(ctx, claimJobsSQL, job.ID, groupedJobTypes, MaxJobsPerGroup-1)
-		if err != nil {
-			return fmt.Errorf("claim jobs beside %s: %w", job.ID, err)
-		}
-		others, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Job, error) { return scanJob(r) })
-		if err != nil {
-			return fmt.Errorf("claim jobs beside %s: %w", job.ID, err)
-		}
-		jobs := others
+		var own []Job
 		if !finished {
-			jobs = append([]Job{job}, others...)
+			own = []Job{job}
 		}
-		invoices := make([]string, 0, len(jobs))
-		for _, j := range jobs {
-			if j.InvoiceID != nil {
-				invoices = append(invoices, *j.InvoiceID)
-			}
-		}
-		if _, err := tx.Exec(ctx, `SELECT FROM invoices WHERE id = ANY ($1) ORDER BY id FOR UPDATE`, invoices); err != nil {
-			return fmt.Errorf("lock the invoices of %d jobs: %w", len(jobs), err)
-		}
-		manual, err := planManualPayments(ctx, tx, jobs)
-		if err != nil {
-			return err
-		}
-		if err := apply(&Store{db: s.db, group: &group{tx: tx, manual: manual}}, jobs); err != nil {
-			return err
-		}
-		return manual.write(ctx, tx)
+		return s.applyJobGroup(ctx, tx, own, apply)
 	})
+}
+
+// JobBatch is JobGroup for the jobs of ids, which one task carries (the
+// jobs of one group commit of operators' requests): they are started in the
+// group's own transaction, so the whole batch costs one commit. A job of
+// ids that is finished, or that another group holds, is left out; so is a
+// job of a type that does not group, which no batch is given (it stays
+// queued, and the relay sweep gives it a task of its own).
+func (s *Store) JobBatch(ctx context.Context, ids []string, apply func(g *Store, jobs []Job) error) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, startJobsSQL, ids, groupedJobTypes)
+		if err != nil {
+			return fmt.Errorf("start %d jobs: %w", len(ids), err)
+		}
+		own, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Job, error) { return scanJob(r) })
+		if err != nil {
+			return fmt.Errorf("start %d jobs: %w", len(ids), err)
+		}
+		return s.applyJobGroup(ctx, tx, own, apply)
+	})
+}
+
+// applyJobGroup claims, beside own (jobs the transaction tx has started and
+// locked), other queued jobs that group, up to MaxJobsPerGroup in all,
+// locks their invoices in id order and applies them (see JobGroup).
+func (s *Store) applyJobGroup(ctx context.Context, tx pgx.Tx, own []Job, apply func(g *Store, jobs []Job) error) error {
+	ownIDs := make([]string, len(own))
+	for i, j := range own {
+		ownIDs[i] = j.ID
+	}
+	rows, err := tx.Query(ctx, claimJobsSQL, ownIDs, groupedJobTypes, max(MaxJobsPerGroup-len(own), 0))
+	if err != nil {
+		return fmt.Errorf("claim jobs beside %d: %w", len(own), err)
+	}
+	others, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Job, error) { return scanJob(r) })
+	if err != nil {
+		return fmt.Errorf("claim jobs beside %d: %w", len(own), err)
+	}
+	jobs := append(own, others...)
+	if len(jobs) == 0 {
+		return nil
+	}
+	invoices := make([]string, 0, len(jobs))
+	for _, j := range jobs {
+		if j.InvoiceID != nil {
+			invoices = append(invoices, *j.InvoiceID)
+		}
+	}
+	if _, err := tx.Exec(ctx, `SELECT FROM invoices WHERE id = ANY ($1) ORDER BY id FOR UPDATE`, invoices); err != nil {
+		return fmt.Errorf("lock the invoices of %d jobs: %w", len(jobs), err)
+	}
+	manual, err := planManualPayments(ctx, tx, jobs)
+	if err != nil {
+		return err
+	}
+	if err := apply(&Store{db: s.db, group: &group{tx: tx, manual: manual}}, jobs); err != nil {
+		return err
+	}
+	return manual.write(ctx, tx)
 }

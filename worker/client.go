@@ -19,7 +19,8 @@ import (
 // survives Redis losing its task.
 type Client struct {
 	asynq *asynq.Client
-	// inspector tells a relay which events a task in Redis still covers.
+	// inspector tells a relay which events and jobs a task in Redis still
+	// covers.
 	inspector *asynq.Inspector
 	store     *reconcile.Store
 	// jobs stores the jobs of concurrent Submits together.
@@ -29,8 +30,9 @@ type Client struct {
 
 // NewClient makes a client on a Redis connection.
 func NewClient(redis asynq.RedisConnOpt, store *reconcile.Store, log *zap.Logger) *Client {
-	return &Client{asynq: asynq.NewClient(redis), inspector: asynq.NewInspector(redis), store: store,
-		jobs: newJobCommitter(store), log: log}
+	c := &Client{asynq: asynq.NewClient(redis), inspector: asynq.NewInspector(redis), store: store, log: log}
+	c.jobs = newJobCommitter(store, c.enqueueJobBatch)
+	return c
 }
 
 // Close stores the jobs already submitted, then closes the Redis
@@ -88,6 +90,17 @@ func (c *Client) EnqueueJob(ctx context.Context, job reconcile.Job) error {
 		asynq.TaskID(job.ID), asynq.Queue(QueueJobs), asynq.MaxRetry(jobMaxRetry), asynq.Timeout(timeout))
 }
 
+// enqueueJobBatch queues one task applying the jobs of ids together (see
+// JobPayload): the jobs of one group commit of requests.
+func (c *Client) enqueueJobBatch(ctx context.Context, ids []string) error {
+	payload, err := json.Marshal(JobPayload{JobIDs: ids})
+	if err != nil {
+		return fmt.Errorf("encode jobs task: %w", err)
+	}
+	return c.enqueue(ctx, asynq.NewTask(TypeRunJob, payload),
+		asynq.TaskID(jobsTaskID(ids)), asynq.Queue(QueueJobs), asynq.MaxRetry(jobMaxRetry), asynq.Timeout(taskTimeout))
+}
+
 // EnqueueDelivery queues an attempt at a notification's delivery at a
 // time (notify.Enqueuer). A delivery offered twice is attempted once: the
 // attempt claims its row. One already waiting in Redis keeps its task id.
@@ -106,16 +119,18 @@ func (c *Client) enqueueDelivery(ctx context.Context, deliveryID, taskID string,
 		asynq.Queue(QueueNotifications), asynq.MaxRetry(3), asynq.Timeout(taskTimeout))
 }
 
-// Submit stores a job, with those of concurrent Submits, and queues it.
-// With an idempotency key already used, the first job is returned and,
-// while unfinished, queued again (a no-op unless Redis lost it). Redis being
-// down is not an error: the job is stored, and the relay sweep queues it.
+// Submit stores a job, with those of concurrent Submits, and queues it:
+// the new jobs of a group commit that group are queued together, in one
+// task. With an idempotency key already used, the first job is returned
+// and, while unfinished, queued again (a no-op unless Redis lost it). Redis
+// being down is not an error: the job is stored, and the relay sweep queues
+// it.
 func (c *Client) Submit(ctx context.Context, n reconcile.NewJob) (reconcile.Job, error) {
-	job, _, err := c.jobs.create(ctx, n)
+	job, queued, err := c.jobs.create(ctx, n)
 	if err != nil {
 		return reconcile.Job{}, err
 	}
-	if job.Status.Finished() {
+	if job.Status.Finished() || queued {
 		return job, nil
 	}
 	if err := c.EnqueueJob(ctx, job); err != nil {

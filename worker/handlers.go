@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -259,17 +260,33 @@ func (h *Handlers) applyDecoded(ctx context.Context, store *reconcile.Store, ev 
 // with its reason and no retry; a fault is retried with backoff, and the job
 // fails when the retries run out. The ledger change is keyed by the job id,
 // so a job run twice changes the ledger once.
+//
+// A task of several jobs (JobPayload.JobIDs) applies them together, see
+// runJobBatch.
 func (h *Handlers) RunJob(ctx context.Context, task *asynq.Task) error {
 	var p JobPayload
-	if err := json.Unmarshal(task.Payload(), &p); err != nil || p.JobID == "" {
+	if err := json.Unmarshal(task.Payload(), &p); err != nil || (p.JobID == "") == (len(p.JobIDs) == 0) ||
+		slices.Contains(p.JobIDs, "") {
 		return fmt.Errorf("bad job task payload: %w", asynq.SkipRetry)
 	}
-	job, err := h.store.StartJob(ctx, p.JobID)
+	if len(p.JobIDs) > 0 {
+		var faults []error
+		for ids := range slices.Chunk(p.JobIDs, reconcile.MaxJobsPerGroup) {
+			faults = append(faults, h.runJobBatch(ctx, ids))
+		}
+		return errors.Join(faults...)
+	}
+	return h.runJob(ctx, p.JobID)
+}
+
+// runJob runs the job id alone, as its own task does.
+func (h *Handlers) runJob(ctx context.Context, id string) error {
+	job, err := h.store.StartJob(ctx, id)
 	if errors.Is(err, reconcile.ErrJobHeld) {
 		return nil // its holder finishes it, or the relay sweep queues it again
 	}
 	if err != nil {
-		return retryUnlessRefused("job "+p.JobID, err)
+		return retryUnlessRefused("job "+id, err)
 	}
 	if job.Status.Finished() {
 		return nil
@@ -311,17 +328,64 @@ func (h *Handlers) RunJob(ctx context.Context, task *asynq.Task) error {
 // group with it, in one transaction (reconcile.Store.JobGroup), and reports
 // whether the group committed. It did not when a fault rolled it back: job
 // is then run alone, and the others wait for their own tasks. The error is
-// job's own refusal, which ends its task without retry. A job of the group
-// whose change the ledger refuses is marked failed in the group's
-// transaction: the ledger refuses before it writes.
+// job's own refusal, which ends its task without retry.
 func (h *Handlers) runJobGroup(ctx context.Context, job reconcile.Job) (bool, error) {
-	type outcome struct {
-		job reconcile.Job
-		err error // the ledger's refusal
+	outcomes, err := h.applyJobs(ctx, func(apply func(*reconcile.Store, []reconcile.Job) error) error {
+		return h.store.JobGroup(ctx, job, apply)
+	})
+	if err != nil {
+		h.log.Debug("job group rolled back: the job runs alone", zap.String("job", job.ID), zap.Error(err))
+		return false, nil
 	}
-	var outcomes []outcome
+	for _, o := range outcomes {
+		if o.job.ID == job.ID && o.err != nil {
+			return true, fmt.Errorf("job %s: %v: %w", job.ID, o.err, asynq.SkipRetry)
+		}
+	}
+	return true, nil
+}
+
+// runJobBatch applies the jobs of ids, which one task carries, together
+// with other queued jobs that group, starting them in the group's own
+// transaction (reconcile.Store.JobBatch): a batch costs one commit. A
+// refusal is its job's recorded result, not the task's error. If a fault
+// rolls the group back, each job of ids runs alone, as its own task would;
+// their faults are the task's error, so Asynq retries it, and the jobs
+// finished by then are skipped.
+func (h *Handlers) runJobBatch(ctx context.Context, ids []string) error {
+	_, err := h.applyJobs(ctx, func(apply func(*reconcile.Store, []reconcile.Job) error) error {
+		return h.store.JobBatch(ctx, ids, apply)
+	})
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return err
+	}
+	h.log.Debug("job batch rolled back: its jobs run alone", zap.Int("jobs", len(ids)), zap.Error(err))
+	var faults []error
+	for _, id := range ids {
+		if err := h.runJob(ctx, id); err != nil && !errors.Is(err, asynq.SkipRetry) {
+			faults = append(faults, err)
+		}
+	}
+	return errors.Join(faults...)
+}
+
+// jobOutcome is one job's end in a group: applied, or refused by the ledger.
+type jobOutcome struct {
+	job reconcile.Job
+	err error // the ledger's refusal
+}
+
+// applyJobs applies a group of jobs through group (JobGroup or JobBatch),
+// and once it has committed, counts and logs each job's outcome. A job of
+// the group whose change the ledger refuses is marked failed in the
+// group's transaction: the ledger refuses before it writes.
+func (h *Handlers) applyJobs(ctx context.Context, group func(apply func(*reconcile.Store, []reconcile.Job) error) error) ([]jobOutcome, error) {
+	var outcomes []jobOutcome
 	started := time.Now()
-	err := h.store.JobGroup(ctx, job, func(g *reconcile.Store, jobs []reconcile.Job) error {
+	err := group(func(g *reconcile.Store, jobs []reconcile.Job) error {
 		outcomes = outcomes[:0]
 		for _, j := range jobs {
 			_, err := h.applyJob(ctx, g, j)
@@ -332,29 +396,24 @@ func (h *Handlers) runJobGroup(ctx context.Context, job reconcile.Job) (bool, er
 			} else if err != nil {
 				return fmt.Errorf("job %s: %w", j.ID, err)
 			}
-			outcomes = append(outcomes, outcome{job: j, err: err})
+			outcomes = append(outcomes, jobOutcome{job: j, err: err})
 		}
 		return nil
 	})
 	if err != nil {
-		h.log.Debug("job group rolled back: the job runs alone", zap.String("job", job.ID), zap.Error(err))
-		return false, nil
+		return nil, err
 	}
-	var refusal error
 	for _, o := range outcomes {
 		log := h.log.With(zap.String("job", o.job.ID), zap.String("type", string(o.job.Type)))
 		if o.err != nil {
 			h.metrics.job(o.job.Type, "failed", time.Since(started))
 			log.Info("job failed", zap.Error(o.err))
-			if o.job.ID == job.ID {
-				refusal = fmt.Errorf("job %s: %v: %w", job.ID, o.err, asynq.SkipRetry)
-			}
 			continue
 		}
 		h.metrics.job(o.job.Type, "succeeded", time.Since(started))
 		log.Info("job succeeded")
 	}
-	return true, refusal
+	return outcomes, nil
 }
 
 // applyJob makes the job's ledger change through store (the worker's own,

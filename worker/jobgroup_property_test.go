@@ -19,8 +19,9 @@ import (
 
 // TestQueuedJobsProperty queues random operators' jobs (payments, credit
 // notes, write-offs, reopens) on a few invoices, then runs their tasks,
-// each once or twice, shuffled, from several workers at once: groups of
-// jobs claim each other's jobs, and their tasks meet jobs held or done.
+// each once or twice, alone or in batches, shuffled, from several workers
+// at once: groups of jobs claim each other's jobs, and their tasks meet
+// jobs held or done.
 // Whatever the order, every job ends once, succeeded with exactly its
 // change or failed with none, no manual payment takes an invoice past what
 // is due, and every invoice's totals are its rows'.
@@ -64,19 +65,31 @@ func TestQueuedJobsProperty(t *testing.T) {
 		}
 		jobs = append(jobs, j)
 	}
-	var tasks []string
+	// Each job is delivered once or twice, alone or in a batch of up to
+	// eight (as the jobs of one group commit of requests travel).
+	var ids []string
 	for _, j := range jobs {
 		for range 1 + r.IntN(2) {
-			tasks = append(tasks, j.ID)
+			ids = append(ids, j.ID)
 		}
 	}
-	r.Shuffle(len(tasks), func(i, j int) { tasks[i], tasks[j] = tasks[j], tasks[i] })
-	queue := make(chan string)
+	r.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	var tasks []worker.JobPayload
+	for len(ids) > 0 {
+		n := min(1+r.IntN(8), len(ids))
+		if n == 1 {
+			tasks = append(tasks, worker.JobPayload{JobID: ids[0]})
+		} else {
+			tasks = append(tasks, worker.JobPayload{JobIDs: ids[:n]})
+		}
+		ids = ids[n:]
+	}
+	queue := make(chan worker.JobPayload)
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
-			for id := range queue {
-				payload, _ := json.Marshal(worker.JobPayload{JobID: id})
+			for p := range queue {
+				payload, _ := json.Marshal(p)
 				// A refusal ends a task with SkipRetry; a fault is retried.
 				for range 5 {
 					if err := h.RunJob(ctx, asynq.NewTask(worker.TypeRunJob, payload)); err == nil || isSkipRetry(err) {
@@ -86,8 +99,8 @@ func TestQueuedJobsProperty(t *testing.T) {
 			}
 		})
 	}
-	for _, id := range tasks {
-		queue <- id
+	for _, p := range tasks {
+		queue <- p
 	}
 	close(queue)
 	wg.Wait()

@@ -24,6 +24,34 @@ const listPage = 1000
 // many sweeps run, an event has one live task. A task archived (its retries
 // spent) covers nothing.
 func (c *Client) queuedEvents(ctx context.Context) (map[string]struct{}, error) {
+	return c.queuedIDs(ctx, QueueEvents, TypeProcessEvent, func(payload []byte) []string {
+		var p EventPayload
+		if json.Unmarshal(payload, &p) != nil {
+			return nil
+		}
+		return p.EventIDs
+	})
+}
+
+// queuedJobs returns the ids of the jobs a task still in Redis will run, as
+// queuedEvents does for events: a job queued in a batch's task is not
+// queued again under its own.
+func (c *Client) queuedJobs(ctx context.Context) (map[string]struct{}, error) {
+	return c.queuedIDs(ctx, QueueJobs, TypeRunJob, func(payload []byte) []string {
+		var p JobPayload
+		if json.Unmarshal(payload, &p) != nil {
+			return nil
+		}
+		if p.JobID != "" {
+			return []string{p.JobID}
+		}
+		return p.JobIDs
+	})
+}
+
+// queuedIDs returns the ids that the live tasks of type typ in queue name
+// (idsOf reads them from a task's payload).
+func (c *Client) queuedIDs(ctx context.Context, queue, typ string, idsOf func([]byte) []string) (map[string]struct{}, error) {
 	lists := []func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error){
 		c.inspector.ListActiveTasks, c.inspector.ListPendingTasks,
 		c.inspector.ListScheduledTasks, c.inspector.ListRetryTasks,
@@ -34,19 +62,18 @@ func (c *Client) queuedEvents(ctx context.Context) (map[string]struct{}, error) 
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			tasks, err := list(QueueEvents, asynq.PageSize(listPage), asynq.Page(page))
+			tasks, err := list(queue, asynq.PageSize(listPage), asynq.Page(page))
 			if errors.Is(err, asynq.ErrQueueNotFound) {
 				return covered, nil // nothing was ever queued
 			}
 			if err != nil {
-				return nil, fmt.Errorf("list queued event tasks: %w", err)
+				return nil, fmt.Errorf("list queued %s tasks: %w", typ, err)
 			}
 			for _, task := range tasks {
-				var p EventPayload
-				if task.Type != TypeProcessEvent || json.Unmarshal(task.Payload, &p) != nil {
+				if task.Type != typ {
 					continue
 				}
-				for _, id := range p.EventIDs {
+				for _, id := range idsOf(task.Payload) {
 					covered[id] = struct{}{}
 				}
 			}

@@ -25,15 +25,19 @@ type RelayCounts struct {
 
 // Relay queues again every event still received, and every job still
 // unfinished, after olderThan: their task was lost with Redis, or the
-// process died between the commit and the enqueue. An event a task in
-// Redis still covers is skipped, and a job's task keeps its id, so relaying
-// work still queued is a no-op; a relay racing the original changes
-// nothing, because processing is idempotent.
+// process died between the commit and the enqueue. An event or a job a
+// task in Redis still covers is skipped (a job alone also keeps its id as
+// its task's), so relaying work still queued is a no-op; a relay racing the
+// original changes nothing, because processing is idempotent.
 func (c *Client) Relay(ctx context.Context, olderThan time.Duration) (RelayCounts, error) {
 	var n RelayCounts
 	var err error
 	if n.Events, err = c.RelayReceived(ctx, olderThan); err != nil {
 		return n, err
+	}
+	covered, err := c.queuedJobs(ctx)
+	if err != nil {
+		return n, fmt.Errorf("%w: %w", errRelayFailed, err)
 	}
 	for after := ""; ; {
 		jobs, err := c.store.UnfinishedJobs(ctx, olderThan, after, relayBatch)
@@ -41,6 +45,9 @@ func (c *Client) Relay(ctx context.Context, olderThan time.Duration) (RelayCount
 			return n, err
 		}
 		for _, j := range jobs {
+			if _, ok := covered[j.ID]; ok {
+				continue
+			}
 			if err := c.EnqueueJob(ctx, j); err != nil {
 				return n, fmt.Errorf("%w: %w", errRelayFailed, err)
 			}

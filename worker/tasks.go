@@ -46,9 +46,13 @@ type EventPayload struct {
 	EventIDs []string `json:"event_ids"`
 }
 
-// JobPayload is the payload of TypeRunJob.
+// JobPayload is the payload of TypeRunJob: one job, or the jobs of one
+// group commit of operators' requests, each of a type that groups, which
+// the worker starts and applies in one transaction. A burst of requests
+// costs Redis a task per commit, not per job.
 type JobPayload struct {
-	JobID string `json:"job_id"`
+	JobID  string   `json:"job_id,omitempty"`
+	JobIDs []string `json:"job_ids,omitempty"`
 }
 
 // DeliveryPayload is the payload of TypeDeliver.
@@ -108,11 +112,19 @@ const maxEventsPerTask = 256
 // eventsTaskID is the Asynq task id of the processing of events: the same
 // events queued again, while their task waits, are the same task. A relay
 // names its tasks with relayTaskID, and skips events a task still covers.
-func eventsTaskID(eventIDs []string) string {
+func eventsTaskID(eventIDs []string) string { return "events:" + idsDigest(eventIDs) }
+
+// jobsTaskID is the Asynq task id of a batch of jobs (JobPayload.JobIDs).
+// A job alone keeps its own id as its task's.
+func jobsTaskID(jobIDs []string) string { return "jobs:" + idsDigest(jobIDs) }
+
+// idsDigest names a list of ids: the same ids in the same order, the same
+// name.
+func idsDigest(ids []string) string {
 	h := sha256.New()
-	for _, id := range eventIDs {
+	for _, id := range ids {
 		h.Write([]byte(id))
 		h.Write([]byte{0})
 	}
-	return "events:" + hex.EncodeToString(h.Sum(nil)[:16])
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
