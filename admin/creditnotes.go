@@ -20,7 +20,7 @@ type issueCreditNoteBody struct {
 // the job that issues the credit note.
 func (a *API) issueCreditNote(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	return a.queueJob(w, r, func(ctx context.Context, body []byte) (reconcile.NewJob, error) {
+	return a.queueJob(w, r, id, func(ctx context.Context, body []byte) (reconcile.NewJob, error) {
 		var b issueCreditNoteBody
 		if err := decodeStrict(body, &b, false); err != nil {
 			return reconcile.NewJob{}, err
@@ -42,7 +42,7 @@ func (a *API) issueCreditNote(w http.ResponseWriter, r *http.Request) error {
 // rule again under the row lock, because the balance may move before the
 // job runs. key and requestHash are as for RecordPayment.
 func (a *API) IssueCreditNote(ctx context.Context, args worker.IssueCreditNoteArgs, key, requestHash string) (reconcile.Job, error) {
-	return a.submit(ctx, key, requestHash, func(ctx context.Context) (reconcile.NewJob, error) {
+	return a.submit(ctx, key, requestHash, args.InvoiceID, func(ctx context.Context) (reconcile.NewJob, error) {
 		return a.prepareIssueCreditNote(ctx, args)
 	})
 }
@@ -54,7 +54,7 @@ func (a *API) prepareIssueCreditNote(ctx context.Context, args worker.IssueCredi
 	if err := checkNotes(args.Notes); err != nil {
 		return reconcile.NewJob{}, err
 	}
-	inv, err := a.store.GetInvoice(ctx, args.InvoiceID)
+	inv, err := a.invoice(ctx, args.InvoiceID)
 	if err != nil {
 		return reconcile.NewJob{}, err
 	}
@@ -69,7 +69,7 @@ func (a *API) prepareIssueCreditNote(ctx context.Context, args worker.IssueCredi
 // reverses it.
 func (a *API) reverseCreditNote(w http.ResponseWriter, r *http.Request) error {
 	id, creditNoteID := r.PathValue("id"), r.PathValue("credit_note_id")
-	return a.queueJob(w, r, func(ctx context.Context, body []byte) (reconcile.NewJob, error) {
+	return a.queueJob(w, r, id, func(ctx context.Context, body []byte) (reconcile.NewJob, error) {
 		if err := decodeStrict(body, &struct{}{}, true); err != nil {
 			return reconcile.NewJob{}, err
 		}
@@ -82,13 +82,13 @@ func (a *API) reverseCreditNote(w http.ResponseWriter, r *http.Request) error {
 // allows it (no live write-off). key and requestHash are as for
 // RecordPayment.
 func (a *API) ReverseCreditNote(ctx context.Context, invoiceID, creditNoteID, key, requestHash string) (reconcile.Job, error) {
-	return a.submit(ctx, key, requestHash, func(ctx context.Context) (reconcile.NewJob, error) {
+	return a.submit(ctx, key, requestHash, invoiceID, func(ctx context.Context) (reconcile.NewJob, error) {
 		return a.prepareReverseCreditNote(ctx, invoiceID, creditNoteID)
 	})
 }
 
 func (a *API) prepareReverseCreditNote(ctx context.Context, id, creditNoteID string) (reconcile.NewJob, error) {
-	inv, err := a.store.GetInvoice(ctx, id)
+	inv, err := a.invoice(ctx, id)
 	if err != nil {
 		return reconcile.NewJob{}, err
 	}

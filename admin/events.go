@@ -38,7 +38,7 @@ type resolveEventBody struct {
 // event_not_waiting unless the event waits for a person.
 func (a *API) resolveEvent(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	return a.queueJob(w, r, func(ctx context.Context, body []byte) (reconcile.NewJob, error) {
+	return a.queueJob(w, r, "", func(ctx context.Context, body []byte) (reconcile.NewJob, error) {
 		var b resolveEventBody
 		if err := decodeStrict(body, &b, false); err != nil {
 			return reconcile.NewJob{}, err
@@ -53,7 +53,7 @@ func (a *API) resolveEvent(w http.ResponseWriter, r *http.Request) error {
 // ignore it); key and requestHash are as for RecordPayment.
 func (a *API) ResolveEvent(ctx context.Context, eventID string, action reconcile.ResolveAction, invoiceID, notes, actor,
 	key, requestHash string) (reconcile.Job, error) {
-	return a.submit(ctx, key, requestHash, func(ctx context.Context) (reconcile.NewJob, error) {
+	return a.submit(ctx, key, requestHash, "", func(ctx context.Context) (reconcile.NewJob, error) {
 		return a.prepareResolveEvent(ctx, eventID, action, invoiceID, notes, actor)
 	})
 }
@@ -89,7 +89,7 @@ func (a *API) prepareResolveEvent(ctx context.Context, eventID string, action re
 	if err := worker.CanApplyByHand(ev); err != nil {
 		return reconcile.NewJob{}, err
 	}
-	if _, err := a.store.GetInvoice(ctx, invoiceID); err != nil {
+	if _, err := a.invoice(ctx, invoiceID); err != nil {
 		return reconcile.NewJob{}, err
 	}
 	args.InvoiceID = invoiceID

@@ -22,8 +22,9 @@ const maxKeyLength = 255
 type prepareFunc func(ctx context.Context, body []byte) (reconcile.NewJob, error)
 
 // queueJob runs a JSON write that queues a job: it reads the
-// Idempotency-Key and the body, and hands them to submit.
-func (a *API) queueJob(w http.ResponseWriter, r *http.Request, prepare prepareFunc) error {
+// Idempotency-Key and the body, and hands them to submit, with the invoice
+// the request concerns (empty when it names none in its path).
+func (a *API) queueJob(w http.ResponseWriter, r *http.Request, invoiceID string, prepare prepareFunc) error {
 	key, err := idempotencyKey(r)
 	if err != nil {
 		return err
@@ -32,7 +33,7 @@ func (a *API) queueJob(w http.ResponseWriter, r *http.Request, prepare prepareFu
 	if err != nil {
 		return err
 	}
-	job, err := a.submit(r.Context(), key, requestHash(r, body), func(ctx context.Context) (reconcile.NewJob, error) {
+	job, err := a.submit(r.Context(), key, requestHash(r, body), invoiceID, func(ctx context.Context) (reconcile.NewJob, error) {
 		return prepare(ctx, body)
 	})
 	if err != nil {
@@ -48,8 +49,11 @@ func (a *API) queueJob(w http.ResponseWriter, r *http.Request, prepare prepareFu
 // has become since (a replay of a payment that made the invoice paid must
 // not be refused as an overpayment). A new request is checked by prepare and
 // then stored and queued; concurrent requests with one key meet in the jobs
-// table's unique key, so they too get one job.
-func (a *API) submit(ctx context.Context, key, hash string, prepare func(context.Context) (reconcile.NewJob, error)) (reconcile.Job, error) {
+// table's unique key, so they too get one job. invoiceID, when not empty,
+// is the invoice prepare reads (with API.invoice): it is read in the key
+// lookup's round trip.
+func (a *API) submit(ctx context.Context, key, hash, invoiceID string,
+	prepare func(context.Context) (reconcile.NewJob, error)) (reconcile.Job, error) {
 	// Every job changes something: at least an operator's. The routes that
 	// need more (a reconciliation run) are guarded by their pattern.
 	p, err := require(ctx, operators.RoleOperator, "queue a change")
@@ -60,12 +64,15 @@ func (a *API) submit(ctx context.Context, key, hash string, prepare func(context
 		if err := checkKey(key); err != nil {
 			return reconcile.Job{}, err
 		}
-		job, found, err := a.store.LookupJobByKey(ctx, key, hash)
+		job, found, read, err := a.lookupKey(ctx, key, hash, invoiceID)
 		if err != nil {
 			return reconcile.Job{}, err
 		}
 		if found {
 			return job, nil
+		}
+		if invoiceID != "" {
+			ctx = context.WithValue(ctx, invoiceReadKey{}, invoiceRead{id: invoiceID, InvoiceRead: read})
 		}
 	}
 	n, err := prepare(ctx)
@@ -82,6 +89,35 @@ func (a *API) submit(ctx context.Context, key, hash string, prepare func(context
 	}
 	n.IdempotencyKey, n.RequestHash, n.Actor = key, hash, p.Name
 	return a.jobs.Submit(ctx, n)
+}
+
+// lookupKey looks up an idempotency key, and reads invoice invoiceID (when
+// not empty) in the same round trip.
+func (a *API) lookupKey(ctx context.Context, key, hash, invoiceID string) (reconcile.Job, bool, reconcile.InvoiceRead, error) {
+	if invoiceID == "" {
+		job, found, err := a.store.LookupJobByKey(ctx, key, hash)
+		return job, found, reconcile.InvoiceRead{}, err
+	}
+	return a.store.LookupJobByKeyReading(ctx, key, hash, invoiceID)
+}
+
+// invoiceReadKey is the context key of the invoice submit read with the
+// request's key lookup.
+type invoiceReadKey struct{}
+
+// invoiceRead is an invoice submit read ahead, and its id.
+type invoiceRead struct {
+	id string
+	reconcile.InvoiceRead
+}
+
+// invoice reads invoice id for a request's checks, or takes the read
+// submit made of it with the request's key lookup.
+func (a *API) invoice(ctx context.Context, id string) (reconcile.Invoice, error) {
+	if r, ok := ctx.Value(invoiceReadKey{}).(invoiceRead); ok && r.id == id {
+		return r.Invoice, r.Err
+	}
+	return a.store.GetInvoice(ctx, id)
 }
 
 func (a *API) writeJob(w http.ResponseWriter, job reconcile.Job) {
@@ -169,7 +205,7 @@ func (a *API) listJobs(w http.ResponseWriter, r *http.Request) error {
 
 // reconcile answers POST /admin/reconcile?full=: a reconciliation run now.
 func (a *API) reconcile(w http.ResponseWriter, r *http.Request) error {
-	return a.queueJob(w, r, func(_ context.Context, body []byte) (reconcile.NewJob, error) {
+	return a.queueJob(w, r, "", func(_ context.Context, body []byte) (reconcile.NewJob, error) {
 		if err := decodeStrict(body, &struct{}{}, true); err != nil {
 			return reconcile.NewJob{}, err
 		}

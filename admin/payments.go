@@ -23,7 +23,7 @@ type recordPaymentBody struct {
 // that records the payment.
 func (a *API) recordPayment(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	return a.queueJob(w, r, func(ctx context.Context, body []byte) (reconcile.NewJob, error) {
+	return a.queueJob(w, r, id, func(ctx context.Context, body []byte) (reconcile.NewJob, error) {
 		var b recordPaymentBody
 		if err := decodeStrict(body, &b, false); err != nil {
 			return reconcile.NewJob{}, err
@@ -59,7 +59,7 @@ func (a *API) recordPayment(w http.ResponseWriter, r *http.Request) error {
 // requestHash tells a replay from another request reusing the key. Its
 // refusals are ledger errors (apperr.As) or errors Classify maps.
 func (a *API) RecordPayment(ctx context.Context, args worker.RecordPaymentArgs, key, requestHash string) (reconcile.Job, error) {
-	return a.submit(ctx, key, requestHash, func(ctx context.Context) (reconcile.NewJob, error) {
+	return a.submit(ctx, key, requestHash, args.InvoiceID, func(ctx context.Context) (reconcile.NewJob, error) {
 		return a.prepareRecordPayment(ctx, args)
 	})
 }
@@ -78,7 +78,7 @@ func (a *API) prepareRecordPayment(ctx context.Context, args worker.RecordPaymen
 	if err := checkNotes(args.Notes); err != nil {
 		return reconcile.NewJob{}, err
 	}
-	inv, err := a.store.GetInvoice(ctx, args.InvoiceID)
+	inv, err := a.invoice(ctx, args.InvoiceID)
 	if err != nil {
 		return reconcile.NewJob{}, err
 	}
@@ -96,7 +96,7 @@ func errInvalidMethod() error {
 // 202 with the job that deletes it.
 func (a *API) deletePayment(w http.ResponseWriter, r *http.Request) error {
 	id, paymentID := r.PathValue("id"), r.PathValue("payment_id")
-	return a.queueJob(w, r, func(ctx context.Context, body []byte) (reconcile.NewJob, error) {
+	return a.queueJob(w, r, id, func(ctx context.Context, body []byte) (reconcile.NewJob, error) {
 		if err := decodeStrict(body, &struct{}{}, true); err != nil {
 			return reconcile.NewJob{}, err
 		}
@@ -108,13 +108,13 @@ func (a *API) deletePayment(w http.ResponseWriter, r *http.Request) error {
 // invoiceID, after checking that both exist and that the invoice allows it.
 // key and requestHash are as for RecordPayment.
 func (a *API) DeletePayment(ctx context.Context, invoiceID, paymentID, key, requestHash string) (reconcile.Job, error) {
-	return a.submit(ctx, key, requestHash, func(ctx context.Context) (reconcile.NewJob, error) {
+	return a.submit(ctx, key, requestHash, invoiceID, func(ctx context.Context) (reconcile.NewJob, error) {
 		return a.prepareDeletePayment(ctx, invoiceID, paymentID)
 	})
 }
 
 func (a *API) prepareDeletePayment(ctx context.Context, id, paymentID string) (reconcile.NewJob, error) {
-	inv, err := a.store.GetInvoice(ctx, id)
+	inv, err := a.invoice(ctx, id)
 	if err != nil {
 		return reconcile.NewJob{}, err
 	}

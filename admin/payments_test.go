@@ -66,6 +66,9 @@ func TestRecordPayment(t *testing.T) {
 		h := h.in(t)
 		jobs := h.jobRows()
 		h.do("POST", "/admin/invoices/nope/payments", `{"amount": 100}`).mustError(t, http.StatusNotFound, "invoice_not_found")
+		// With a key, the invoice is read in the key lookup's round trip.
+		h.do("POST", "/admin/invoices/nope/payments", `{"amount": 100}`, "Idempotency-Key", "k-nope").
+			mustError(t, http.StatusNotFound, "invoice_not_found")
 		if h.jobRows() != jobs {
 			t.Fatal("a job was stored")
 		}
@@ -75,6 +78,8 @@ func TestRecordPayment(t *testing.T) {
 		h := h.in(t)
 		h.unchanged("inv-draft", func() {
 			h.do("POST", "/admin/invoices/inv-draft/payments", `{"amount": 100}`).mustError(t, http.StatusConflict, "invoice_not_sent")
+			h.do("POST", "/admin/invoices/inv-draft/payments", `{"amount": 100}`, "Idempotency-Key", "k-draft").
+				mustError(t, http.StatusConflict, "invoice_not_sent")
 		})
 	})
 

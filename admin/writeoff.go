@@ -18,7 +18,7 @@ type writeOffBody struct {
 // that books the balance as a bad debt.
 func (a *API) writeOff(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	return a.queueJob(w, r, func(ctx context.Context, body []byte) (reconcile.NewJob, error) {
+	return a.queueJob(w, r, id, func(ctx context.Context, body []byte) (reconcile.NewJob, error) {
 		var b writeOffBody
 		if err := decodeStrict(body, &b, true); err != nil {
 			return reconcile.NewJob{}, err
@@ -31,7 +31,7 @@ func (a *API) writeOff(w http.ResponseWriter, r *http.Request) error {
 // bad debt, after checking that the invoice is sent, not written off and
 // has a balance. key and requestHash are as for RecordPayment.
 func (a *API) WriteOff(ctx context.Context, invoiceID, notes, key, requestHash string) (reconcile.Job, error) {
-	return a.submit(ctx, key, requestHash, func(ctx context.Context) (reconcile.NewJob, error) {
+	return a.submit(ctx, key, requestHash, invoiceID, func(ctx context.Context) (reconcile.NewJob, error) {
 		return a.prepareWriteOff(ctx, invoiceID, notes)
 	})
 }
@@ -40,7 +40,7 @@ func (a *API) prepareWriteOff(ctx context.Context, id, notes string) (reconcile.
 	if err := checkNotes(notes); err != nil {
 		return reconcile.NewJob{}, err
 	}
-	inv, err := a.store.GetInvoice(ctx, id)
+	inv, err := a.invoice(ctx, id)
 	if err != nil {
 		return reconcile.NewJob{}, err
 	}
@@ -55,7 +55,7 @@ func (a *API) prepareWriteOff(ctx context.Context, id, notes string) (reconcile.
 // reverses the write-off.
 func (a *API) reopen(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	return a.queueJob(w, r, func(ctx context.Context, body []byte) (reconcile.NewJob, error) {
+	return a.queueJob(w, r, id, func(ctx context.Context, body []byte) (reconcile.NewJob, error) {
 		if err := decodeStrict(body, &struct{}{}, true); err != nil {
 			return reconcile.NewJob{}, err
 		}
@@ -67,13 +67,13 @@ func (a *API) reopen(w http.ResponseWriter, r *http.Request) error {
 // after checking that it is written off. key and requestHash are as for
 // RecordPayment.
 func (a *API) Reopen(ctx context.Context, invoiceID, key, requestHash string) (reconcile.Job, error) {
-	return a.submit(ctx, key, requestHash, func(ctx context.Context) (reconcile.NewJob, error) {
+	return a.submit(ctx, key, requestHash, invoiceID, func(ctx context.Context) (reconcile.NewJob, error) {
 		return a.prepareReopen(ctx, invoiceID)
 	})
 }
 
 func (a *API) prepareReopen(ctx context.Context, id string) (reconcile.NewJob, error) {
-	inv, err := a.store.GetInvoice(ctx, id)
+	inv, err := a.invoice(ctx, id)
 	if err != nil {
 		return reconcile.NewJob{}, err
 	}

@@ -121,17 +121,64 @@ func (s *Store) LookupJobByKey(ctx context.Context, key, requestHash string) (Jo
 	var hash string
 	j, err := scanJob(rowWith{s.db.QueryRow(ctx,
 		`SELECT `+jobColumns+`, request_hash FROM jobs WHERE idempotency_key = $1`, key), []any{&hash}})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Job{}, false, nil
-	}
-	if err != nil {
-		return Job{}, false, fmt.Errorf("look up idempotency key: %w", err)
-	}
-	if hash != requestHash {
-		return Job{}, false, apperr.Errorf(apperr.KindRefused, "idempotency_key_reused",
-			"this Idempotency-Key was used for another request (job %s)", j.ID)
+	found, err := keyedJob(j, err, hash, requestHash)
+	if !found {
+		return Job{}, false, err
 	}
 	return j, true, nil
+}
+
+// InvoiceRead is an invoice read ahead of its use, or what its read met
+// instead (GetInvoice's error: not found, say).
+type InvoiceRead struct {
+	Invoice Invoice
+	Err     error
+}
+
+// LookupJobByKeyReading is LookupJobByKey, and reads invoice invoiceID in
+// the same round trip: what a new request checks next. The invoice's read
+// is of no use when the key has its job.
+func (s *Store) LookupJobByKeyReading(ctx context.Context, key, requestHash, invoiceID string) (Job, bool, InvoiceRead, error) {
+	var hash string
+	var job Job
+	var jobErr error
+	var read InvoiceRead
+	var b pgx.Batch
+	b.Queue(`SELECT `+jobColumns+`, request_hash FROM jobs WHERE idempotency_key = $1`, key).QueryRow(func(row pgx.Row) error {
+		job, jobErr = scanJob(rowWith{row, []any{&hash}})
+		return nil
+	})
+	b.Queue(ruledInvoiceSQL, invoiceID).QueryRow(func(row pgx.Row) error {
+		read.Invoice, read.Err = scanRuled(row)
+		return nil
+	})
+	if err := s.db.SendBatch(ctx, &b).Close(); err != nil {
+		return Job{}, false, InvoiceRead{}, fmt.Errorf("look up idempotency key: %w", err)
+	}
+	switch {
+	case errors.Is(read.Err, pgx.ErrNoRows):
+		read.Err = invoiceNotFound(invoiceID)
+	case read.Err != nil:
+		read.Err = fmt.Errorf("read invoice %s: %w", invoiceID, read.Err)
+	}
+	found, err := keyedJob(job, jobErr, hash, requestHash)
+	return job, found, read, err
+}
+
+// keyedJob is what the lookup of an idempotency key found: the job of
+// requestHash, none, or a refusal for a key first used by another request.
+func keyedJob(j Job, err error, hash, requestHash string) (bool, error) {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up idempotency key: %w", err)
+	}
+	if hash != requestHash {
+		return false, apperr.Errorf(apperr.KindRefused, "idempotency_key_reused",
+			"this Idempotency-Key was used for another request (job %s)", j.ID)
+	}
+	return true, nil
 }
 
 // CreateJob stores a queued job. With an idempotency key, a job that exists
@@ -334,6 +381,12 @@ func (s *Store) StartJob(ctx context.Context, id string) (Job, error) {
 	return j, nil
 }
 
+// countStart is the attempts a job's finish adds: a job still queued when
+// it finishes was started, and locked, by the transaction finishing it (a
+// group that claimed it), which leaves it queued until then (see
+// claimJobsSQL), so its attempt is counted here.
+const countStart = `attempts = attempts + (status = 'queued')::int`
+
 // FinishJob records a job's end: succeeded with a result, or failed with a
 // reason. A finished job stays as it first finished.
 func (s *Store) FinishJob(ctx context.Context, id string, status JobStatus, reason string, result any) error {
@@ -345,7 +398,7 @@ func (s *Store) FinishJob(ctx context.Context, id string, status JobStatus, reas
 		}
 	}
 	err := s.exec(ctx, `
-		UPDATE jobs SET status = $2, error = $3, result = $4, finished_at = now(), updated_at = now()
+		UPDATE jobs SET status = $2, error = $3, result = $4, finished_at = now(), updated_at = now(), `+countStart+`
 		WHERE id = $1 AND status NOT IN ('succeeded', 'failed')`, id, status, reason, res)
 	if err != nil {
 		return fmt.Errorf("finish job %s: %w", id, err)
@@ -374,7 +427,7 @@ func finishJobInTx(ctx context.Context, tx pgx.Tx, id string) error {
 		return nil
 	}
 	_, err := tx.Exec(ctx, `
-		UPDATE jobs SET status = 'succeeded', error = '', finished_at = now(), updated_at = now(),
+		UPDATE jobs SET status = 'succeeded', error = '', finished_at = now(), updated_at = now(), `+countStart+`,
 			result = CASE type
 				WHEN $2 THEN (SELECT jsonb_build_object('payment_id', p.id) FROM payments p WHERE p.idempotency_key = jobs.id)
 				WHEN $3 THEN (SELECT jsonb_build_object('credit_note_id', c.id) FROM credit_notes c WHERE c.op_key = jobs.id)

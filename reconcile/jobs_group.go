@@ -24,33 +24,25 @@ func (t JobType) Groups() bool {
 	return false
 }
 
-// claimJobsSQL starts, in one statement, up to $3 of the oldest queued
+// claimJobsSQL locks, in one statement, up to $3 of the oldest queued
 // jobs of the types $2 not in $1, skipping those another group holds.
-// Their own tasks, when they run, find them finished.
+// Their own tasks, when they run, find them finished. A job claimed stays
+// queued until the group finishes it: no other transaction could see it
+// running, and the write would cost an index entry in each of the jobs'
+// indexes (see countStart).
 var claimJobsSQL = `
-	WITH c AS (
-		SELECT id FROM jobs WHERE status = 'queued' AND type = ANY ($2) AND id <> ALL ($1)
-		ORDER BY created_at, id LIMIT $3
-		FOR UPDATE SKIP LOCKED),
-	started AS (
-		UPDATE jobs j SET status = 'running', attempts = j.attempts + 1, updated_at = now()
-		FROM c WHERE j.id = c.id
-		RETURNING ` + prefixed("j.", jobColumns) + `)
-	SELECT * FROM started ORDER BY created_at, id`
+	SELECT ` + jobColumns + ` FROM jobs WHERE status = 'queued' AND type = ANY ($2) AND id <> ALL ($1)
+	ORDER BY created_at, id LIMIT $3
+	FOR UPDATE SKIP LOCKED`
 
-// startJobsSQL starts, in one statement, the jobs of $1 of the types $2
-// that are not finished, skipping those another transaction holds: a group
-// that claimed them finishes them, or queues them again if it rolls back.
-var startJobsSQL = `
-	WITH target AS (
-		SELECT id FROM jobs WHERE id = ANY ($1) AND type = ANY ($2) AND status NOT IN ('succeeded', 'failed')
-		ORDER BY id
-		FOR UPDATE SKIP LOCKED),
-	started AS (
-		UPDATE jobs j SET status = 'running', attempts = j.attempts + 1, updated_at = now()
-		FROM target WHERE j.id = target.id
-		RETURNING ` + prefixed("j.", jobColumns) + `)
-	SELECT * FROM started ORDER BY created_at, id`
+// lockJobsSQL locks the jobs of $1 of the types $2 that are not
+// finished, skipping those another transaction holds: a group that claimed
+// them finishes them, or leaves them queued if it rolls back.
+var lockJobsSQL = `
+	SELECT ` + jobColumns + ` FROM jobs
+	WHERE id = ANY ($1) AND type = ANY ($2) AND status NOT IN ('succeeded', 'failed')
+	ORDER BY created_at, id
+	FOR UPDATE SKIP LOCKED`
 
 // JobGroup applies job, which its task has started (unless a task of the
 // same job has finished it since), together with other queued jobs of the
@@ -89,13 +81,28 @@ func (s *Store) JobGroup(ctx context.Context, job Job, apply func(g *Store, jobs
 // queued, and the relay sweep gives it a task of its own).
 func (s *Store) JobBatch(ctx context.Context, ids []string, apply func(g *Store, jobs []Job) error) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, startJobsSQL, ids, groupedJobTypes)
+		rows, err := tx.Query(ctx, lockJobsSQL, ids, groupedJobTypes)
 		if err != nil {
 			return fmt.Errorf("start %d jobs: %w", len(ids), err)
 		}
 		own, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Job, error) { return scanJob(r) })
 		if err != nil {
 			return fmt.Errorf("start %d jobs: %w", len(ids), err)
+		}
+		// A queued job's attempt is counted when it finishes (countStart);
+		// one that ran before (retrying, or running when its worker died)
+		// is started here.
+		var again []string
+		for _, j := range own {
+			if j.Status != JobQueued {
+				again = append(again, j.ID)
+			}
+		}
+		if len(again) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = now()
+				WHERE id = ANY ($1)`, again); err != nil {
+				return fmt.Errorf("start %d jobs again: %w", len(again), err)
+			}
 		}
 		return s.applyJobGroup(ctx, tx, own, apply)
 	})

@@ -132,10 +132,10 @@ const writeManualPaymentsSQL = `
 	hist AS (
 		INSERT INTO invoice_history (invoice_id, kind, amount, payment_id, notes, op_key, actor)
 		SELECT inv, $10, amount, id, notes, key, actor FROM u ORDER BY n)
-	UPDATE jobs SET status = 'succeeded', error = '', finished_at = now(), updated_at = now(),
+	UPDATE jobs SET status = 'succeeded', error = '', finished_at = now(), updated_at = now(), ` + countStart + `,
 		result = jsonb_build_object('payment_id', u.id)
 	FROM u
-	WHERE jobs.id = u.key AND jobs.status NOT IN ('succeeded', 'failed')`
+	WHERE jobs.id = ANY ($8) AND jobs.id = u.key AND jobs.status NOT IN ('succeeded', 'failed')`
 
 // write writes the accepted payments and recomputes their invoices, in one
 // round trip.

@@ -22,9 +22,10 @@ import (
 // each once or twice, alone or in batches, shuffled, from several workers
 // at once: groups of jobs claim each other's jobs, and their tasks meet
 // jobs held or done.
-// Whatever the order, every job ends once, succeeded with exactly its
-// change or failed with none, no manual payment takes an invoice past what
-// is due, and every invoice's totals are its rows'.
+// Whatever the order, every job ends once, started at least once,
+// succeeded with exactly its change or failed with none, no manual payment
+// takes an invoice past what is due, and every invoice's totals are its
+// rows'.
 func TestQueuedJobsProperty(t *testing.T) {
 	t.Parallel()
 	seed := uint64(propEnv("PROPERTY_SEED", int(rand.Uint32())))
@@ -121,6 +122,9 @@ func TestQueuedJobsProperty(t *testing.T) {
 		var changes int
 		if err := pool.QueryRow(ctx, `SELECT count(*) FROM invoice_history WHERE op_key = $1`, j.ID).Scan(&changes); err != nil {
 			t.Fatal(err)
+		}
+		if got.Attempts < 1 {
+			t.Errorf("seed %d: job %s %s after %d attempts, want at least one", seed, j.ID, got.Status, got.Attempts)
 		}
 		switch {
 		case got.Status == reconcile.JobSucceeded && changes == 1:
