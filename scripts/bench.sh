@@ -14,7 +14,9 @@
 #    - webhook ingest again with the worker draining beside it, as `reconciler all` runs in
 #      production (ingest_all_*): the figure the target is set on, as a ratio to pgbench;
 #    - end to end at half the paused ingest rate (and, as an extra, at half the rate the
-#      worker drained the ingest at), manual payments through the worker; then stops it.
+#      worker drained the ingest at), manual payments through the worker (jobs_cold_*: the
+#      first the service sees, whose statements each pool connection plans anew; jobs_*:
+#      as many again, the figure of a service that has run a while); then stops it.
 #    Events whose enqueue the service dropped are counted (*_enqueue_dropped) and queued by
 #    loadgen drain, as the relay sweep would, only later; end-to-end percentiles count an
 #    event never paid with its wait so far (lower bounds);
@@ -358,6 +360,11 @@ service_phases() {
 	figures "$LOADGEN" e2e -name e2e_sustainable -rate "$rate" -seconds "$BENCH_E2E_SECONDS" \
 		-invoices 120000 -first 100001 -service-pid "$SERVICE_PID"
 	figures "$LOADGEN" drain -timeout 8m
+	# The first manual payments the service sees pay for planning their statements on each
+	# pool connection (PostgreSQL plans a prepared statement anew for its first five uses on
+	# a connection) and for loading the jobs' tables into each backend's caches: measured
+	# alone (jobs_cold_*), then the same load again, as a service that has run a while.
+	figures "$LOADGEN" jobs -name jobs_cold -n "$BENCH_JOBS" -service-pid "$SERVICE_PID"
 	figures "$LOADGEN" jobs -n "$BENCH_JOBS" -service-pid "$SERVICE_PID"
 	say "stopping the service..."
 	stop_service

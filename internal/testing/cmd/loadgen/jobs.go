@@ -13,9 +13,11 @@ import (
 
 // cmdJobs queues one manual payment per invoice of the jobs pool through
 // the admin API, as fast as its senders get 202s, and times the worker from
-// the first 202 until every job has succeeded.
+// the first 202 until every job has succeeded. Run again on the same pool,
+// it pays each invoice once more (a payment is a fraction of the balance).
 func cmdJobs(ctx context.Context, args []string) error {
 	fs := flags("jobs")
+	name := fs.String("name", "jobs", "prefix of the figures")
 	n := fs.Int("n", envInt("BENCH_JOBS", 3000), "manual payments to queue (at most the jobs pool)")
 	senders := fs.Int("senders", 32, "concurrent senders")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up waiting for the jobs after this long")
@@ -40,7 +42,7 @@ func cmdJobs(ctx context.Context, args []string) error {
 	keys := "bench-" + randomID(10) + "-"
 	body := fmt.Appendf(nil, `{"amount":%d,"method":"bank_transfer","notes":"bench"}`, manualAmount)
 
-	progress("jobs: queueing %d manual payments from %d senders...", *n, *senders)
+	progress(*name+": queueing %d manual payments from %d senders...", *n, *senders)
 	start := time.Now()
 	var first, last atomic.Int64 // unix nanos of the first and last 202
 	var seq atomic.Int64
@@ -81,7 +83,7 @@ func cmdJobs(ctx context.Context, args []string) error {
 		return fmt.Errorf("no payment was queued (last error: %s)", lastErr)
 	}
 	enqueueRate := float64(queued) / time.Unix(0, last.Load()).Sub(start).Seconds()
-	progress("jobs: %d queued at %.0f/s, %d refused%s; waiting for the worker...", queued, enqueueRate, failed.Load(), errNote(lastErr))
+	progress(*name+": %d queued at %.0f/s, %d refused%s; waiting for the worker...", queued, enqueueRate, failed.Load(), errNote(lastErr))
 
 	var succeeded, jobsFailed int
 	for {
@@ -109,13 +111,13 @@ func cmdJobs(ctx context.Context, args []string) error {
 	cpu1, db1 := readPhaseCPU(ctx, db, *servicePID), readDBCounters(ctx, db)
 	waitReport := waits.report(12)
 	took := done.Sub(time.Unix(0, first.Load()))
-	progress("jobs: %d succeeded, %d failed, %v from the first 202 to the last job", succeeded, jobsFailed, took.Round(time.Millisecond))
-	progress("jobs: %s", cpuNote(cpu0, cpu1, float64(queued), "job"))
-	progress("jobs: %s", dbNote(db0, db1, float64(queued), "job"))
-	progress("jobs: %s", waitReport)
-	emit("jobs_manual_payments_per_sec", float64(succeeded)/took.Seconds(), "payments/s")
-	emit("jobs_enqueue_per_sec", enqueueRate, "requests/s")
-	emit("jobs_failed", float64(jobsFailed+int(failed.Load())), "jobs")
+	progress(*name+": %d succeeded, %d failed, %v from the first 202 to the last job", succeeded, jobsFailed, took.Round(time.Millisecond))
+	progress(*name+": %s", cpuNote(cpu0, cpu1, float64(queued), "job"))
+	progress(*name+": %s", dbNote(db0, db1, float64(queued), "job"))
+	progress(*name+": %s", waitReport)
+	emit(*name+"_manual_payments_per_sec", float64(succeeded)/took.Seconds(), "payments/s")
+	emit(*name+"_enqueue_per_sec", enqueueRate, "requests/s")
+	emit(*name+"_failed", float64(jobsFailed+int(failed.Load())), "jobs")
 	return nil
 }
 
