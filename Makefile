@@ -48,21 +48,12 @@ test: services tools lint
 	$(GO) test -run '^$$' -bench . -benchtime 1x $$(git grep -l '^func Benchmark' -- '*_test.go' | xargs -n1 dirname | sort -u | sed 's|^|./|')
 	@$(MAKE) --no-print-directory fuzz
 
-# Every fuzz target (each func Fuzz... of a _test.go file) for FUZZTIME on
-# top of its kept corpus (testdata/fuzz/<target>, which go test alone
-# replays). One target at a time: go test fuzzes one per run. A failing
-# input is written to that corpus, to be kept with its fix.
+# Every fuzz target briefly, one at a time, on top of its kept corpus
+# (scripts/fuzz.sh; a failing input is written to testdata/fuzz/<target>).
 FUZZTIME ?= 3s
 
 fuzz: services
-	@set -e; for file in $$(git grep -l '^func Fuzz' -- '*_test.go'); do \
-		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
-			echo "fuzz $$target in ./$$(dirname $$file) for $(FUZZTIME)"; \
-			out=$$($(GO) test -run='^$$' -fuzz="^$$target\$$" -fuzztime=$(FUZZTIME) ./$$(dirname $$file) 2>&1) \
-				|| { echo "$$out"; exit 1; }; \
-			echo "$$out" | tail -n 1; \
-		done; \
-	done
+	@GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 migrate: services build
 	$(BIN)/reconciler migrate
