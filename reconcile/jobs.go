@@ -115,12 +115,15 @@ func scanJob(row pgx.Row) (Job, error) {
 	return j, err
 }
 
+// jobByKeySQL reads the job of an idempotency key, with the hash of the
+// request it was first used for.
+const jobByKeySQL = `SELECT ` + jobColumns + `, request_hash FROM jobs WHERE idempotency_key = $1`
+
 // LookupJobByKey finds the job of an idempotency key. ok is false when the
 // key is new. A key first used for another request is refused.
 func (s *Store) LookupJobByKey(ctx context.Context, key, requestHash string) (Job, bool, error) {
 	var hash string
-	j, err := scanJob(rowWith{s.db.QueryRow(ctx,
-		`SELECT `+jobColumns+`, request_hash FROM jobs WHERE idempotency_key = $1`, key), []any{&hash}})
+	j, err := scanJob(rowWith{s.db.QueryRow(ctx, jobByKeySQL, key), []any{&hash}})
 	found, err := keyedJob(j, err, hash, requestHash)
 	if !found {
 		return Job{}, false, err
@@ -144,22 +147,18 @@ func (s *Store) LookupJobByKeyReading(ctx context.Context, key, requestHash, inv
 	var jobErr error
 	var read InvoiceRead
 	var b pgx.Batch
-	b.Queue(`SELECT `+jobColumns+`, request_hash FROM jobs WHERE idempotency_key = $1`, key).QueryRow(func(row pgx.Row) error {
+	b.Queue(jobByKeySQL, key).QueryRow(func(row pgx.Row) error {
 		job, jobErr = scanJob(rowWith{row, []any{&hash}})
 		return nil
 	})
 	b.Queue(ruledInvoiceSQL, invoiceID).QueryRow(func(row pgx.Row) error {
-		read.Invoice, read.Err = scanRuled(row)
+		var err error
+		read.Invoice, err = scanRuled(row)
+		read.Err = invoiceReadErr(invoiceID, err)
 		return nil
 	})
 	if err := s.db.SendBatch(ctx, &b).Close(); err != nil {
 		return Job{}, false, InvoiceRead{}, fmt.Errorf("look up idempotency key: %w", err)
-	}
-	switch {
-	case errors.Is(read.Err, pgx.ErrNoRows):
-		read.Err = invoiceNotFound(invoiceID)
-	case read.Err != nil:
-		read.Err = fmt.Errorf("read invoice %s: %w", invoiceID, read.Err)
 	}
 	found, err := keyedJob(job, jobErr, hash, requestHash)
 	return job, found, read, err

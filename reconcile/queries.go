@@ -16,13 +16,20 @@ import (
 // GetInvoice reads a live invoice, with WriteOffLive filled in.
 func (s *Store) GetInvoice(ctx context.Context, id string) (Invoice, error) {
 	inv, err := scanRuled(s.db.QueryRow(ctx, ruledInvoiceSQL, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Invoice{}, invoiceNotFound(id)
+	return inv, invoiceReadErr(id, err)
+}
+
+// invoiceReadErr is what the read of invoice id with ruledInvoiceSQL
+// answers for err: nil, not found, or the fault.
+func invoiceReadErr(id string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return invoiceNotFound(id)
+	default:
+		return fmt.Errorf("read invoice %s: %w", id, err)
 	}
-	if err != nil {
-		return Invoice{}, fmt.Errorf("read invoice %s: %w", id, err)
-	}
-	return inv, nil
 }
 
 // GetInvoiceDetail reads an invoice with its live payments, its live credit
@@ -32,11 +39,8 @@ func (s *Store) GetInvoiceDetail(ctx context.Context, id string) (InvoiceDetail,
 	err := pgx.BeginTxFunc(ctx, s.db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
 			inv, err := scanRuled(tx.QueryRow(ctx, ruledInvoiceSQL, id))
-			if errors.Is(err, pgx.ErrNoRows) {
-				return invoiceNotFound(id)
-			}
-			if err != nil {
-				return fmt.Errorf("read invoice %s: %w", id, err)
+			if err := invoiceReadErr(id, err); err != nil {
+				return err
 			}
 			d.Invoice = inv
 			rows, err := tx.Query(ctx, `SELECT `+paymentColumns+` FROM payments

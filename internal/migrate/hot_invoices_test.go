@@ -16,14 +16,7 @@ import (
 func TestHotInvoicesUpgrade(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, emptyDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if err := migrate.UpTo(ctx, conn, 11); err != nil {
-		t.Fatal(err)
-	}
+	conn := migratedTo(t, 11)
 	// Balances as a recompute left them: overpaid, due, paid, and an
 	// overpaid invoice deleted since (its row stays).
 	if _, err := conn.Exec(ctx, `
@@ -67,4 +60,20 @@ func TestHotInvoicesUpgrade(t *testing.T) {
 	if len(blocking) > 0 {
 		t.Fatalf("invoices' indexes name %v, which every change rewrites: its updates cannot be HOT", blocking)
 	}
+}
+
+// migratedTo connects to a new database migrated to version, for a test of
+// the next migrations' upgrade of the rows it stores there.
+func migratedTo(t *testing.T, version int32) *pgx.Conn {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, emptyDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close(ctx) })
+	if err := migrate.UpTo(ctx, conn, version); err != nil {
+		t.Fatal(err)
+	}
+	return conn
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/payrecon/reconciler/internal/migrate"
@@ -17,14 +16,7 @@ import (
 func TestSparseKeysUpgrade(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, emptyDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if err := migrate.UpTo(ctx, conn, 12); err != nil {
-		t.Fatal(err)
-	}
+	conn := migratedTo(t, 12)
 	// Jobs with and without an internal key; payments with and without a
 	// movement.
 	if _, err := conn.Exec(ctx, `
