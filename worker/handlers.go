@@ -38,13 +38,16 @@ type Handlers struct {
 	// retention and notifications are the daily prune's (WithRetention).
 	retention     time.Duration
 	notifications *notify.Store
+	// events lets concurrent tasks' events share group commits.
+	events *eventCombiner
 }
 
 // NewHandlers wires the handlers to the ledger. relayAfter is how long work
 // may wait before a relay sweep queues it again. They take live Stripe
 // events only, unless WithLivemode says otherwise.
 func NewHandlers(store *reconcile.Store, client *Client, reconciler Reconciler, relayAfter time.Duration, log *zap.Logger) *Handlers {
-	return &Handlers{livemode: true, store: store, client: client, reconciler: reconciler, relayAfter: relayAfter, log: log}
+	return &Handlers{livemode: true, store: store, client: client, reconciler: reconciler, relayAfter: relayAfter, log: log,
+		events: newEventCombiner(defaultConcurrency / 2)}
 }
 
 // WithLivemode sets which mode's Stripe events touch the ledger
@@ -52,6 +55,18 @@ func NewHandlers(store *reconcile.Store, client *Client, reconciler Reconciler, 
 // ignored, with the reason.
 func (h *Handlers) WithLivemode(live bool) *Handlers {
 	h.livemode = live
+	return h
+}
+
+// defaultConcurrency is how many tasks a worker runs at once unless
+// WithConcurrency says otherwise (WORKER_CONCURRENCY's default).
+const defaultConcurrency = 10
+
+// WithConcurrency tells the handlers how many tasks the worker runs at once
+// (WORKER_CONCURRENCY): half of them may apply events at once, and the
+// events of the others wait to share their group commits (eventCombiner).
+func (h *Handlers) WithConcurrency(n int) *Handlers {
+	h.events = newEventCombiner(n / 2)
 	return h
 }
 
@@ -128,47 +143,48 @@ func lastAttempt(ctx context.Context) bool {
 	return ok1 && ok2 && retried >= maxRetry
 }
 
-// ProcessEvent applies stored Stripe events to the ledger, the events of a
-// task in one group commit (see reconcile.Store.Group). Processing is
-// idempotent (one payment per money movement, refunds and disputes by id),
-// so a second delivery of the task, or a relay racing it, changes nothing.
-// An event that fails for a transient reason does not hold up the others:
-// the group is split until that event is alone, the task is retried for it,
-// and the events done by then are skipped.
+// ProcessEvent applies stored Stripe events to the ledger in a group commit
+// (see reconcile.Store.Group) with the events of the other tasks running by
+// then (eventCombiner). Processing is idempotent (one payment per money
+// movement, refunds and disputes by id), so a second delivery of the task,
+// or a relay racing it, changes nothing. An event that fails for a transient
+// reason does not hold up the others: the group is split until that event
+// is alone, the task is retried for it, and the events done by then are
+// skipped.
 func (h *Handlers) ProcessEvent(ctx context.Context, task *asynq.Task) error {
 	var p EventPayload
 	if err := json.Unmarshal(task.Payload(), &p); err != nil || len(p.EventIDs) == 0 {
 		return fmt.Errorf("bad event task payload: %w", asynq.SkipRetry)
 	}
-	events, err := h.store.UnfinishedEvents(ctx, p.EventIDs)
-	if err != nil {
+	stored, err := h.store.UnfinishedEvents(ctx, p.EventIDs)
+	if err != nil || len(stored) == 0 {
 		return err
 	}
-	return h.processGroup(ctx, events)
+	last := lastAttempt(ctx)
+	events := make([]taskEvent, len(stored))
+	for i, ev := range stored {
+		events[i] = h.taskEvent(ev, last)
+	}
+	return h.events.apply(ctx, events, h.processGroup)
 }
 
-// processGroup applies events in one transaction. A refusal is the result
-// of its event alone; any other error loses the transaction, and the group
-// is split in halves, each applied on its own, so one poison event costs a
-// few retries of its neighbours and blocks none of them. An event alone is
-// applied as processEvent does. It returns an error only for a fault worth
-// retrying.
-func (h *Handlers) processGroup(ctx context.Context, events []reconcile.Event) error {
+// processGroup applies events in one transaction and returns each event's
+// fault worth retrying its task for, or nil. A refusal is the result of its
+// event alone; any other error loses the transaction, and the group is
+// split in halves, each applied on its own, so one poison event costs a few
+// retries of its neighbours and blocks none of them. An event alone is
+// applied as processEvent does.
+func (h *Handlers) processGroup(ctx context.Context, events []taskEvent) []error {
 	switch len(events) {
 	case 0:
 		return nil
 	case 1:
-		return h.processEvent(ctx, events[0])
-	}
-	// Decoded once: the group runs its changes twice (see Group).
-	decoded := make([]decodedEvent, len(events))
-	for i, ev := range events {
-		decoded[i] = h.decode(ev)
+		return []error{h.processEvent(ctx, events[0])}
 	}
 	results := make([]reconcile.EventResult, len(events))
 	err := h.store.Group(ctx, func(g *reconcile.Store) error {
 		for i, ev := range events {
-			res, err := h.applyDecoded(ctx, g, ev, decoded[i])
+			res, err := h.applyDecoded(ctx, g, ev.Event, ev.decoded)
 			if _, refused := apperr.As(err); refused {
 				res = reconcile.EventResult{Status: reconcile.EventFailed, Reason: err.Error()}
 				err = g.MarkEvent(ctx, ev.ID, res)
@@ -182,25 +198,31 @@ func (h *Handlers) processGroup(ctx context.Context, events []reconcile.Event) e
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return err
+			faults := make([]error, len(events))
+			for i := range faults {
+				faults[i] = err
+			}
+			return faults
 		}
 		h.log.Debug("group commit split", zap.Int("events", len(events)), zap.Error(err))
 		half := len(events) / 2
-		return errors.Join(h.processGroup(ctx, events[:half]), h.processGroup(ctx, events[half:]))
+		return append(h.processGroup(ctx, events[:half]), h.processGroup(ctx, events[half:])...)
 	}
 	for i, ev := range events {
-		h.observeEvent(ev, results[i])
+		h.observeEvent(ev.Event, results[i])
 	}
-	return nil
+	return make([]error, len(events))
 }
 
 // processEvent applies one event in a transaction of its own and records its
-// outcome. It returns an error only for a fault worth retrying.
-func (h *Handlers) processEvent(ctx context.Context, ev reconcile.Event) error {
-	res, err := h.applyDecoded(ctx, h.store, ev, h.decode(ev))
+// outcome. It returns an error only for a fault worth retrying: on its
+// task's last attempt, a fault ends the event failed.
+func (h *Handlers) processEvent(ctx context.Context, te taskEvent) error {
+	ev := te.Event
+	res, err := h.applyDecoded(ctx, h.store, ev, te.decoded)
 	if err != nil {
 		_, refused := apperr.As(err)
-		if !refused && !lastAttempt(ctx) {
+		if !refused && !te.last {
 			return fmt.Errorf("event %s: %w", ev.ID, err)
 		}
 		res = reconcile.EventResult{Status: reconcile.EventFailed, Reason: err.Error()}
@@ -219,6 +241,11 @@ func (h *Handlers) observeEvent(ev reconcile.Event, res reconcile.EventResult) {
 		ce.Write(zap.String("event", ev.ID), zap.String("type", ev.Type),
 			zap.String("invoice", res.InvoiceID), zap.String("outcome", string(res.Status)), zap.String("reason", res.Reason))
 	}
+}
+
+// taskEvent decodes a stored event of a task on its last attempt or not.
+func (h *Handlers) taskEvent(ev reconcile.Event, last bool) taskEvent {
+	return taskEvent{Event: ev, decoded: h.decode(ev), last: last}
 }
 
 // decodedEvent is a stored event decoded, or why it cannot be.

@@ -377,7 +377,7 @@ func propEnv(name string, def int) int {
 // goroutines apply tasks at once.
 func TestMoneyMovementsProperty(t *testing.T) {
 	t.Parallel()
-	checkMoneyMovements(t, 4)
+	checkMoneyMovements(t, 4, false)
 }
 
 // TestMoneyMovementsPropertyInLargeGroups is the same property with tasks
@@ -385,19 +385,32 @@ func TestMoneyMovementsProperty(t *testing.T) {
 // movements and invoices, split and retried around their faults.
 func TestMoneyMovementsPropertyInLargeGroups(t *testing.T) {
 	t.Parallel()
-	checkMoneyMovements(t, 64)
+	checkMoneyMovements(t, 64, false)
+}
+
+// TestMoneyMovementsPropertyInSharedGroups is the same property with the
+// workers' tasks of up to 4 events sharing group commits: one group at a
+// time, gathering the events of every task waiting for it.
+func TestMoneyMovementsPropertyInSharedGroups(t *testing.T) {
+	t.Parallel()
+	checkMoneyMovements(t, 4, true)
 }
 
 // checkMoneyMovements delivers random movements' events in tasks of one to
 // maxTask events and checks every invoice and payment against the model.
-func checkMoneyMovements(t *testing.T, maxTask int) {
+// With shared, the workers' tasks share one group commit at a time;
+// otherwise each task is a group of its own.
+func checkMoneyMovements(t *testing.T, maxTask int, shared bool) {
 	invoices := propEnv("PROPERTY_MOVEMENT_INVOICES", 60)
 	seed := uint64(propEnv("PROPERTY_SEED", int(rand.Uint32())))
 	workers := propEnv("PROPERTY_WORKERS", 3)
 	t.Logf("%d invoices, PROPERTY_SEED=%d", invoices, seed)
 	pool := testenv.PoolOn(t, testenv.DatabaseURL(t), int32(workers+2))
 	s := reconcile.NewStore(pool)
-	h := newHandlers(t, s)
+	h := newHandlers(t, s).WithConcurrency(2 * workers)
+	if shared {
+		h = h.WithConcurrency(2)
+	}
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(seed, 17))
 

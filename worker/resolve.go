@@ -60,7 +60,7 @@ func (h *Handlers) applyEventByHand(ctx context.Context, job reconcile.Job, a Re
 		return err
 	}
 	if ev.Status != reconcile.EventProcessed {
-		if err := h.processEvent(ctx, ev); err != nil {
+		if err := h.processEvent(ctx, h.taskEvent(ev, lastAttempt(ctx))); err != nil {
 			return fmt.Errorf("process event %s: %w", ev.ID, err)
 		}
 	}
