@@ -77,6 +77,12 @@ func (c *eventCombiner) apply(ctx context.Context, events []taskEvent, commit fu
 	c.mu.Unlock()
 	slots := c.slots
 	for {
+		// A task whose events are done returns rather than take a turn.
+		select {
+		case err := <-req.done:
+			return err
+		default:
+		}
 		select {
 		case err := <-req.done:
 			return err

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/payrecon/reconciler/internal/testing/testenv"
 	"github.com/payrecon/reconciler/reconcile"
@@ -24,7 +25,8 @@ import (
 func TestGroupCommitOfOneTask(t *testing.T) {
 	t.Parallel()
 	s, pool := testenv.Store(t)
-	h := newHandlers(t, s)
+	reg := prometheus.NewRegistry()
+	h := newHandlers(t, s).WithMetrics(worker.NewMetrics(reg))
 	ctx := context.Background()
 	sentInvoice(t, s, "inv_grp_a", 10000)
 	sentInvoice(t, s, "inv_grp_poison", 1000)
@@ -69,8 +71,14 @@ func TestGroupCommitOfOneTask(t *testing.T) {
 	ids = append(ids, "evt_grp_a1", "evt_grp_r1") // delivered twice within the task
 
 	payload, _ := json.Marshal(worker.EventPayload{EventIDs: ids})
+	groupsBefore, eventsBefore := groupMetric(t, reg)
 	if err := h.ProcessEvent(ctx, asynq.NewTask(worker.TypeProcessEvent, payload)); err == nil {
 		t.Fatal("ProcessEvent: nil, want the poison event's fault handed back for a retry")
+	}
+	// One group of the task's 11 events, however it split.
+	if groups, events := groupMetric(t, reg); groups-groupsBefore != 1 || events-eventsBefore != float64(len(task)) {
+		t.Errorf("reconciler_event_group_events: %d groups of %v events, want 1 of %d",
+			groups-groupsBefore, events-eventsBefore, len(task))
 	}
 
 	for _, e := range task {
@@ -120,4 +128,20 @@ func TestGroupCommitOfOneTask(t *testing.T) {
 	}
 	mustStatus(t, s, "evt_grp_poison", reconcile.EventReceived)
 	mustFigures(t, s, "inv_grp_a", figures{Paid: 2500, Refunded: 2500, Balance: 7500, State: reconcile.StatePartial, Payments: 2})
+}
+
+// groupMetric reads reconciler_event_group_events: how many group commits
+// it counted, and their events in all.
+func groupMetric(t *testing.T, reg *prometheus.Registry) (uint64, float64) {
+	t.Helper()
+	families, err := reg.Gather()
+	noErr(t, err)
+	for _, f := range families {
+		if f.GetName() == "reconciler_event_group_events" {
+			h := f.GetMetric()[0].GetHistogram()
+			return h.GetSampleCount(), h.GetSampleSum()
+		}
+	}
+	t.Fatal("no reconciler_event_group_events")
+	return 0, 0
 }

@@ -165,7 +165,14 @@ func (h *Handlers) ProcessEvent(ctx context.Context, task *asynq.Task) error {
 	for i, ev := range stored {
 		events[i] = h.taskEvent(ev, last)
 	}
-	return h.events.apply(ctx, events, h.processGroup)
+	return h.events.apply(ctx, events, h.commitGroup)
+}
+
+// commitGroup applies a group of events the combiner gathered, and counts
+// its size.
+func (h *Handlers) commitGroup(ctx context.Context, events []taskEvent) []error {
+	h.metrics.eventGroup(len(events))
+	return h.processGroup(ctx, events)
 }
 
 // processGroup applies events in one transaction and returns each event's

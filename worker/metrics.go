@@ -15,6 +15,7 @@ import (
 // nothing, so tests need none.
 type Metrics struct {
 	events      *prometheus.CounterVec
+	eventGroups prometheus.Histogram
 	jobs        *prometheus.CounterVec
 	jobDuration *prometheus.HistogramVec
 	deliveries  *prometheus.CounterVec
@@ -30,6 +31,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "reconciler_events_processed_total",
 			Help: "Stripe events processed, by type and the status they ended in.",
 		}, []string{"type", "status"}),
+		eventGroups: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "reconciler_event_group_events",
+			Help:    "Events per group commit of the worker: one task's, or those of several tasks waiting together.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 9), // 1 to 256
+		}),
 		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "reconciler_jobs_total",
 			Help: "Operators' jobs run, by type and outcome (succeeded, failed, retried).",
@@ -57,13 +63,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "reconciler_retention_pruned_total",
 		Help: "Rows the daily RETENTION prune let go, by kind (event_payloads, jobs, deliveries, notifications).",
 	}, []string{"kind"})
-	reg.MustRegister(m.events, m.jobs, m.jobDuration, m.deliveries, m.runs, m.runFigures, m.pruned)
+	reg.MustRegister(m.events, m.eventGroups, m.jobs, m.jobDuration, m.deliveries, m.runs, m.runFigures, m.pruned)
 	return m
 }
 
 func (m *Metrics) event(typ string, status reconcile.EventStatus) {
 	if m != nil {
 		m.events.WithLabelValues(typ, string(status)).Inc()
+	}
+}
+
+func (m *Metrics) eventGroup(events int) {
+	if m != nil {
+		m.eventGroups.Observe(float64(events))
 	}
 }
 
