@@ -144,8 +144,8 @@ func lastAttempt(ctx context.Context) bool {
 }
 
 // ProcessEvent applies stored Stripe events to the ledger in a group commit
-// (see reconcile.Store.Group) with the events of the other tasks running by
-// then (eventCombiner). Processing is idempotent (one payment per money
+// (see reconcile.Store.Group), with the events of the other tasks waiting
+// for one by then (eventCombiner). Processing is idempotent (one payment per money
 // movement, refunds and disputes by id), so a second delivery of the task,
 // or a relay racing it, changes nothing. An event that fails for a transient
 // reason does not hold up the others: the group is split until that event
