@@ -59,18 +59,21 @@ type taskEvent struct {
 	last    bool
 }
 
+// groupCommit applies events in one group commit and returns, for each
+// event, its fault worth retrying its task for, or nil.
+type groupCommit func(context.Context, []taskEvent) []error
+
 // newEventCombiner makes a combiner running up to slots group commits at
 // once.
 func newEventCombiner(slots int) *eventCombiner {
 	return &eventCombiner{slots: make(chan struct{}, max(1, slots))}
 }
 
-// apply applies events through commit, in a group with whatever other
-// tasks' events wait beside them, and returns the faults of events worth
-// retrying the task for. commit returns, for each event it is given, that
-// event's fault or nil. With ctx done it returns ctx's error, and the
+// apply applies events through run, in a group with whatever other tasks'
+// events wait beside them, and returns the faults of events worth retrying
+// the task for. With ctx done it returns ctx's error, and the
 // events may or may not be applied: a retry of the task finds out.
-func (c *eventCombiner) apply(ctx context.Context, events []taskEvent, commit func(context.Context, []taskEvent) []error) error {
+func (c *eventCombiner) apply(ctx context.Context, events []taskEvent, run groupCommit) error {
 	req := &eventRequest{events: events, done: make(chan error, 1)}
 	c.mu.Lock()
 	c.waiting = append(c.waiting, req)
@@ -92,7 +95,7 @@ func (c *eventCombiner) apply(ctx context.Context, events []taskEvent, commit fu
 		case slots <- struct{}{}:
 			group := c.take()
 			if len(group) > 0 {
-				c.commit(ctx, group, commit)
+				c.commit(ctx, group, run)
 			} else {
 				slots = nil // another slot has taken this task's events: wait for them
 			}
@@ -125,16 +128,16 @@ func (c *eventCombiner) withdraw(req *eventRequest) {
 	}
 }
 
-// commit applies a group's events in one call of commit and hands each
-// task its events' faults. The group runs on a context of its own: a task
+// commit applies a group's events in one call of run and hands each task
+// its events' faults. The group runs on a context of its own: a task
 // that stops waiting does not cancel the others' events.
-func (c *eventCombiner) commit(ctx context.Context, group []*eventRequest, commit func(context.Context, []taskEvent) []error) {
+func (c *eventCombiner) commit(ctx context.Context, group []*eventRequest, run groupCommit) {
 	var events []taskEvent
 	for _, r := range group {
 		events = append(events, r.events...)
 	}
 	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), eventGroupTimeout)
-	faults := commit(gctx, events)
+	faults := run(gctx, events)
 	cancel()
 	for _, r := range group {
 		n := len(r.events)
