@@ -96,7 +96,7 @@ func decodePaymentIntentSucceeded(raw json.RawMessage, ev *Event) error {
 
 func decodeCheckoutSessionCompleted(raw json.RawMessage, ev *Event) error {
 	var o checkoutSessionObject
-	if err := decodeJSON(raw, &o, "data.object"); err != nil {
+	if err := decodeValid(raw, &o, "data.object"); err != nil {
 		return err
 	}
 	if err := checkObjectType(o.Object, "checkout.session"); err != nil {
@@ -181,7 +181,7 @@ func decodeInvoicePaid(raw json.RawMessage, ev *Event) error {
 
 func decodeChargeRefunded(raw json.RawMessage, ev *Event) error {
 	var o chargeObject
-	if err := decodeJSON(raw, &o, "data.object"); err != nil {
+	if err := decodeValid(raw, &o, "data.object"); err != nil {
 		return err
 	}
 	if err := checkObjectType(o.Object, "charge"); err != nil {

@@ -29,7 +29,7 @@ var refundStatuses = []string{"pending", "requires_action", "succeeded", "failed
 // decodeRefund reads one refund object at path.
 func decodeRefund(raw json.RawMessage, path string) (RefundObject, error) {
 	var o refundObject
-	if err := decodeJSON(raw, &o, path); err != nil {
+	if err := decodeValid(raw, &o, path); err != nil {
 		return RefundObject{}, err
 	}
 	if o.Object != "refund" {
