@@ -2,8 +2,6 @@ package stripe
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"unicode/utf8"
@@ -16,15 +14,7 @@ import (
 // an object the ledger reads (decodeValid then asks encoding/json) or reads
 // exactly what encoding/json reads.
 func FuzzObjectDecodersAgree(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
-	if err != nil || len(files) == 0 {
-		f.Fatalf("no testdata seeds: %v", err)
-	}
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for name, b := range allTestdata(f) {
 		var env struct {
 			Data struct {
 				Object json.RawMessage `json:"object"`

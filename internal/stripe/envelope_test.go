@@ -2,23 +2,13 @@ package stripe
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
 )
 
 // FuzzQuickEnvelope holds quickEnvelope to encoding/json: whenever it
 // answers, encoding/json must read the same envelope without an error.
 func FuzzQuickEnvelope(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
-	if err != nil || len(files) == 0 {
-		f.Fatalf("no testdata seeds: %v", err)
-	}
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range allTestdata(f) {
 		f.Add(b)
 	}
 	for _, s := range []string{
@@ -64,15 +54,7 @@ func FuzzQuickEnvelope(f *testing.F) {
 // TestQuickEnvelopeReadsStripeEvents checks that the quick path is the one
 // taken for what Stripe sends, not only correct when taken.
 func TestQuickEnvelopeReadsStripeEvents(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no testdata: %v", err)
-	}
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for name, b := range allTestdata(t) {
 		if _, ok := quickEnvelope(b); !ok {
 			t.Errorf("%s: quickEnvelope left it to encoding/json", name)
 		}

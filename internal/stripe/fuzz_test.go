@@ -2,8 +2,6 @@ package stripe
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -11,15 +9,7 @@ import (
 // FuzzDecode checks that no body, however hostile, panics Decode or yields an
 // Event the ledger could misapply.
 func FuzzDecode(f *testing.F) {
-	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
-	if err != nil || len(files) == 0 {
-		f.Fatalf("no testdata seeds: %v", err)
-	}
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range allTestdata(f) {
 		f.Add(b)
 	}
 	f.Add([]byte(`{"id":"evt_1","object":"event","type":"charge.refunded","data":{"object":{"object":"charge","payment_intent":{"id":"pi_1"},"amount":5,"amount_refunded":5,"currency":"USD"}}}`))

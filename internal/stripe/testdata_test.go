@@ -18,6 +18,20 @@ func readTestdata(tb testing.TB, name string) []byte {
 	return b
 }
 
+// allTestdata returns every testdata event's bytes, by file name.
+func allTestdata(tb testing.TB) map[string][]byte {
+	tb.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("no testdata: %v", err)
+	}
+	out := make(map[string][]byte, len(files))
+	for _, name := range files {
+		out[name] = readTestdata(tb, filepath.Base(name))
+	}
+	return out
+}
+
 // mutated loads a testdata event, lets edit change it, and re-encodes it, so
 // that error cases start from a realistic Stripe payload and differ from it in
 // exactly one way. edit receives the event and its data.object.
