@@ -32,6 +32,7 @@ func FuzzObjectDecodersAgree(f *testing.F) {
 		`{"id":"x","amount":9223372036854775808,"last_payment_error":null}`,
 		`{"id":"x","amount":1.0,"payment_intent":"pi_1","refunds":null}`,
 		`{"id":"x", "metadata" : { "invoice_id" : 1 } , "amount_paid":2}`,
+		`{"id":"\ud800x","currency":"\udfff","object":"a\u0000b\/c"}`,
 		`[]`, `null`, `"id"`, `{}`,
 	} {
 		f.Add([]byte(s))
