@@ -71,8 +71,8 @@ func newEventCombiner(slots int) *eventCombiner {
 
 // apply applies events through run, in a group with whatever other tasks'
 // events wait beside them, and returns the faults of events worth retrying
-// the task for. With ctx done it returns ctx's error, and the
-// events may or may not be applied: a retry of the task finds out.
+// the task for. With ctx done it returns ctx's error, and the events may or
+// may not be applied: a retry of the task finds out.
 func (c *eventCombiner) apply(ctx context.Context, events []taskEvent, run groupCommit) error {
 	req := &eventRequest{events: events, done: make(chan error, 1)}
 	c.mu.Lock()

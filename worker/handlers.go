@@ -58,8 +58,9 @@ func (h *Handlers) WithLivemode(live bool) *Handlers {
 	return h
 }
 
-// defaultConcurrency is how many tasks a worker runs at once unless
-// WithConcurrency says otherwise (WORKER_CONCURRENCY's default).
+// defaultConcurrency is how many tasks the handlers expect to run at once
+// until WithConcurrency (which NewServer calls) says otherwise:
+// WORKER_CONCURRENCY's default.
 const defaultConcurrency = 10
 
 // WithConcurrency tells the handlers how many tasks the worker runs at once
@@ -145,12 +146,12 @@ func lastAttempt(ctx context.Context) bool {
 
 // ProcessEvent applies stored Stripe events to the ledger in a group commit
 // (see reconcile.Store.Group), with the events of the other tasks waiting
-// for one by then (eventCombiner). Processing is idempotent (one payment per money
-// movement, refunds and disputes by id), so a second delivery of the task,
-// or a relay racing it, changes nothing. An event that fails for a transient
-// reason does not hold up the others: the group is split until that event
-// is alone, the task is retried for it, and the events done by then are
-// skipped.
+// for one by then (eventCombiner). Processing is idempotent (one payment
+// per money movement, refunds and disputes by id), so a second delivery of
+// the task, or a relay racing it, changes nothing. An event that fails for
+// a transient reason does not hold up the others: the group is split until
+// that event is alone, the task is retried for it, and the events done by
+// then are skipped.
 func (h *Handlers) ProcessEvent(ctx context.Context, task *asynq.Task) error {
 	var p EventPayload
 	if err := json.Unmarshal(task.Payload(), &p); err != nil || len(p.EventIDs) == 0 {
@@ -205,11 +206,7 @@ func (h *Handlers) processGroup(ctx context.Context, events []taskEvent) []error
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			faults := make([]error, len(events))
-			for i := range faults {
-				faults[i] = err
-			}
-			return faults
+			return slices.Repeat([]error{err}, len(events))
 		}
 		h.log.Debug("group commit split", zap.Int("events", len(events)), zap.Error(err))
 		half := len(events) / 2

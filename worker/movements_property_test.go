@@ -407,10 +407,11 @@ func checkMoneyMovements(t *testing.T, maxTask int, shared bool) {
 	t.Logf("%d invoices, PROPERTY_SEED=%d", invoices, seed)
 	pool := testenv.PoolOn(t, testenv.DatabaseURL(t), int32(workers+2))
 	s := reconcile.NewStore(pool)
-	h := newHandlers(t, s).WithConcurrency(2 * workers)
+	concurrency := 2 * workers // a turn for every worker
 	if shared {
-		h = h.WithConcurrency(2)
+		concurrency = 2 // one turn for all
 	}
+	h := newHandlers(t, s).WithConcurrency(concurrency)
 	ctx := context.Background()
 	r := rand.New(rand.NewPCG(seed, 17))
 

@@ -57,7 +57,10 @@ type Server struct {
 
 // NewServer makes a worker of the given concurrency for ledger work, and
 // of DefaultNotifyConcurrency (or WithNotifyConcurrency) for deliveries.
+// It tells h the concurrency (Handlers.WithConcurrency), so the events'
+// group commits share the slots it runs.
 func NewServer(redis asynq.RedisConnOpt, concurrency int, h *Handlers, log *zap.Logger, opts ...ServerOption) *Server {
+	h.WithConcurrency(concurrency)
 	o := serverOptions{notifyConcurrency: DefaultNotifyConcurrency}
 	for _, opt := range opts {
 		opt(&o)

@@ -125,8 +125,7 @@ func (d *deps) workerServer() *worker.Server {
 		deliverer := notify.NewDeliverer(d.notify, notify.NewHTTPClient(d.cfg.NotifyAllowPrivate, nil),
 			notify.DelivererConfig{PerEndpoint: max(1, d.cfg.NotifyConcurrency/2)}, d.log.Named("notify"))
 		h := worker.NewHandlers(d.store, d.client, d.runner, d.cfg.RelayAfter, d.log.Named("worker")).
-			WithLivemode(d.cfg.StripeLivemode).WithConcurrency(d.cfg.WorkerConcurrency).WithDeliverer(deliverer).
-			WithRetention(d.cfg.Retention, d.notify).WithMetrics(d.workerM)
+			WithLivemode(d.cfg.StripeLivemode).WithDeliverer(deliverer).WithRetention(d.cfg.Retention, d.notify).WithMetrics(d.workerM)
 		d.server = worker.NewServer(d.cfg.Redis, d.cfg.WorkerConcurrency, h, d.log,
 			worker.WithNotifyConcurrency(d.cfg.NotifyConcurrency))
 	}
