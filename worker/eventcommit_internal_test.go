@@ -100,10 +100,11 @@ func TestTasksWaitingShareOneGroup(t *testing.T) {
 			mu.Unlock()
 		})
 	}
+	// One at a time: two holders waiting together would share a group.
 	for i := range testSlots {
 		run(ctx, fmt.Sprintf("holder%d", i), fmt.Sprintf("h%d", i))
+		waitFor(t, "the holder's slot", func() bool { return len(rc.committed()) == i+1 })
 	}
-	waitFor(t, "every slot held", func() bool { return len(rc.committed()) == testSlots })
 
 	run(ctx, "c", "c1", "c2")
 	run(ctx, "d", "d1", "bad_d2", "d3")
@@ -152,10 +153,11 @@ func TestGroupsStayWithinTheLimit(t *testing.T) {
 	rc := &recordingCommit{held: testSlots, release: make(chan struct{})}
 	ctx := context.Background()
 	var wg sync.WaitGroup
+	// One at a time: two holders waiting together would share a group.
 	for i := range testSlots {
 		wg.Go(func() { _ = c.apply(ctx, taskOf(fmt.Sprintf("h%d", i)), rc.commit) })
+		waitFor(t, "the holder's slot", func() bool { return len(rc.committed()) == i+1 })
 	}
-	waitFor(t, "every slot held", func() bool { return len(rc.committed()) == testSlots })
 
 	task := func(name string, n int) []string {
 		ids := make([]string, n)
