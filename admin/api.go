@@ -24,6 +24,14 @@ type JobSubmitter interface {
 	Submit(ctx context.Context, n reconcile.NewJob) (reconcile.Job, error)
 }
 
+// KeyLookup looks up a request's idempotency key and reads the invoice it
+// names (none when invoiceID is empty), as reconcile.Store's
+// LookupJobByKeyReading does. worker.Client implements it, with the
+// lookups of concurrent requests in one round trip.
+type KeyLookup interface {
+	LookupKey(ctx context.Context, key, requestHash, invoiceID string) (reconcile.Job, bool, reconcile.InvoiceRead, error)
+}
+
 // Config is what the API needs. Store and Jobs are required.
 type Config struct {
 	// Token is the bootstrap admin's bearer token (ADMIN_TOKEN). Empty:
@@ -32,6 +40,9 @@ type Config struct {
 	Token string
 	Store *reconcile.Store
 	Jobs  JobSubmitter
+	// Keys looks up the requests' idempotency keys. Nil: the store does,
+	// one round trip each.
+	Keys KeyLookup
 	// Operators holds the operators' keys and roles. Nil: only the admin
 	// token is accepted, and the operators routes answer 503.
 	Operators *operators.Store
@@ -48,6 +59,7 @@ type API struct {
 	hasToken  bool
 	store     *reconcile.Store
 	jobs      JobSubmitter
+	keys      KeyLookup
 	operators *operators.Store
 	log       *zap.Logger
 	now       func() time.Time
@@ -62,6 +74,7 @@ func New(cfg Config) *API {
 		hasToken:  cfg.Token != "",
 		store:     cfg.Store,
 		jobs:      cfg.Jobs,
+		keys:      cfg.Keys,
 		operators: cfg.Operators,
 		log:       cfg.Log,
 		now:       cfg.Now,

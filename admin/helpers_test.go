@@ -59,7 +59,7 @@ func newHarness(t testing.TB, change ...func(*admin.Config)) *harness {
 	t.Cleanup(func() { _ = h.client.Close() })
 	runner := reconcile.NewRunner(h.store, h.client, reconcile.RunnerConfig{RelayAfter: time.Minute})
 	h.handlers = worker.NewHandlers(h.store, h.client, runner, time.Minute, zap.NewNop()).WithLivemode(false)
-	cfg := admin.Config{Token: testToken, Store: h.store, Jobs: h.client, Operators: operators.NewStore(pool),
+	cfg := admin.Config{Token: testToken, Store: h.store, Jobs: h.client, Keys: h.client, Operators: operators.NewStore(pool),
 		Log: zap.NewNop(), Now: h.clock}
 	for _, c := range change {
 		c(&cfg)

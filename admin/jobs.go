@@ -94,6 +94,9 @@ func (a *API) submit(ctx context.Context, key, hash, invoiceID string,
 // lookupKey looks up an idempotency key, and reads invoice invoiceID (when
 // not empty) in the same round trip.
 func (a *API) lookupKey(ctx context.Context, key, hash, invoiceID string) (reconcile.Job, bool, reconcile.InvoiceRead, error) {
+	if a.keys != nil {
+		return a.keys.LookupKey(ctx, key, hash, invoiceID)
+	}
 	if invoiceID == "" {
 		job, found, err := a.store.LookupJobByKey(ctx, key, hash)
 		return job, found, reconcile.InvoiceRead{}, err

@@ -164,6 +164,97 @@ func (s *Store) LookupJobByKeyReading(ctx context.Context, key, requestHash, inv
 	return job, found, read, err
 }
 
+// KeyRead is one request's lookup of its idempotency key, with the read
+// of the invoice it names (none when InvoiceID is empty).
+type KeyRead struct {
+	Key, RequestHash, InvoiceID string
+}
+
+// KeyReadResult is what LookupJobByKeyReading returns for one KeyRead.
+type KeyReadResult struct {
+	Job     Job
+	Found   bool
+	Invoice InvoiceRead
+	Err     error
+}
+
+// jobsByKeysSQL reads the jobs of the idempotency keys $1, with the hash
+// of the request each was first used for.
+const jobsByKeysSQL = `SELECT ` + jobColumns + `, request_hash, idempotency_key FROM jobs WHERE idempotency_key = ANY ($1)`
+
+// LookupJobsByKeysReading is LookupJobByKeyReading for the requests of
+// reads, in one round trip of two statements however many there are: the
+// admin API gathers the lookups of concurrent requests. Each result is
+// what LookupJobByKeyReading (or LookupJobByKey, for a read without an
+// invoice) returns for its read alone, at the moment of the round trip.
+// The error is a fault of the round trip, which no result then holds.
+func (s *Store) LookupJobsByKeysReading(ctx context.Context, reads []KeyRead) ([]KeyReadResult, error) {
+	keys := make([]string, 0, len(reads))
+	invoiceIDs := make([]string, 0, len(reads))
+	for _, r := range reads {
+		keys = append(keys, r.Key)
+		if r.InvoiceID != "" {
+			invoiceIDs = append(invoiceIDs, r.InvoiceID)
+		}
+	}
+	type keyed struct {
+		job  Job
+		hash string
+	}
+	jobs := make(map[string]keyed, len(reads))
+	invoices := make(map[string]Invoice, len(invoiceIDs))
+	var b pgx.Batch
+	b.Queue(jobsByKeysSQL, keys).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var k keyed
+			var key string
+			j, err := scanJob(rowWith{rows, []any{&k.hash, &key}})
+			if err != nil {
+				return err
+			}
+			k.job = j
+			jobs[key] = k
+		}
+		return rows.Err()
+	})
+	if len(invoiceIDs) > 0 {
+		b.Queue(ruledInvoicesSQL, invoiceIDs).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				inv, err := scanRuled(rows)
+				if err != nil {
+					return err
+				}
+				invoices[inv.ID] = inv
+			}
+			return rows.Err()
+		})
+	}
+	if err := s.db.SendBatch(ctx, &b).Close(); err != nil {
+		return nil, fmt.Errorf("look up %d idempotency keys: %w", len(reads), err)
+	}
+	out := make([]KeyReadResult, len(reads))
+	for i, r := range reads {
+		res := &out[i]
+		k, ok := jobs[r.Key]
+		var err error
+		if !ok {
+			err = pgx.ErrNoRows
+		}
+		if res.Found, res.Err = keyedJob(k.job, err, k.hash, r.RequestHash); res.Found {
+			res.Job = k.job
+		}
+		if r.InvoiceID != "" {
+			inv, ok := invoices[r.InvoiceID]
+			if ok {
+				res.Invoice.Invoice = inv
+			} else {
+				res.Invoice.Err = invoiceNotFound(r.InvoiceID)
+			}
+		}
+	}
+	return out, nil
+}
+
 // keyedJob is what the lookup of an idempotency key found: the job of
 // requestHash, none, or a refusal for a key first used by another request.
 func keyedJob(j Job, err error, hash, requestHash string) (bool, error) {

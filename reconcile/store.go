@@ -76,9 +76,16 @@ const writeOffLiveSQL = `SELECT EXISTS (SELECT 1 FROM write_offs WHERE invoice_i
 
 // ruledInvoiceSQL reads a live invoice with what the rules ask of it, from
 // one snapshot (scanRuled reads it).
-const ruledInvoiceSQL = `SELECT ` + invoiceColumns + `,
+const ruledInvoiceSQL = ruledInvoicesOf + `id = $1`
+
+// ruledInvoicesSQL is ruledInvoiceSQL for the ids of $1.
+const ruledInvoicesSQL = ruledInvoicesOf + `id = ANY ($1)`
+
+// ruledInvoicesOf is the read of ruledInvoiceSQL; the statements that use
+// it end its WHERE clause.
+const ruledInvoicesOf = `SELECT ` + invoiceColumns + `,
 	EXISTS (SELECT 1 FROM write_offs w WHERE w.invoice_id = invoices.id AND w.reversed_at IS NULL)
-	FROM invoices WHERE id = $1 AND deleted_at IS NULL`
+	FROM invoices WHERE deleted_at IS NULL AND `
 
 // scanRuled reads the row of ruledInvoiceSQL: an invoice with WriteOffLive
 // filled in.

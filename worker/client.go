@@ -25,6 +25,8 @@ type Client struct {
 	store     *reconcile.Store
 	// jobs stores the jobs of concurrent Submits together.
 	jobs *jobCommitter
+	// keys looks up the idempotency keys of concurrent LookupKeys together.
+	keys *keyReader
 	log  *zap.Logger
 }
 
@@ -32,13 +34,15 @@ type Client struct {
 func NewClient(redis asynq.RedisConnOpt, store *reconcile.Store, log *zap.Logger) *Client {
 	c := &Client{asynq: asynq.NewClient(redis), inspector: asynq.NewInspector(redis), store: store, log: log}
 	c.jobs = newJobCommitter(store, c.enqueueJobBatch)
+	c.keys = newKeyReader(store.LookupJobsByKeysReading)
 	return c
 }
 
-// Close stores the jobs already submitted, then closes the Redis
-// connections.
+// Close stores the jobs already submitted, answers the lookups already
+// asked, then closes the Redis connections.
 func (c *Client) Close() error {
 	c.jobs.close()
+	c.keys.close()
 	return errors.Join(c.asynq.Close(), c.inspector.Close())
 }
 
@@ -117,6 +121,14 @@ func (c *Client) enqueueDelivery(ctx context.Context, deliveryID, taskID string,
 	// retries only faults of this process, a few times.
 	return c.enqueue(ctx, asynq.NewTask(TypeDeliver, payload), asynq.TaskID(taskID), asynq.ProcessAt(at),
 		asynq.Queue(QueueNotifications), asynq.MaxRetry(3), asynq.Timeout(taskTimeout))
+}
+
+// LookupKey is reconcile.Store.LookupJobByKeyReading (LookupJobByKey when
+// invoiceID is empty), made with the lookups of concurrent requests in one
+// round trip.
+func (c *Client) LookupKey(ctx context.Context, key, requestHash, invoiceID string) (reconcile.Job, bool, reconcile.InvoiceRead, error) {
+	res := c.keys.lookup(ctx, reconcile.KeyRead{Key: key, RequestHash: requestHash, InvoiceID: invoiceID})
+	return res.Job, res.Found, res.Invoice, res.Err
 }
 
 // Submit stores a job, with those of concurrent Submits, and queues it:

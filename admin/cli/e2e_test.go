@@ -47,7 +47,7 @@ func startAPI(t *testing.T) string {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = notify.Dispatch(ctx, pool, notifications, client, log) }()
 	t.Cleanup(func() { cancel(); <-done })
-	a := admin.New(admin.Config{Token: token, Store: store, Jobs: client, Operators: operators.NewStore(pool), Log: log})
+	a := admin.New(admin.Config{Token: token, Store: store, Jobs: client, Keys: client, Operators: operators.NewStore(pool), Log: log})
 	a.MountNotifications(notifications)
 	api := httptest.NewServer(a)
 	t.Cleanup(api.Close)

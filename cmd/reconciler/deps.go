@@ -175,7 +175,7 @@ func newHTTPServer(cfg config.Config, d *deps, log *zap.Logger) *http.Server {
 	d.webhooks = webhooks.New(webhooks.Config{Secrets: cfg.WebhookSecrets}, d.store, d.client, log.Named("webhooks"))
 	d.metrics.MustRegister(d.webhooks.Collector())
 	ops := operators.NewStore(d.pool)
-	api := admin.New(admin.Config{Token: cfg.AdminToken, Store: d.store, Jobs: d.client, Operators: ops,
+	api := admin.New(admin.Config{Token: cfg.AdminToken, Store: d.store, Jobs: d.client, Keys: d.client, Operators: ops,
 		Log: log.Named("admin"), Now: time.Now})
 	api.MountNotifications(d.notify)
 	console := ui.New(ui.Config{Token: cfg.AdminToken, API: api, Store: d.store, Operators: ops, Log: log.Named("ui")})
