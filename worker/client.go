@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
+	"github.com/payrecon/reconciler/internal/gather"
 	"github.com/payrecon/reconciler/reconcile"
 )
 
@@ -26,7 +27,7 @@ type Client struct {
 	// jobs stores the jobs of concurrent Submits together.
 	jobs *jobCommitter
 	// keys looks up the idempotency keys of concurrent LookupKeys together.
-	keys *keyReader
+	keys *gather.Gatherer[reconcile.KeyRead, reconcile.KeyReadResult]
 	log  *zap.Logger
 }
 
@@ -34,15 +35,14 @@ type Client struct {
 func NewClient(redis asynq.RedisConnOpt, store *reconcile.Store, log *zap.Logger) *Client {
 	c := &Client{asynq: asynq.NewClient(redis), inspector: asynq.NewInspector(redis), store: store, log: log}
 	c.jobs = newJobCommitter(store, c.enqueueJobBatch)
-	c.keys = newKeyReader(store.LookupJobsByKeysReading)
+	c.keys = gather.New(lookupKeys(store), keyReadMax, keyReadTimeout)
 	return c
 }
 
-// Close stores the jobs already submitted, answers the lookups already
-// asked, then closes the Redis connections.
+// Close stores the jobs already submitted, then closes the Redis
+// connections.
 func (c *Client) Close() error {
 	c.jobs.close()
-	c.keys.close()
 	return errors.Join(c.asynq.Close(), c.inspector.Close())
 }
 
@@ -123,12 +123,42 @@ func (c *Client) enqueueDelivery(ctx context.Context, deliveryID, taskID string,
 		asynq.Queue(QueueNotifications), asynq.MaxRetry(3), asynq.Timeout(taskTimeout))
 }
 
+// Limits of the idempotency keys' shared lookups.
+const (
+	// keyReadMax is how many requests' lookups one round trip makes.
+	keyReadMax = 64
+	// keyReadTimeout bounds one round trip.
+	keyReadTimeout = 10 * time.Second
+)
+
 // LookupKey is reconcile.Store.LookupJobByKeyReading (LookupJobByKey when
 // invoiceID is empty), made with the lookups of concurrent requests in one
-// round trip.
+// round trip (reconcile.Store.LookupJobsByKeysReading): each request's
+// check of its key and read of its invoice cost a share of two statements
+// instead of a transaction of its own. Every lookup of a round trip was
+// asked for before it started, so each sees what a lookup of its own
+// would have.
 func (c *Client) LookupKey(ctx context.Context, key, requestHash, invoiceID string) (reconcile.Job, bool, reconcile.InvoiceRead, error) {
-	res := c.keys.lookup(ctx, reconcile.KeyRead{Key: key, RequestHash: requestHash, InvoiceID: invoiceID})
+	res, err := c.keys.Do(ctx, reconcile.KeyRead{Key: key, RequestHash: requestHash, InvoiceID: invoiceID})
+	if err != nil {
+		return reconcile.Job{}, false, reconcile.InvoiceRead{}, err
+	}
 	return res.Job, res.Found, res.Invoice, res.Err
+}
+
+// lookupKeys makes the lookups of one round trip; a fault of the round
+// trip is each lookup's error.
+func lookupKeys(store *reconcile.Store) func(context.Context, []reconcile.KeyRead) []reconcile.KeyReadResult {
+	return func(ctx context.Context, reads []reconcile.KeyRead) []reconcile.KeyReadResult {
+		results, err := store.LookupJobsByKeysReading(ctx, reads)
+		if err != nil {
+			results = make([]reconcile.KeyReadResult, len(reads))
+			for i := range results {
+				results[i].Err = err
+			}
+		}
+		return results
+	}
 }
 
 // Submit stores a job, with those of concurrent Submits, and queues it:
