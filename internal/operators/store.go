@@ -18,16 +18,31 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/payrecon/reconciler/internal/apperr"
+	"github.com/payrecon/reconciler/internal/gather"
 	"github.com/payrecon/reconciler/internal/ids"
 )
 
 // Store keeps operators and their console sessions in PostgreSQL.
 type Store struct {
 	db *pgxpool.Pool
+	// keys reads the operators of concurrent Authenticates together.
+	keys *gather.Gatherer[string, keyRow]
 }
 
+// Limits of the operators' shared key reads.
+const (
+	// keyReadMax is how many requests' keys one statement reads.
+	keyReadMax = 64
+	// keyReadTimeout bounds one statement.
+	keyReadTimeout = 10 * time.Second
+)
+
 // NewStore wraps a connection pool.
-func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db} }
+func NewStore(db *pgxpool.Pool) *Store {
+	s := &Store{db: db}
+	s.keys = gather.New(s.readKeys, keyReadMax, keyReadTimeout)
+	return s
+}
 
 // Operator is an operator as the admin API shows it: never its key.
 type Operator struct {
@@ -163,24 +178,67 @@ func (s *Store) Revoke(ctx context.Context, id string) (Operator, error) {
 
 // Authenticate finds the live operator whose key is key. ok is false for a
 // key of no live operator. The row is read on every call, so a revoked key
-// fails at once; the digests are compared in constant time.
+// fails at once; the digests are compared in constant time. The rows of
+// concurrent calls are read together, in one statement (every read of it
+// asked for before it started, so each sees what a read of its own would
+// have): an operator's request costs PostgreSQL a share of a statement
+// instead of a transaction of its own.
 func (s *Store) Authenticate(ctx context.Context, key string) (p Principal, ok bool, err error) {
 	if !LooksLikeKey(key) {
 		return Principal{}, false, nil
 	}
-	keyID := key[len(keyPrefix) : len(keyPrefix)+keyIDLength]
-	var stored []byte
-	err = s.db.QueryRow(ctx, `SELECT id, name, role, key_hash FROM operators WHERE key_id = $1 AND revoked_at IS NULL`,
-		keyID).Scan(&p.OperatorID, &p.Name, &p.Role, &stored)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Principal{}, false, nil
+	row, err := s.keys.Do(ctx, key[len(keyPrefix):len(keyPrefix)+keyIDLength])
+	if err == nil {
+		err = row.err
 	}
 	if err != nil {
 		return Principal{}, false, fmt.Errorf("authenticate operator key: %w", err)
 	}
 	sum := sha256.Sum256([]byte(key))
-	if subtle.ConstantTimeCompare(sum[:], stored) != 1 {
+	if !row.found || subtle.ConstantTimeCompare(sum[:], row.hash) != 1 {
 		return Principal{}, false, nil
 	}
-	return p, true, nil
+	return row.principal, true, nil
+}
+
+// keyRow is the live operator of a key id, as Authenticate reads it.
+type keyRow struct {
+	principal Principal
+	hash      []byte
+	found     bool
+	err       error
+}
+
+// readKeys reads the live operators of keyIDs, in one statement; a fault
+// of the statement is each read's error.
+func (s *Store) readKeys(ctx context.Context, keyIDs []string) []keyRow {
+	out := make([]keyRow, len(keyIDs))
+	fail := func(err error) []keyRow {
+		for i := range out {
+			out[i] = keyRow{err: err}
+		}
+		return out
+	}
+	rows, err := s.db.Query(ctx, `SELECT key_id, id, name, role, key_hash FROM operators
+		WHERE key_id = ANY ($1) AND revoked_at IS NULL`, keyIDs)
+	if err != nil {
+		return fail(err)
+	}
+	byID := make(map[string]keyRow, len(keyIDs))
+	for rows.Next() {
+		var id string
+		r := keyRow{found: true}
+		if err := rows.Scan(&id, &r.principal.OperatorID, &r.principal.Name, &r.principal.Role, &r.hash); err != nil {
+			rows.Close()
+			return fail(err)
+		}
+		byID[id] = r
+	}
+	if err := rows.Err(); err != nil {
+		return fail(err)
+	}
+	for i, id := range keyIDs {
+		out[i] = byID[id]
+	}
+	return out
 }

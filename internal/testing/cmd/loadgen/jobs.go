@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,7 +31,14 @@ func cmdJobs(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	token, err := need("ADMIN_TOKEN")
+	adminToken, err := need("ADMIN_TOKEN")
+	if err != nil {
+		return err
+	}
+	// The payments are posted as an operator posts them, with a key of
+	// their own, not the bootstrap admin's token: each request then reads
+	// its operator's row.
+	token, err := operatorKey(ctx, base, adminToken, "bench-"+strings.ToLower(randomID(8)))
 	if err != nil {
 		return err
 	}
@@ -119,6 +128,33 @@ func cmdJobs(ctx context.Context, args []string) error {
 	emit(*name+"_enqueue_per_sec", enqueueRate, "requests/s")
 	emit(*name+"_failed", float64(jobsFailed+int(failed.Load())), "jobs")
 	return nil
+}
+
+// operatorKey creates an operator of the role operator named name, and
+// returns its key.
+func operatorKey(ctx context.Context, base, adminToken, name string) (string, error) {
+	body, err := json.Marshal(map[string]string{"name": name, "role": "operator"})
+	if err != nil {
+		return "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/admin/operators", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("create operator %s: %w", name, err)
+	}
+	defer resp.Body.Close()
+	var created struct {
+		Key string `json:"key"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&created); err != nil || resp.StatusCode != http.StatusCreated || created.Key == "" {
+		return "", fmt.Errorf("create operator %s: status %d (%v)", name, resp.StatusCode, err)
+	}
+	return created.Key, nil
 }
 
 func postPayment(ctx context.Context, c *http.Client, base, token, invoiceID, key string, body []byte) (int, error) {
