@@ -39,10 +39,8 @@ func NewClient(redis asynq.RedisConnOpt, store *reconcile.Store, log *zap.Logger
 	return c
 }
 
-// Close stores the jobs already submitted, then closes the Redis
-// connections.
+// Close closes the Redis connections.
 func (c *Client) Close() error {
-	c.jobs.close()
 	return errors.Join(c.asynq.Close(), c.inspector.Close())
 }
 
