@@ -35,7 +35,7 @@ type Client struct {
 func NewClient(redis asynq.RedisConnOpt, store *reconcile.Store, log *zap.Logger) *Client {
 	c := &Client{asynq: asynq.NewClient(redis), inspector: asynq.NewInspector(redis), store: store, log: log}
 	c.jobs = newJobCommitter(store, c.enqueueJobBatch)
-	c.keys = gather.New(lookupKeys(store), keyReadMax, keyReadTimeout)
+	c.keys = gather.New(store.LookupJobsByKeysReading, keyReadMax, keyReadTimeout)
 	return c
 }
 
@@ -142,21 +142,6 @@ func (c *Client) LookupKey(ctx context.Context, key, requestHash, invoiceID stri
 		return reconcile.Job{}, false, reconcile.InvoiceRead{}, err
 	}
 	return res.Job, res.Found, res.Invoice, res.Err
-}
-
-// lookupKeys makes the lookups of one round trip; a fault of the round
-// trip is each lookup's error.
-func lookupKeys(store *reconcile.Store) func(context.Context, []reconcile.KeyRead) []reconcile.KeyReadResult {
-	return func(ctx context.Context, reads []reconcile.KeyRead) []reconcile.KeyReadResult {
-		results, err := store.LookupJobsByKeysReading(ctx, reads)
-		if err != nil {
-			results = make([]reconcile.KeyReadResult, len(reads))
-			for i := range results {
-				results[i].Err = err
-			}
-		}
-		return results
-	}
 }
 
 // Submit stores a job, with those of concurrent Submits, and queues it:

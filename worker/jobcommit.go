@@ -57,14 +57,14 @@ func (c *jobCommitter) create(ctx context.Context, n reconcile.NewJob) (reconcil
 }
 
 // commit stores one group's jobs and queues those that go together.
-func (c *jobCommitter) commit(ctx context.Context, jobs []reconcile.NewJob) []storedJob {
+func (c *jobCommitter) commit(ctx context.Context, jobs []reconcile.NewJob) ([]storedJob, error) {
 	stored := c.store.CreateJobs(ctx, jobs)
 	queued := c.enqueueTogether(ctx, stored)
 	out := make([]storedJob, len(stored))
 	for i := range stored {
 		out[i] = storedJob{CreatedJob: stored[i], queued: queued[i]}
 	}
-	return out
+	return out, nil
 }
 
 // enqueueTogether queues, in one task, the jobs of a group just created

@@ -13,14 +13,15 @@ import (
 )
 
 // Gatherer gathers requests of type Q into calls of do, which returns one
-// result of type R per request, in order. There is no goroutine of its
+// result of type R per request, in order, or an error that is then each
+// request's. There is no goroutine of its
 // own: the caller whose request finds no call out makes the call, for
 // every request waiting, then hands the next call to the first request
 // that arrived meanwhile. A call runs on a context of its own, bounded by
 // the Gatherer's timeout: a caller that gives up does not cancel the
 // others' requests.
 type Gatherer[Q, R any] struct {
-	do      func(ctx context.Context, requests []Q) []R
+	do      func(ctx context.Context, requests []Q) ([]R, error)
 	max     int
 	timeout time.Duration
 
@@ -45,7 +46,7 @@ type request[Q, R any] struct {
 
 // New returns a Gatherer that makes at most max requests in one call of
 // do, each call within timeout.
-func New[Q, R any](do func(ctx context.Context, requests []Q) []R, max int, timeout time.Duration) *Gatherer[Q, R] {
+func New[Q, R any](do func(ctx context.Context, requests []Q) ([]R, error), max int, timeout time.Duration) *Gatherer[Q, R] {
 	return &Gatherer[Q, R]{do: do, max: max, timeout: timeout}
 }
 
@@ -97,8 +98,8 @@ func (g *Gatherer[Q, R]) withdraw(r *request[Q, R]) bool {
 	return true
 }
 
-// call makes one call of do for the first max requests waiting, hands
-// each its result, and hands the next call to the first request left
+// call makes one call of do for the first max requests waiting (the
+// caller's own among them), hands each its result, and hands the next call to the first request left
 // waiting, if any. If do panics, its requests get ErrCallPanicked, the
 // next call is handed on all the same, and the panic goes on up.
 func (g *Gatherer[Q, R]) call(ctx context.Context) {
@@ -118,20 +119,20 @@ func (g *Gatherer[Q, R]) call(ctx context.Context) {
 			}
 		}
 	}()
-	if len(batch) > 0 {
-		qs := make([]Q, len(batch))
-		for i, r := range batch {
-			qs[i] = r.q
-		}
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.timeout)
-		defer cancel()
-		results := g.do(cctx, qs)
-		for i, r := range batch {
+	qs := make([]Q, len(batch))
+	for i, r := range batch {
+		qs[i] = r.q
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.timeout)
+	defer cancel()
+	results, err := g.do(cctx, qs)
+	finished = true
+	for i, r := range batch {
+		if err != nil {
+			r.err = err
+		} else {
 			r.res = results[i]
 		}
-	}
-	finished = true
-	for _, r := range batch {
 		close(r.done)
 	}
 }

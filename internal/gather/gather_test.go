@@ -22,7 +22,7 @@ type recorder struct {
 	calls [][]string
 }
 
-func (r *recorder) do(_ context.Context, qs []string) []string {
+func (r *recorder) do(_ context.Context, qs []string) ([]string, error) {
 	r.mu.Lock()
 	r.calls = append(r.calls, slices.Clone(qs))
 	wait := len(r.calls) <= r.held
@@ -37,7 +37,7 @@ func (r *recorder) do(_ context.Context, qs []string) []string {
 	for i, q := range qs {
 		out[i] = "re:" + q
 	}
-	return out
+	return out, nil
 }
 
 func (r *recorder) sizes() []int {
@@ -184,7 +184,7 @@ func TestConcurrentRequestsEachMadeOnce(t *testing.T) {
 	var mu sync.Mutex
 	made := map[string]int{}
 	largest := 0
-	g := New(func(_ context.Context, qs []string) []string {
+	g := New(func(_ context.Context, qs []string) ([]string, error) {
 		mu.Lock()
 		largest = max(largest, len(qs))
 		for _, q := range qs {
@@ -196,7 +196,7 @@ func TestConcurrentRequestsEachMadeOnce(t *testing.T) {
 		for i, q := range qs {
 			out[i] = "re:" + q
 		}
-		return out
+		return out, nil
 	}, 8, time.Minute)
 	const callers, each = 32, 100
 	var wg sync.WaitGroup

@@ -188,9 +188,6 @@ func (s *Store) Authenticate(ctx context.Context, key string) (p Principal, ok b
 		return Principal{}, false, nil
 	}
 	row, err := s.keys.Do(ctx, key[len(keyPrefix):len(keyPrefix)+keyIDLength])
-	if err == nil {
-		err = row.err
-	}
 	if err != nil {
 		return Principal{}, false, fmt.Errorf("authenticate operator key: %w", err)
 	}
@@ -206,39 +203,31 @@ type keyRow struct {
 	principal Principal
 	hash      []byte
 	found     bool
-	err       error
 }
 
-// readKeys reads the live operators of keyIDs, in one statement; a fault
-// of the statement is each read's error.
-func (s *Store) readKeys(ctx context.Context, keyIDs []string) []keyRow {
-	out := make([]keyRow, len(keyIDs))
-	fail := func(err error) []keyRow {
-		for i := range out {
-			out[i] = keyRow{err: err}
-		}
-		return out
-	}
+// readKeys reads the live operators of keyIDs, in one statement.
+func (s *Store) readKeys(ctx context.Context, keyIDs []string) ([]keyRow, error) {
 	rows, err := s.db.Query(ctx, `SELECT key_id, id, name, role, key_hash FROM operators
 		WHERE key_id = ANY ($1) AND revoked_at IS NULL`, keyIDs)
 	if err != nil {
-		return fail(err)
+		return nil, err
 	}
+	defer rows.Close()
 	byID := make(map[string]keyRow, len(keyIDs))
 	for rows.Next() {
 		var id string
 		r := keyRow{found: true}
 		if err := rows.Scan(&id, &r.principal.OperatorID, &r.principal.Name, &r.principal.Role, &r.hash); err != nil {
-			rows.Close()
-			return fail(err)
+			return nil, err
 		}
 		byID[id] = r
 	}
 	if err := rows.Err(); err != nil {
-		return fail(err)
+		return nil, err
 	}
+	out := make([]keyRow, len(keyIDs))
 	for i, id := range keyIDs {
 		out[i] = byID[id]
 	}
-	return out
+	return out, nil
 }
