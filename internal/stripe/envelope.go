@@ -2,9 +2,10 @@ package stripe
 
 import (
 	"bytes"
-	"encoding/json"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
 )
 
 // quickEnvelope reads the envelope of an event in the plain shape Stripe
@@ -21,8 +22,10 @@ import (
 // stay the reference. FuzzQuickEnvelope holds the two together.
 func quickEnvelope(payload []byte) (env envelope, ok bool) {
 	// Everything below relies on the body being valid JSON: strings end,
-	// brackets balance, literals are well formed.
-	if !json.Valid(payload) {
+	// brackets balance, literals are well formed. gjson's check is about
+	// five times encoding/json's on an event (BenchmarkValid), and accepts
+	// nothing encoding/json refuses (FuzzValidAgrees).
+	if !gjson.ValidBytes(payload) {
 		return env, false
 	}
 	i := skipSpace(payload, 0)

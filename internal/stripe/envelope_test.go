@@ -2,7 +2,10 @@ package stripe
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
+
+	"github.com/tidwall/gjson"
 )
 
 // FuzzQuickEnvelope holds quickEnvelope to encoding/json: whenever it
@@ -59,4 +62,40 @@ func TestQuickEnvelopeReadsStripeEvents(t *testing.T) {
 			t.Errorf("%s: quickEnvelope left it to encoding/json", name)
 		}
 	}
+}
+
+// FuzzValidAgrees holds quickEnvelope's validity check to encoding/json's:
+// whatever it accepts, encoding/json accepts (the walk after it relies on
+// that), and it accepts whatever Stripe sends (TestQuickEnvelopeReadsStripeEvents).
+func FuzzValidAgrees(f *testing.F) {
+	for _, b := range allTestdata(f) {
+		f.Add(b)
+	}
+	for _, s := range []string{
+		`{"a":"\u0001"}`, "{\"a\":\"\x01\"}", `{"a":"\x"}`, `{"a":"\u12"}`, `{"a":01}`, `{"a":1.}`, `{"a":.5}`,
+		`{"a":-}`, `{"a":1e}`, `{"a":1e+}`, `{"a":tru}`, `{"a":nul}`, `{"a":[1,]}`, `{"a":1,}`, `{,}`,
+		`{"a" 1}`, `{"a":1}x`, `{"a":1} `, "\ufeff{}", `{"a":"\ud800"}`, "{\"a\":\"\xff\"}", `[[[[]]]]`, `]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		if gjson.ValidBytes(payload) && !json.Valid(payload) {
+			t.Fatalf("gjson accepts %q, encoding/json refuses it", payload)
+		}
+	})
+}
+
+func BenchmarkValid(b *testing.B) {
+	payload := readTestdata(b, "payment_intent.succeeded.json")
+	b.SetBytes(int64(len(payload)))
+	b.Run("encoding/json", func(b *testing.B) {
+		for b.Loop() {
+			json.Valid(payload)
+		}
+	})
+	b.Run("gjson", func(b *testing.B) {
+		for b.Loop() {
+			gjson.ValidBytes(payload)
+		}
+	})
 }
