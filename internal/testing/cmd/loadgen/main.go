@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -50,6 +51,12 @@ var commands = map[string]command{
 }
 
 func main() {
+	// The load generator shares the cores with what it measures: it
+	// collects garbage as seldom as the service does (cmd/reconciler),
+	// unless GOGC is set.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stderr)
 	stop()
