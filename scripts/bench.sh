@@ -369,11 +369,13 @@ service_phases() {
 	profile_report e2e
 	emit e2e_enqueue_dropped "$(($(dropped_events) - dropped))" events
 	figures "$LOADGEN" drain -timeout 8m
-	# Not asked for, but it tells what the service does when the worker keeps up: the same
-	# at half the rate the worker processed the ingest backlog at.
-	rate=$(awk -v r="$(figure worker_events_per_sec)" 'BEGIN { printf "%.0f", r / 2 }')
+	# The same at half the ingest rate as DESIGN.md defines the ingest figure: with the worker
+	# draining beside the web tier, as `reconciler all` runs (ingest_all). The phase above
+	# takes half the paused rate, as the performance issue framed it, which is more than
+	# `reconciler all` acknowledges at all on these two cores: that one measures an overload.
+	rate=$(awk -v r="$(figure ingest_all_events_per_sec)" 'BEGIN { printf "%.0f", r / 2 }')
 	analyze_due
-	figures "$LOADGEN" e2e -name e2e_sustainable -rate "$rate" -seconds "$BENCH_E2E_SECONDS" \
+	figures "$LOADGEN" e2e -name e2e_all -rate "$rate" -seconds "$BENCH_E2E_SECONDS" \
 		-invoices 120000 -first 100001 -service-pid "$SERVICE_PID"
 	figures "$LOADGEN" drain -timeout 8m
 	# The first manual payments the service sees pay for planning their statements on each
