@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
-
-	"github.com/tidwall/gjson"
 )
 
 // FuzzQuickEnvelope holds quickEnvelope to encoding/json: whenever it
@@ -71,6 +69,9 @@ func FuzzValidAgrees(f *testing.F) {
 	for _, b := range allTestdata(f) {
 		f.Add(b)
 	}
+	for _, n := range []int{maxQuickBrackets, maxQuickBrackets + 1, 10000, 10001} {
+		f.Add(nested(n))
+	}
 	for _, s := range []string{
 		`{"a":"\u0001"}`, "{\"a\":\"\x01\"}", `{"a":"\x"}`, `{"a":"\u12"}`, `{"a":01}`, `{"a":1.}`, `{"a":.5}`,
 		`{"a":-}`, `{"a":1e}`, `{"a":1e+}`, `{"a":tru}`, `{"a":nul}`, `{"a":[1,]}`, `{"a":1,}`, `{,}`,
@@ -79,8 +80,8 @@ func FuzzValidAgrees(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		if gjson.ValidBytes(payload) && !json.Valid(payload) {
-			t.Fatalf("gjson accepts %q, encoding/json refuses it", payload)
+		if validJSON(payload) && !json.Valid(payload) {
+			t.Fatalf("validJSON accepts %q, encoding/json refuses it", payload)
 		}
 	})
 }
@@ -93,9 +94,30 @@ func BenchmarkValid(b *testing.B) {
 			json.Valid(payload)
 		}
 	})
-	b.Run("gjson", func(b *testing.B) {
+	b.Run("validJSON", func(b *testing.B) {
 		for b.Loop() {
-			gjson.ValidBytes(payload)
+			validJSON(payload)
 		}
 	})
+}
+
+// nested is n arrays, each inside the one before.
+func nested(n int) []byte {
+	return append(bytes.Repeat([]byte{'['}, n), bytes.Repeat([]byte{']'}, n)...)
+}
+
+// TestDeepNestingTakesEncodingJSONsPath checks that a body nested deeper
+// than the quick path's bound is left to encoding/json, which refuses more
+// than 10,000 levels at once, rather than walked level by level.
+func TestDeepNestingTakesEncodingJSONsPath(t *testing.T) {
+	deep := []byte(`{"id":"evt_1","object":"event","type":"x","data":{"object":{"a":` + string(nested(10001)) + `}}}`)
+	if _, ok := quickEnvelope(deep); ok {
+		t.Fatal("quickEnvelope read a body nested 10,001 levels deep")
+	}
+	if _, err := DecodeEnvelope(deep); err == nil {
+		t.Fatal("DecodeEnvelope accepted a body nested 10,001 levels deep")
+	}
+	if !validJSON(nested(maxQuickBrackets)) || validJSON(nested(maxQuickBrackets+1)) {
+		t.Fatalf("validJSON's bound is not %d brackets", maxQuickBrackets)
+	}
 }
