@@ -35,7 +35,7 @@ type Client struct {
 func NewClient(redis asynq.RedisConnOpt, store *reconcile.Store, log *zap.Logger) *Client {
 	c := &Client{asynq: asynq.NewClient(redis), inspector: asynq.NewInspector(redis), store: store, log: log}
 	c.jobs = newJobCommitter(store, c.enqueueJobBatch)
-	c.keys = gather.New(store.LookupJobsByKeysReading, keyReadMax, keyReadTimeout)
+	c.keys = gather.New(store.LookupJobsByKeysReading, gather.DefaultMax, gather.DefaultTimeout)
 	return c
 }
 
@@ -120,14 +120,6 @@ func (c *Client) enqueueDelivery(ctx context.Context, deliveryID, taskID string,
 	return c.enqueue(ctx, asynq.NewTask(TypeDeliver, payload), asynq.TaskID(taskID), asynq.ProcessAt(at),
 		asynq.Queue(QueueNotifications), asynq.MaxRetry(3), asynq.Timeout(taskTimeout))
 }
-
-// Limits of the idempotency keys' shared lookups.
-const (
-	// keyReadMax is how many requests' lookups one round trip makes.
-	keyReadMax = 64
-	// keyReadTimeout bounds one round trip.
-	keyReadTimeout = 10 * time.Second
-)
 
 // LookupKey is reconcile.Store.LookupJobByKeyReading (LookupJobByKey when
 // invoiceID is empty), made with the lookups of concurrent requests in one

@@ -2,18 +2,9 @@ package worker
 
 import (
 	"context"
-	"time"
 
 	"github.com/payrecon/reconciler/internal/gather"
 	"github.com/payrecon/reconciler/reconcile"
-)
-
-// Limits of the jobs' group commit.
-const (
-	// jobCommitMax is how many jobs one statement stores.
-	jobCommitMax = 64
-	// jobCommitTimeout bounds one group's statement.
-	jobCommitTimeout = 10 * time.Second
 )
 
 // jobCommitter stores the jobs of concurrent requests together
@@ -40,7 +31,7 @@ type storedJob struct {
 
 func newJobCommitter(store *reconcile.Store, enqueueBatch func(context.Context, []string) error) *jobCommitter {
 	c := &jobCommitter{store: store, enqueueBatch: enqueueBatch}
-	c.groups = gather.New(c.commit, jobCommitMax, jobCommitTimeout)
+	c.groups = gather.New(c.commit, gather.DefaultMax, gather.DefaultTimeout)
 	return c
 }
 

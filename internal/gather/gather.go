@@ -30,6 +30,15 @@ type Gatherer[Q, R any] struct {
 	waiting []*request[Q, R]
 }
 
+// The limits the callers of this project use: a call over 64 requests is
+// still one small statement, and none outlives 10 s.
+const (
+	// DefaultMax is how many requests one call makes.
+	DefaultMax = 64
+	// DefaultTimeout bounds one call.
+	DefaultTimeout = 10 * time.Second
+)
+
 // ErrCallPanicked is the error of the requests of a call whose function
 // panicked (the caller that made the call panics too).
 var ErrCallPanicked = errors.New("gather: the call of these requests panicked")

@@ -29,18 +29,10 @@ type Store struct {
 	keys *gather.Gatherer[string, keyRow]
 }
 
-// Limits of the operators' shared key reads.
-const (
-	// keyReadMax is how many requests' keys one statement reads.
-	keyReadMax = 64
-	// keyReadTimeout bounds one statement.
-	keyReadTimeout = 10 * time.Second
-)
-
 // NewStore wraps a connection pool.
 func NewStore(db *pgxpool.Pool) *Store {
 	s := &Store{db: db}
-	s.keys = gather.New(s.readKeys, keyReadMax, keyReadTimeout)
+	s.keys = gather.New(s.readKeys, gather.DefaultMax, gather.DefaultTimeout)
 	return s
 }
 
