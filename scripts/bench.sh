@@ -79,6 +79,21 @@ OK=0
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 
+# group_sizes says how many events the worker's group commits held on average since the
+# last call: what a transaction's fixed costs are shared by.
+GROUPS_SEEN='0 0'
+group_sizes() {
+	local now sum count sum0 count0
+	command -v curl >/dev/null || return 0
+	now=$(curl -fsS "$BENCH_URL/metrics" | awk '/^reconciler_event_group_events_sum/ { s = $2 } /^reconciler_event_group_events_count/ { c = $2 } END { printf "%d %d", s, c }') || return 0
+	read -r sum count <<<"$now"
+	read -r sum0 count0 <<<"$GROUPS_SEEN"
+	GROUPS_SEEN=$now
+	if ((count > count0)); then
+		say "$1: $((count - count0)) group commits of $(((sum - sum0) / (count - count0))) events on average"
+	fi
+}
+
 die() {
 	printf 'bench: FAILED: %s\n' "$*" >&2
 	exit 1
@@ -349,6 +364,7 @@ service_phases() {
 	# service's and PostgreSQL's) are this drain's.
 	analyze_due
 	figures "$LOADGEN" drain -emit worker_events_per_sec -cpu-figures worker -timeout 8m -service-pid "$SERVICE_PID"
+	group_sizes drain
 	# The same ingest as `reconciler all` serves it: the worker drains beside the web tier on
 	# the same cores (from an empty queue, on invoices of its own pool), as users run it.
 	dropped=$(dropped_events)
@@ -357,6 +373,7 @@ service_phases() {
 	figures "$LOADGEN" ingest -name ingest_all -pool ingest-all -seconds "$BENCH_SECONDS" -invoices 100000 \
 		-service-pid "$SERVICE_PID"
 	profile_report ingest_all
+	group_sizes ingest_all
 	emit ingest_all_ratio "$(ratio "$(figure ingest_all_events_per_sec)" "$(figure ingest_pgbench_ceiling)")" ratio
 	emit ingest_all_enqueue_dropped "$(($(dropped_events) - dropped))" events
 	# The end-to-end phase starts from idle.
