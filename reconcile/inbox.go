@@ -33,6 +33,21 @@ func ValidEventStatus(s string) bool {
 	return false
 }
 
+// waitingStatusSQL names the statuses of events still to finish or to look
+// at (received, unmatched, needs_review, failed): the inbox's index on status
+// holds only these (migration 015). A query for one of them by a parameter
+// says this too, so that a plan made for any value may read that index.
+const waitingStatusSQL = `status IN ('received', 'unmatched', 'needs_review', 'failed')`
+
+// waiting reports whether events of status s are in the index on status.
+func waiting(s EventStatus) bool {
+	switch s {
+	case EventReceived, EventUnmatched, EventNeedsReview, EventFailed:
+		return true
+	}
+	return false
+}
+
 // finalStatuses are those after which processing the event again can change
 // nothing. Unmatched events are retried: their invoice may exist later.
 var finalStatuses = []EventStatus{EventProcessed, EventIgnored, EventNeedsReview}

@@ -560,8 +560,12 @@ func (s *Store) UnfinishedJobs(ctx context.Context, olderThan time.Duration, aft
 // received more than olderThan ago: their processing is to be queued again.
 // Paging by id lets a sweep take a whole backlog, however large.
 func (s *Store) StaleEvents(ctx context.Context, status EventStatus, olderThan time.Duration, afterID string, limit int) ([]string, error) {
+	byStatus := `status = $1`
+	if waiting(status) {
+		byStatus += ` AND ` + waitingStatusSQL
+	}
 	rows, err := s.db.Query(ctx, `
-		SELECT id FROM events WHERE status = $1 AND received_at < now() - $2::interval AND id > $3
+		SELECT id FROM events WHERE `+byStatus+` AND received_at < now() - $2::interval AND id > $3
 		ORDER BY id LIMIT $4`, status, olderThan, afterID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list %s events: %w", status, err)

@@ -114,9 +114,15 @@ func (s *Store) ListEvents(ctx context.Context, f EventFilter) (EventPage, error
 	if err != nil {
 		return EventPage{}, err
 	}
+	// A waiting status is found through its index; the others, most of
+	// the inbox, newest first through the listing's.
+	byStatus := `(@status = '' OR status = @status)`
+	if waiting(f.Status) {
+		byStatus = `status = @status AND ` + waitingStatusSQL
+	}
 	rows, err := s.db.Query(ctx, `
 		SELECT `+eventColumns+` FROM events
-		WHERE (@status = '' OR status = @status)
+		WHERE `+byStatus+`
 		  AND (@type = '' OR type = @type)
 		  AND (@after_at::timestamptz IS NULL OR (received_at, id) < (@after_at, @after_id))
 		ORDER BY received_at DESC, id DESC

@@ -1,0 +1,6 @@
+package reconcile
+
+// For the tests of the inbox's index on waiting events.
+const WaitingStatusSQL = waitingStatusSQL
+
+var Waiting = waiting

@@ -1,0 +1,61 @@
+package reconcile_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/payrecon/reconciler/internal/testing/testenv"
+	"github.com/payrecon/reconciler/reconcile"
+)
+
+// TestWaitingEventsIndex: the inbox's index on status (migration 015) holds
+// exactly the statuses reconcile searches by, and the condition its queries
+// repeat (WaitingStatusSQL) lets any plan read it, whatever the status
+// parameter: a status it does not hold would be searched through the whole
+// inbox, and a query for one it holds, planned for any value, would be too.
+func TestWaitingEventsIndex(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := testenv.Pool(t)
+	conn, err := db.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	// Only a plan that can use no other way shows which index may serve.
+	if _, err := conn.Exec(ctx, `SET enable_seqscan = off; SET enable_bitmapscan = off`); err != nil {
+		t.Fatal(err)
+	}
+	usesWaiting := func(where string) bool {
+		t.Helper()
+		rows, err := conn.Query(ctx, `EXPLAIN SELECT id FROM events WHERE `+where, pgx.QueryExecModeSimpleProtocol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Contains(strings.Join(lines, "\n"), "events_waiting")
+	}
+	for _, s := range []reconcile.EventStatus{reconcile.EventReceived, reconcile.EventProcessed, reconcile.EventIgnored,
+		reconcile.EventUnmatched, reconcile.EventNeedsReview, reconcile.EventFailed} {
+		if got, want := usesWaiting(`status = '`+string(s)+`'`), reconcile.Waiting(s); got != want {
+			t.Errorf("events of status %s: read through events_waiting %v, want %v", s, got, want)
+		}
+	}
+	if !usesWaiting(reconcile.WaitingStatusSQL) {
+		t.Errorf("%s: not read through events_waiting", reconcile.WaitingStatusSQL)
+	}
+	// The old index on every event's status is gone.
+	var old bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('events_status_listing') IS NOT NULL`).Scan(&old); err != nil {
+		t.Fatal(err)
+	}
+	if old {
+		t.Error("events_status_listing still indexes every event's status")
+	}
+}
