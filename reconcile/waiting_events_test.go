@@ -12,10 +12,11 @@ import (
 )
 
 // TestWaitingEventsIndex: the inbox's index on status (migration 015) holds
-// exactly the statuses reconcile searches by, and the condition its queries
-// repeat (WaitingStatusSQL) lets any plan read it, whatever the status
-// parameter: a status it does not hold would be searched through the whole
-// inbox, and a query for one it holds, planned for any value, would be too.
+// exactly the statuses reconcile calls waiting, and the condition its
+// queries repeat (WaitingStatusSQL) is enough for a plan to read it. A
+// waiting status the index left out would be searched for through the whole
+// inbox; without the condition, so would any status a plan made for every
+// value of a parameter looks for.
 func TestWaitingEventsIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
