@@ -1,17 +1,14 @@
 package reconcile_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/payrecon/reconciler/internal/ids"
+	"github.com/payrecon/reconciler/internal/testing/proccpu"
 	"github.com/payrecon/reconciler/internal/testing/testenv"
 	"github.com/payrecon/reconciler/reconcile"
 )
@@ -101,12 +98,12 @@ func BenchmarkGroupOfFreshPayments(b *testing.B) {
 	if err := db.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&backend); err != nil {
 		b.Fatal(err)
 	}
-	cpuBefore, cpuKnown := processCPU(backend)
+	cpuBefore, cpuKnown := proccpu.Seconds(backend)
 	b.ResetTimer()
 	applyGroups(b.N, n)
 	b.StopTimer()
-	if cpuAfter, ok := processCPU(backend); ok && cpuKnown {
-		b.ReportMetric((cpuAfter-cpuBefore).Seconds()*1e6/float64(b.N), "pg-µs/event")
+	if cpuAfter, ok := proccpu.Seconds(backend); ok && cpuKnown {
+		b.ReportMetric((cpuAfter-cpuBefore)*1e6/float64(b.N), "pg-µs/event")
 	}
 }
 
@@ -133,26 +130,4 @@ func applyGroup(b *testing.B, s *reconcile.Store, events []reconcile.InboxEvent,
 			b.Fatalf("event %s: %+v", events[i].ID, res)
 		}
 	}
-}
-
-// processCPU is the CPU a process of this machine has used, and whether
-// it could be read.
-func processCPU(pid int) (time.Duration, bool) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, false
-	}
-	// The fields after the command name (which may hold spaces): state,
-	// then ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
-	// utime stime, in clock ticks (100 a second on Linux).
-	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-	if len(fields) < 13 {
-		return 0, false
-	}
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	return time.Duration(utime+stime) * 10 * time.Millisecond, true
 }

@@ -14,12 +14,11 @@ import (
 
 // Gatherer gathers requests of type Q into calls of do, which returns one
 // result of type R per request, in order, or an error that is then each
-// request's. There is no goroutine of its
-// own: the caller whose request finds no call out makes the call, for
-// every request waiting, then hands the next call to the first request
-// that arrived meanwhile. A call runs on a context of its own, bounded by
-// the Gatherer's timeout: a caller that gives up does not cancel the
-// others' requests.
+// request's. There is no goroutine of its own: the caller whose request
+// finds no call out makes the call, for every request waiting, then hands
+// the next call to the first request that arrived meanwhile. A call runs
+// on a context of its own, bounded by the Gatherer's timeout: a caller
+// that gives up does not cancel the others' requests.
 type Gatherer[Q, R any] struct {
 	do      func(ctx context.Context, requests []Q) ([]R, error)
 	max     int
@@ -72,24 +71,20 @@ func (g *Gatherer[Q, R]) Do(ctx context.Context, q Q) (R, error) {
 	if first {
 		g.call(ctx)
 	}
+	cancelled := ctx.Done()
 	for {
 		select {
 		case <-r.done:
 			return r.res, r.err
 		case <-r.lead:
 			g.call(ctx)
-		case <-ctx.Done():
+		case <-cancelled:
 			if g.withdraw(r) {
 				var zero R
 				return zero, ctx.Err()
 			}
 			// Taken into a call, or handed the next one: see it through.
-			select {
-			case <-r.done:
-				return r.res, r.err
-			case <-r.lead:
-				g.call(ctx)
-			}
+			cancelled = nil
 		}
 	}
 }
@@ -108,8 +103,8 @@ func (g *Gatherer[Q, R]) withdraw(r *request[Q, R]) bool {
 }
 
 // call makes one call of do for the first max requests waiting (the
-// caller's own among them), hands each its result, and hands the next call to the first request left
-// waiting, if any. If do panics, its requests get ErrCallPanicked, the
+// caller's own among them), hands each its result, and hands the next call
+// to the first request left waiting, if any. If do panics, its requests get ErrCallPanicked, the
 // next call is handed on all the same, and the panic goes on up.
 func (g *Gatherer[Q, R]) call(ctx context.Context) {
 	g.mu.Lock()

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/payrecon/reconciler/internal/ids"
+	"github.com/payrecon/reconciler/internal/testing/proccpu"
 	"github.com/payrecon/reconciler/reconcile"
 )
 
@@ -232,9 +233,6 @@ type hostCPU struct {
 	self, service, postgres float64 // seconds
 }
 
-// clockTicks is USER_HZ, 100 on every Linux this runs on.
-const clockTicks = 100
-
 func readCPU(servicePID int, skip map[int]bool) hostCPU {
 	c := hostCPU{at: time.Now(), self: procCPU(os.Getpid())}
 	if servicePID > 0 {
@@ -285,26 +283,8 @@ func isSharedPostgres(title string) bool {
 
 // procCPU is a process's user+system CPU in seconds; 0 when it is gone.
 func procCPU(pid int) float64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// The command name may hold spaces; the fields that follow it don't.
-	s := string(b)
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == ')' {
-			s = s[i+1:]
-			break
-		}
-	}
-	var state string
-	var f [13]int64
-	_, err = fmt.Sscan(s, &state, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8], &f[9], &f[10], &f[11], &f[12])
-	if err != nil {
-		return 0
-	}
-	// After the state: ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime.
-	return float64(f[10]+f[11]) / clockTicks
+	seconds, _ := proccpu.Seconds(pid)
+	return seconds
 }
 
 // cpuNote says how the CPU of a phase was spent, per unit of work.
