@@ -1,0 +1,22 @@
+-- Performance (issue 20): payments are found by date through a block-range
+-- index.
+--
+-- Only the reports read payments by paid_date (the summary and the movements
+-- CSV), always a range of days, and they sum every payment in it. Every
+-- payment recorded, by the worker or by an operator, wrote an entry into a
+-- B-tree on paid_date for them. Payments are appended about in date order (a
+-- Stripe payment is dated by its event, moments before it is recorded, or
+-- days for one a run pulled late; an operator's may be dated earlier), so a
+-- block-range index, as invoice_history_at is for history
+-- times, finds a range of days for a few pages of index, and a payment whose
+-- date is inside its block range's span costs it no write at all. A payment
+-- dated far back widens one range's span: that range is read by the reports
+-- of those days too, which is all it costs. Block ranges filled since the
+-- last VACUUM are not summarized yet, and every report reads them: autovacuum
+-- (README, "Running it in production") keeps that to the newest few.
+--
+-- The B-tree held live payments only, so the movements CSV, which lists
+-- deleted payments too, could not use it; this index has no condition and
+-- serves both reports.
+CREATE INDEX payments_paid_on ON payments USING brin (paid_date);
+DROP INDEX payments_paid_date;
