@@ -38,7 +38,7 @@
 #   BENCH_PROVIDER_PAYMENTS [100000]  Stripe payments of the provider comparison
 #   BENCH_DB [reconciler_bench]
 #   BENCH_KEEP_DB [0]          1 keeps the bench database after a successful run
-#   BENCH_PROFILE [0]          1 records the service with perf during ingest and end to end
+#   BENCH_PROFILE [0]          1 records the service with perf during ingest, the drain and end to end
 #                              (needs perf); the reports stay in the run's directory
 #   DATABASE_URL, REDIS_URL    the servers to use (the database in DATABASE_URL is only
 #                              connected to, to create BENCH_DB)
@@ -363,7 +363,9 @@ service_phases() {
 	# The worker catches up with the ingest, alone: its rate and CPU per applied event (the
 	# service's and PostgreSQL's) are this drain's.
 	analyze_due
+	profile 8 drain
 	figures "$LOADGEN" drain -emit worker_events_per_sec -cpu-figures worker -timeout 8m -service-pid "$SERVICE_PID"
+	profile_report drain
 	group_sizes drain
 	# The same ingest as `reconciler all` serves it: the worker drains beside the web tier on
 	# the same cores (from an empty queue, on invoices of its own pool), as users run it.
