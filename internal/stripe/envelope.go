@@ -31,48 +31,60 @@ func quickEnvelope(payload []byte) (env envelope, ok bool) {
 		return env, false
 	}
 	var seen [6]bool
-	ok = eachMember(payload, i, func(key, val []byte) bool {
+	_, ok = members(payload, i, func(key []byte, at int) (int, bool) {
 		field := envelopeField(key)
 		switch {
 		case field < 0:
-			return field == unknownField
+			return skipValue(payload, at), field == unknownField
 		case seen[field]:
-			return false // encoding/json keeps the last; rare enough to leave to it
+			return 0, false // encoding/json keeps the last; rare enough to leave to it
+		case field == fieldData:
+			// Walked once, member by member: skipping data whole first
+			// would walk its object, most of the body, twice.
+			seen[field] = true
+			return envelopeData(payload, at, &env)
 		}
 		seen[field] = true
+		end := skipValue(payload, at)
+		val := payload[at:end]
 		switch field {
 		case fieldID:
-			return plainString(val, &env.ID)
+			return end, plainString(val, &env.ID)
 		case fieldObject:
-			return plainString(val, &env.Object)
+			return end, plainString(val, &env.Object)
 		case fieldType:
-			return plainString(val, &env.Type)
+			return end, plainString(val, &env.Type)
 		case fieldCreated:
 			n, err := strconv.ParseInt(string(val), 10, 64)
 			env.Created = n
-			return err == nil
-		case fieldLivemode:
+			return end, err == nil
+		default: // fieldLivemode
 			env.Livemode = val[0] == 't'
-			return val[0] == 't' || val[0] == 'f'
-		default: // fieldData
-			if val[0] != '{' {
-				return false
-			}
-			var object bool
-			return eachMember(val, 0, func(key, val []byte) bool {
-				switch {
-				case string(key) == "object" && !object:
-					object, env.Data.Object = true, val
-					return true
-				default:
-					// Another spelling of "object", or it twice: leave it
-					// to encoding/json.
-					return !bytes.EqualFold(key, []byte("object")) && plainKey(key)
-				}
-			})
+			return end, val[0] == 't' || val[0] == 'f'
 		}
 	})
 	return env, ok
+}
+
+// envelopeData reads data.object's raw value into env from the valid
+// JSON value at b[at], data's, and returns the index just past it; ok is
+// false unless data is an object holding "object" once, under that exact
+// key, and no member encoding/json could take for it.
+func envelopeData(b []byte, at int, env *envelope) (end int, ok bool) {
+	if b[at] != '{' {
+		return 0, false
+	}
+	var object bool
+	return members(b, at, func(key []byte, at int) (int, bool) {
+		end := skipValue(b, at)
+		if string(key) == "object" && !object {
+			object, env.Data.Object = true, b[at:end]
+			return end, true
+		}
+		// Another spelling of "object", or it twice: leave it to
+		// encoding/json.
+		return end, !bytes.EqualFold(key, []byte("object")) && plainKey(key)
+	})
 }
 
 // maxQuickBrackets bounds the opening brackets of a body validJSON checks.
@@ -173,21 +185,33 @@ func intern(raw []byte) string {
 // value of each member of the valid JSON object starting at b[i], until fn
 // returns false; it reports whether fn never did.
 func eachMember(b []byte, i int, fn func(key, val []byte) bool) bool {
+	_, ok := members(b, i, func(key []byte, at int) (int, bool) {
+		end := skipValue(b, at)
+		return end, fn(key, b[at:end])
+	})
+	return ok
+}
+
+// members calls fn with the raw key (without its quotes) of each member of
+// the valid JSON object starting at b[i] and the index of its value; fn
+// returns the index just past the value, and whether to go on. members
+// returns the index just past the object, and whether fn always went on.
+func members(b []byte, i int, fn func(key []byte, at int) (end int, ok bool)) (int, bool) {
 	i = skipSpace(b, i+1) // past '{'
 	for b[i] != '}' {
 		end := skipString(b, i)
 		key := b[i+1 : end-1]
 		i = skipSpace(b, skipSpace(b, end)+1) // past ':'
-		end = skipValue(b, i)
-		if !fn(key, b[i:end]) {
-			return false
+		end, ok := fn(key, i)
+		if !ok {
+			return 0, false
 		}
 		i = skipSpace(b, end)
 		if b[i] == ',' {
 			i = skipSpace(b, i+1)
 		}
 	}
-	return true
+	return i + 1, true
 }
 
 // skipValue returns the index just past the valid JSON value at b[i].
