@@ -148,19 +148,14 @@ func plainKey(key []byte) bool {
 	return true
 }
 
-// plainString sets *s from a JSON string value without escapes in valid
-// UTF-8 (what encoding/json would give unchanged); ok is false for any
-// other value.
+// plainString sets *s from a JSON string value that encoding/json would
+// give unchanged (plainContent); ok is false for any other value.
 func plainString(val []byte, s *string) bool {
-	if val[0] != '"' {
-		return false
+	raw, ok := plainContent(val)
+	if ok {
+		*s = intern(raw)
 	}
-	raw := val[1 : len(val)-1]
-	if bytes.IndexByte(raw, '\\') >= 0 || !utf8.Valid(raw) {
-		return false
-	}
-	*s = intern(raw)
-	return true
+	return ok
 }
 
 // intern returns the values every event repeats (its object, the types

@@ -158,23 +158,30 @@ func plainMetadataString(raw []byte, key string) (s string, ok bool) {
 }
 
 // plainJSONString returns the string a JSON string value decodes to when
-// encoding/json gives its bytes unchanged: quoted, without escapes or
-// control characters, in valid UTF-8. ok is false for anything else, which
-// callers leave to encoding/json.
+// encoding/json gives its bytes unchanged (plainContent); ok is false for
+// anything else, which callers leave to encoding/json.
 func plainJSONString(raw []byte) (s string, ok bool) {
-	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
-		return "", false
-	}
-	in := raw[1 : len(raw)-1]
-	for _, c := range in {
-		if c < 0x20 || c == '\\' || c == '"' {
-			return "", false
-		}
-	}
-	if !utf8.Valid(in) {
+	in, ok := plainContent(raw)
+	if !ok {
 		return "", false
 	}
 	return string(in), true
+}
+
+// plainContent returns what is between the quotes of a JSON string value
+// whose bytes encoding/json gives unchanged: without escapes or control
+// characters, in valid UTF-8. ok is false for any other value.
+func plainContent(raw []byte) (in []byte, ok bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return nil, false
+	}
+	in = raw[1 : len(raw)-1]
+	for _, c := range in {
+		if c < 0x20 || c == '\\' || c == '"' {
+			return nil, false
+		}
+	}
+	return in, utf8.Valid(in)
 }
 
 // normalizeCurrency lower-cases an ISO 4217 code. It is ASCII-only on purpose:
