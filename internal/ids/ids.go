@@ -18,9 +18,11 @@ var encoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPaddin
 // of 120 bits, the first 48 the time in milliseconds since 1970, the other
 // 72 random. As with UUIDv7, an id made in a later millisecond sorts after
 // every id made before it, so an index keyed by ids grows at its right edge
-// instead of at a random page: recording a payment touches pages of its
-// id's, its movement's and its refs' indexes that are already in memory,
-// and after a checkpoint far fewer of them are copied whole into the WAL.
+// instead of at a random page: recording a payment touches pages of the
+// indexes keyed by its id and by its movement's (payments, movement_refs
+// by movement) that are already in memory, and after a checkpoint far
+// fewer of them are copied whole into the WAL. (Stripe's own ids, the
+// refs themselves, stay as random as Stripe makes them.)
 // Ids name things; they are not secrets (keys and signing secrets are made
 // apart), and 72 random bits per millisecond keep them unique.
 func New(prefix string) string {
