@@ -32,9 +32,8 @@ func New(prefix string) string {
 // newAt makes the id New would make at now.
 func newAt(prefix string, now time.Time) string {
 	var b [15]byte
-	var ms [8]byte
-	binary.BigEndian.PutUint64(ms[:], uint64(now.UnixMilli()))
-	copy(b[:6], ms[2:])
+	// The milliseconds' low 48 bits fill b[:6]; b[6:8] is random below.
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
 	_, _ = rand.Read(b[6:]) // crypto/rand.Read never fails on supported platforms
 	var enc [24]byte        // 15 bytes are exactly 24 base32 digits
 	encoding.Encode(enc[:], b[:])

@@ -38,13 +38,13 @@ func quickEnvelope(payload []byte) (env envelope, ok bool) {
 			return skipValue(payload, at), field == unknownField
 		case seen[field]:
 			return 0, false // encoding/json keeps the last; rare enough to leave to it
-		case field == fieldData:
-			// Walked once, member by member: skipping data whole first
-			// would walk its object, most of the body, twice.
-			seen[field] = true
-			return envelopeData(payload, at, &env)
 		}
 		seen[field] = true
+		if field == fieldData {
+			// Walked once, member by member: skipping data whole first
+			// would walk its object, most of the body, twice.
+			return envelopeData(payload, at, &env)
+		}
 		end := skipValue(payload, at)
 		val := payload[at:end]
 		switch field {

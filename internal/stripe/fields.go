@@ -137,6 +137,8 @@ func metadataString(raw json.RawMessage, key string) string {
 // a payment's event). As in encoding/json's map, the last member of a key
 // repeated counts. ok is false for any other object, and for a value
 // encoding/json would change in decoding; metadataString then decodes it.
+// The walk needs valid JSON and metadataString takes any bytes, so they
+// are checked here, which costs little at metadata's size.
 func plainMetadataString(raw []byte, key string) (s string, ok bool) {
 	if !validJSON(raw) {
 		return "", false
