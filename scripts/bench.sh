@@ -16,7 +16,8 @@
 #    - end to end at half the paused ingest rate (and, as an extra, at half the rate the
 #      worker drained the ingest at), manual payments through the worker (jobs_cold_*: the
 #      first the service sees, whose statements each pool connection plans anew; jobs_*:
-#      as many again, the figure of a service that has run a while); then stops it.
+#      as many again, the figure of a service that has run a while; jobs_64_*: again from 64
+#      senders instead of 32); then stops it.
 #    Events whose enqueue the service dropped are counted (*_enqueue_dropped) and queued by
 #    loadgen drain, as the relay sweep would, only later; end-to-end percentiles count an
 #    event never paid with its wait so far (lower bounds);
@@ -33,7 +34,7 @@
 # Environment (defaults in brackets):
 #   BENCH_SECONDS [15]         measured seconds of ingest, and of pgbench
 #   BENCH_E2E_SECONDS [10]     seconds of end-to-end sending
-#   BENCH_JOBS [3000]          manual payments queued in the jobs phase
+#   BENCH_JOBS [10000]         manual payments queued in each jobs phase
 #   BENCH_INVOICES [1000000]   invoices of the reconciliation data set (payments: 3x)
 #   BENCH_PROVIDER_PAYMENTS [100000]  Stripe payments of the provider comparison
 #   BENCH_DB [reconciler_bench]
@@ -53,7 +54,7 @@ readonly GO=${GO:-go}
 
 BENCH_SECONDS=${BENCH_SECONDS:-15}
 BENCH_E2E_SECONDS=${BENCH_E2E_SECONDS:-10}
-BENCH_JOBS=${BENCH_JOBS:-3000}
+BENCH_JOBS=${BENCH_JOBS:-10000}
 BENCH_INVOICES=${BENCH_INVOICES:-1000000}
 BENCH_PROVIDER_PAYMENTS=${BENCH_PROVIDER_PAYMENTS:-100000}
 BENCH_DB=${BENCH_DB:-reconciler_bench}
@@ -405,6 +406,10 @@ service_phases() {
 	figures "$LOADGEN" jobs -name jobs_cold -n "$BENCH_JOBS" -service-pid "$SERVICE_PID"
 	analyze_due
 	figures "$LOADGEN" jobs -n "$BENCH_JOBS" -service-pid "$SERVICE_PID"
+	# The same again from 64 senders, as many as the webhook phases post from: the POSTs'
+	# shared reads and commits (internal/gather) group more jobs when more wait.
+	analyze_due
+	figures "$LOADGEN" jobs -name jobs_64 -senders 64 -n "$BENCH_JOBS" -service-pid "$SERVICE_PID"
 	say "stopping the service..."
 	stop_service
 }
