@@ -97,7 +97,6 @@ func cmdE2E(ctx context.Context, args []string) error {
 	if total == 0 {
 		return fmt.Errorf("no invoice left in the pool from %d", *first)
 	}
-	client := newHTTPClient(*senders)
 	url := t.base + "/webhooks/stripe"
 	watch := &paidWatch{pending: make(map[string]time.Time, total)}
 	progress("%s: %d events at %.0f/s for %ds, open loop, polling every %v...", *name, total, *rate, *seconds, *poll)
@@ -109,13 +108,18 @@ func cmdE2E(ctx context.Context, args []string) error {
 	var mu sync.Mutex
 	var senderWG sync.WaitGroup
 	for range *senders {
+		c, err := newConn(t.base)
+		if err != nil {
+			return err
+		}
+		defer c.close()
 		senderWG.Go(func() {
 			for s := range sends {
 				inv := poolID(e2ePrefix, s.n)
 				watch.add(inv, s.at)
 				now := time.Now()
 				body := newEvent(inv, poolAmount).body(now)
-				code, err := postSigned(ctx, client, url, t.signer.header(body, now), body)
+				code, err := postSigned(ctx, c, url, t.signer.header(body, now), body)
 				acked := time.Since(s.at)
 				if err == nil && code != http.StatusOK {
 					err = fmt.Errorf("status %d", code)

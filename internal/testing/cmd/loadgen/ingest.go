@@ -91,7 +91,6 @@ func cmdIngest(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	client := newHTTPClient(*senders)
 	url := t.base + "/webhooks/stripe"
 
 	progress("%s: %d senders for %ds (after %v warm-up)...", *name, *senders, *seconds, *warmup)
@@ -101,6 +100,11 @@ func cmdIngest(ctx context.Context, args []string) error {
 	results := make([]senderResult, *senders)
 	var wg sync.WaitGroup
 	for s := range *senders {
+		c, err := newConn(t.base)
+		if err != nil {
+			return err
+		}
+		defer c.close()
 		wg.Go(func() {
 			r := &results[s]
 			for ctx.Err() == nil && time.Now().Before(end) {
@@ -110,7 +114,7 @@ func cmdIngest(ctx context.Context, args []string) error {
 				body := ev.body(now)
 				header := t.signer.header(body, now)
 				t0 := time.Now()
-				code, err := postSigned(ctx, client, url, header, body)
+				code, err := postSigned(ctx, c, url, header, body)
 				t1 := time.Now()
 				if t1.Before(from) || t1.After(end) {
 					continue

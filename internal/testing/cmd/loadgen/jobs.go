@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -47,7 +46,6 @@ func cmdJobs(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	client := newHTTPClient(*senders)
 	keys := "bench-" + randomID(10) + "-"
 	body := fmt.Appendf(nil, `{"amount":%d,"method":"bank_transfer","notes":"bench"}`, manualAmount)
 
@@ -60,13 +58,18 @@ func cmdJobs(ctx context.Context, args []string) error {
 	var lastErr string
 	var wg sync.WaitGroup
 	for range *senders {
+		c, err := newConn(base)
+		if err != nil {
+			return err
+		}
+		defer c.close()
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				i := int(seq.Add(1))
 				if i > *n {
 					return
 				}
-				code, err := postPayment(ctx, client, base, token, poolID(jobsPrefix, i), keys+fmt.Sprint(i), body)
+				code, err := postPayment(ctx, c, base, token, poolID(jobsPrefix, i), keys+fmt.Sprint(i), body)
 				if err == nil && code != http.StatusAccepted {
 					err = fmt.Errorf("status %d", code)
 				}
@@ -168,7 +171,7 @@ func operatorKey(ctx context.Context, base, adminToken, name string) (string, er
 	return created.Key, nil
 }
 
-func postPayment(ctx context.Context, c *http.Client, base, token, invoiceID, key string, body []byte) (int, error) {
+func postPayment(ctx context.Context, c *conn, base, token, invoiceID, key string, body []byte) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/admin/invoices/"+invoiceID+"/payments", bytes.NewReader(body))
 	if err != nil {
 		return 0, err
@@ -176,11 +179,5 @@ func postPayment(ctx context.Context, c *http.Client, base, token, invoiceID, ke
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", key)
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
-	return resp.StatusCode, nil
+	return c.do(req)
 }
