@@ -349,7 +349,7 @@ service_phases() {
 	local rate dropped
 	start_service
 	"$LOADGEN" settle || die "the service's first reconciliation run did not finish"
-	"$LOADGEN" seed-pools -ingest 50000 -ingest-all 100000 -e2e 120000 -jobs "$BENCH_JOBS" ||
+	"$LOADGEN" seed-pools -ingest 50000 -ingest-all 150000 -e2e 160000 -jobs "$BENCH_JOBS" ||
 		die "seeding the invoice pools failed"
 	analyze_due
 	profile $((BENCH_SECONDS + 1)) ingest
@@ -373,7 +373,7 @@ service_phases() {
 	dropped=$(dropped_events)
 	analyze_due
 	profile $((BENCH_SECONDS + 1)) ingest_all
-	figures "$LOADGEN" ingest -name ingest_all -pool ingest-all -seconds "$BENCH_SECONDS" -invoices 100000 \
+	figures "$LOADGEN" ingest -name ingest_all -pool ingest-all -seconds "$BENCH_SECONDS" -invoices 150000 \
 		-service-pid "$SERVICE_PID"
 	profile_report ingest_all
 	group_sizes ingest_all
@@ -396,7 +396,7 @@ service_phases() {
 	rate=$(awk -v r="$(figure ingest_all_events_per_sec)" 'BEGIN { printf "%.0f", r / 2 }')
 	analyze_due
 	figures "$LOADGEN" e2e -name e2e_all -rate "$rate" -seconds "$BENCH_E2E_SECONDS" \
-		-invoices 120000 -first 100001 -service-pid "$SERVICE_PID"
+		-invoices 160000 -first 100001 -service-pid "$SERVICE_PID"
 	figures "$LOADGEN" drain -timeout 8m
 	# The first manual payments the service sees pay for planning their statements on each
 	# pool connection (PostgreSQL plans a prepared statement anew for its first five uses on
