@@ -68,7 +68,7 @@ func cmdE2E(ctx context.Context, args []string) error {
 	rate := fs.Float64("rate", 0, "events per second (required)")
 	seconds := fs.Int("seconds", envInt("BENCH_E2E_SECONDS", 10), "seconds of sending")
 	senders := fs.Int("senders", 64, "concurrent senders")
-	invoices := fs.Int("invoices", 40000, "size of the e2e invoice pool (seed-pools -e2e)")
+	invoices := fs.Int("invoices", 160000, "size of the e2e invoice pool (seed-pools -e2e)")
 	first := fs.Int("first", 1, "first invoice of the pool to pay (a second run pays others)")
 	name := fs.String("name", "e2e", "prefix of the figures")
 	poll := fs.Duration("poll", 2*time.Millisecond, "how often the invoices are polled")

@@ -19,7 +19,7 @@ import (
 func cmdJobs(ctx context.Context, args []string) error {
 	fs := flags("jobs")
 	name := fs.String("name", "jobs", "prefix of the figures")
-	n := fs.Int("n", envInt("BENCH_JOBS", 3000), "manual payments to queue (at most the jobs pool)")
+	n := fs.Int("n", envInt("BENCH_JOBS", 10000), "manual payments to queue (at most the jobs pool)")
 	senders := fs.Int("senders", 32, "concurrent senders")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up waiting for the jobs after this long")
 	servicePID := fs.Int("service-pid", 0, "the service's pid, for the CPU note")

@@ -62,9 +62,9 @@ func connectPool(ctx context.Context, size int32) (*pgxpool.Pool, error) {
 func cmdSeedPools(ctx context.Context, args []string) error {
 	fs := flags("seed-pools")
 	ingest := fs.Int("ingest", 150000, "invoices the ingest phase pays (it wraps around past them)")
-	ingestAll := fs.Int("ingest-all", 100000, "invoices the ingest beside the draining worker pays (it wraps around past them)")
-	e2e := fs.Int("e2e", 60000, "invoices the end-to-end phase pays, one each")
-	jobs := fs.Int("jobs", 3000, "invoices the jobs phase pays, one manual payment each")
+	ingestAll := fs.Int("ingest-all", 150000, "invoices the ingest beside the draining worker pays (it wraps around past them)")
+	e2e := fs.Int("e2e", 160000, "invoices the end-to-end phase pays, one each")
+	jobs := fs.Int("jobs", 10000, "invoices the jobs phase pays, one manual payment each")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
