@@ -173,8 +173,7 @@ func (c *conn) do(req *http.Request) (int, error) {
 	}
 	status, keep, err := c.roundTrip(req)
 	if err != nil || !keep {
-		_ = c.c.Close()
-		c.c = nil
+		c.close()
 	}
 	return status, err
 }
