@@ -83,11 +83,8 @@ func expandableID(raw json.RawMessage, field string) (string, error) {
 	case 'n': // null
 		return "", nil
 	case '"':
-		if id, ok := plainJSONString(raw); ok {
-			return id, nil
-		}
-		var id string
-		if err := json.Unmarshal(raw, &id); err != nil {
+		id, err := stringValue(raw)
+		if err != nil {
 			return "", fmt.Errorf("%s: %v", field, err)
 		}
 		return id, nil
@@ -135,8 +132,8 @@ func metadataString(raw json.RawMessage, key string) string {
 // valid JSON whose keys are ASCII without escapes, read in one walk
 // instead of into a map (the map and its decoding were a fifth of decoding
 // a payment's event). As in encoding/json's map, the last member of a key
-// repeated counts. ok is false for any other object, and for a value
-// encoding/json would change in decoding; metadataString then decodes it.
+// repeated counts. ok is false for any other object; metadataString then
+// decodes it.
 // The walk needs valid JSON and metadataString takes any bytes, so they
 // are checked here, which costs little at metadata's size.
 func plainMetadataString(raw []byte, key string) (s string, ok bool) {
@@ -156,18 +153,23 @@ func plainMetadataString(raw []byte, key string) (s string, ok bool) {
 	case val == nil || val[0] != '"':
 		return "", true // absent, or not a string: metadataString's ""
 	}
-	return plainJSONString(val)
+	s, err := stringValue(val)
+	if err != nil {
+		return "", true
+	}
+	return s, true
 }
 
-// plainJSONString returns the string a JSON string value decodes to when
-// encoding/json gives its bytes unchanged (plainContent); ok is false for
-// anything else, which callers leave to encoding/json.
-func plainJSONString(raw []byte) (s string, ok bool) {
-	in, ok := plainContent(raw)
-	if !ok {
-		return "", false
+// stringValue returns the string the JSON string value raw decodes to: its
+// bytes as they are when encoding/json would give them unchanged
+// (plainContent), as encoding/json decodes them otherwise.
+func stringValue(raw []byte) (string, error) {
+	if in, ok := plainContent(raw); ok {
+		return string(in), nil
 	}
-	return string(in), true
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
 }
 
 // plainContent returns what is between the quotes of a JSON string value

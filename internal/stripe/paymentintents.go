@@ -359,12 +359,7 @@ func expandableField(b []byte, obj any) (string, error) {
 	case len(b) == 0 || string(b) == "null":
 		return "", nil
 	case b[0] == '"':
-		if id, ok := plainJSONString(b); ok {
-			return id, nil
-		}
-		var id string
-		err := json.Unmarshal(b, &id)
-		return id, err
+		return stringValue(b)
 	case b[0] == '{':
 		return "", json.Unmarshal(b, obj)
 	}

@@ -107,12 +107,12 @@ func cmdE2E(ctx context.Context, args []string) error {
 	var ackLat latencies
 	var mu sync.Mutex
 	var senderWG sync.WaitGroup
-	for range *senders {
-		c, err := newConn(t.base)
-		if err != nil {
-			return err
-		}
-		defer c.close()
+	conns, err := newConns(t.base, *senders)
+	if err != nil {
+		return err
+	}
+	defer closeConns(conns)
+	for _, c := range conns {
 		senderWG.Go(func() {
 			for s := range sends {
 				inv := poolID(e2ePrefix, s.n)

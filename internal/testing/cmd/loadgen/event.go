@@ -152,12 +152,24 @@ type conn struct {
 // requestTimeout bounds one request, its answer read to the end.
 const requestTimeout = 30 * time.Second
 
-func newConn(base string) (*conn, error) {
+// newConns returns n senders' connections to base, each dialled at its
+// first request.
+func newConns(base string, n int) ([]*conn, error) {
 	u, err := neturl.Parse(base)
 	if err != nil || u.Scheme != "http" || u.Host == "" {
 		return nil, fmt.Errorf("BENCH_URL %q is not an http://host:port address", base)
 	}
-	return &conn{addr: u.Host}, nil
+	conns := make([]*conn, n)
+	for i := range conns {
+		conns[i] = &conn{addr: u.Host}
+	}
+	return conns, nil
+}
+
+func closeConns(conns []*conn) {
+	for _, c := range conns {
+		c.close()
+	}
 }
 
 // do sends req, reads its answer to the end and returns its status. A

@@ -99,12 +99,12 @@ func cmdIngest(ctx context.Context, args []string) error {
 	var seq atomic.Int64
 	results := make([]senderResult, *senders)
 	var wg sync.WaitGroup
-	for s := range *senders {
-		c, err := newConn(t.base)
-		if err != nil {
-			return err
-		}
-		defer c.close()
+	conns, err := newConns(t.base, *senders)
+	if err != nil {
+		return err
+	}
+	defer closeConns(conns)
+	for s, c := range conns {
 		wg.Go(func() {
 			r := &results[s]
 			for ctx.Err() == nil && time.Now().Before(end) {

@@ -57,12 +57,12 @@ func cmdJobs(ctx context.Context, args []string) error {
 	var errMu sync.Mutex
 	var lastErr string
 	var wg sync.WaitGroup
-	for range *senders {
-		c, err := newConn(base)
-		if err != nil {
-			return err
-		}
-		defer c.close()
+	conns, err := newConns(base, *senders)
+	if err != nil {
+		return err
+	}
+	defer closeConns(conns)
+	for _, c := range conns {
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				i := int(seq.Add(1))
