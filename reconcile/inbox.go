@@ -222,3 +222,24 @@ func setEventStatus(ctx context.Context, tx pgx.Tx, eventID string, r EventResul
 func (s *Store) MarkEvent(ctx context.Context, eventID string, r EventResult) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error { return setEventStatus(ctx, tx, eventID, r) })
 }
+
+// StaleEvents lists, in id order after afterID, the events of a status
+// received more than olderThan ago: their processing is to be queued again.
+// Paging by id lets a sweep take a whole backlog, however large.
+func (s *Store) StaleEvents(ctx context.Context, status EventStatus, olderThan time.Duration, afterID string, limit int) ([]string, error) {
+	byStatus := `status = $1`
+	if waiting(status) {
+		byStatus += ` AND ` + waitingStatusSQL
+	}
+	rows, err := s.db.Query(ctx, `
+		SELECT id FROM events WHERE `+byStatus+` AND received_at < now() - $2::interval AND id > $3
+		ORDER BY id LIMIT $4`, status, olderThan, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list %s events: %w", status, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list %s events: %w", status, err)
+	}
+	return ids, nil
+}
