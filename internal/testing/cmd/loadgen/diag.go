@@ -28,6 +28,13 @@ type dbCounters struct {
 	invoiceUpdates, invoiceHotUpdates int64
 	blocksRead, blocksHit             int64
 	walAvailable                      bool
+	// Checkpoints begun, and the milliseconds their ends spent syncing the
+	// data files: a sync holds the WAL's own syncs, so commits wait behind
+	// it, and a latency tail often is one (PostgreSQL 15 and 16 count them
+	// in pg_stat_bgwriter).
+	checkpoints          int64
+	checkpointSyncMillis float64
+	checkpointsAvailable bool
 }
 
 func readDBCounters(ctx context.Context, db *pgxpool.Pool) dbCounters {
@@ -42,6 +49,9 @@ func readDBCounters(ctx context.Context, db *pgxpool.Pool) dbCounters {
 	err := db.QueryRow(ctx, `SELECT wal_records, wal_bytes::bigint, wal_write, wal_sync FROM pg_stat_wal`).
 		Scan(&c.walRecords, &c.walBytes, &c.walWrites, &c.walSyncs)
 	c.walAvailable = err == nil
+	err = db.QueryRow(ctx, `SELECT checkpoints_timed + checkpoints_req, checkpoint_sync_time FROM pg_stat_bgwriter`).
+		Scan(&c.checkpoints, &c.checkpointSyncMillis)
+	c.checkpointsAvailable = err == nil
 	return c
 }
 
@@ -63,6 +73,10 @@ func dbNote(a, b dbCounters, units float64, unit string) string {
 		s += fmt.Sprintf("; WAL %.1f MB/s, %.0f syncs/s (%.2f %ss per sync), %.0f B per %s",
 			float64(b.walBytes-a.walBytes)/secs/1e6, syncs/secs, units/max(syncs, 1), unit,
 			float64(b.walBytes-a.walBytes)/max(units, 1), unit)
+	}
+	if a.checkpointsAvailable && b.checkpointsAvailable {
+		s += fmt.Sprintf("; %d checkpoints begun, data files synced for %.0f ms",
+			b.checkpoints-a.checkpoints, b.checkpointSyncMillis-a.checkpointSyncMillis)
 	}
 	return s
 }
