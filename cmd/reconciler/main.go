@@ -7,9 +7,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -92,9 +94,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 2
 	}
 	defer log.Sync() //nolint:errcheck // nothing to do if stderr is gone
+	logConfig(log, cmd, cfg)
 	if err := start(ctx, cfg, log); err != nil {
 		log.Error(cmd+" stopped", zap.Error(err))
 		return 1
 	}
 	return 0
+}
+
+// logConfig writes the command a process starts and every variable it took,
+// with its secrets redacted (config.Config.Redacted): which settings a
+// running process has is then one line of its log away.
+func logConfig(log *zap.Logger, cmd string, cfg config.Config) {
+	shown := cfg.Redacted()
+	fields := make([]zap.Field, 0, len(shown))
+	for _, name := range slices.Sorted(maps.Keys(shown)) {
+		fields = append(fields, zap.String(name, shown[name]))
+	}
+	log.Info("starting", zap.String("command", cmd), zap.Dict("config", fields...))
 }
