@@ -180,69 +180,46 @@ func (h *Handlers) applyJobs(ctx context.Context, group func(apply func(*reconci
 // actor, so its history row says who asked.
 func (h *Handlers) applyJob(ctx context.Context, store *reconcile.Store, job reconcile.Job) (any, error) {
 	op := reconcile.Op{Key: job.ID, Actor: job.Actor}
-	decode := func(v any) error {
-		if err := json.Unmarshal(job.Payload, v); err != nil {
-			return apperr.Errorf(apperr.KindInvalid, "bad_job", "job %s payload: %v", job.ID, err)
-		}
-		return nil
-	}
 	switch job.Type {
 	case reconcile.JobRecordPayment:
-		var a RecordPaymentArgs
-		if err := decode(&a); err != nil {
-			return nil, err
-		}
-		_, _, err := store.RecordManualPayment(ctx, reconcile.ManualPayment{Key: op.Key, Actor: op.Actor, InvoiceID: a.InvoiceID,
-			Amount: a.Amount, PaidDate: a.PaidDate, Method: a.Method, Notes: a.Notes})
-		return nil, err
+		return withArgs(job, func(a RecordPaymentArgs) error {
+			_, _, err := store.RecordManualPayment(ctx, reconcile.ManualPayment{Key: op.Key, Actor: op.Actor, InvoiceID: a.InvoiceID,
+				Amount: a.Amount, PaidDate: a.PaidDate, Method: a.Method, Notes: a.Notes})
+			return err
+		})
 	case reconcile.JobDeletePayment:
-		var a DeletePaymentArgs
-		if err := decode(&a); err != nil {
-			return nil, err
-		}
-		_, err := store.DeletePayment(ctx, op, a.InvoiceID, a.PaymentID)
-		return nil, err
+		return withArgs(job, func(a DeletePaymentArgs) error {
+			_, err := store.DeletePayment(ctx, op, a.InvoiceID, a.PaymentID)
+			return err
+		})
 	case reconcile.JobIssueCreditNote:
-		var a IssueCreditNoteArgs
-		if err := decode(&a); err != nil {
-			return nil, err
-		}
-		_, _, err := store.IssueCreditNote(ctx, reconcile.NewCreditNote{Key: op.Key, Actor: op.Actor, InvoiceID: a.InvoiceID,
-			Amount: a.Amount, Reason: a.Reason, Notes: a.Notes})
-		return nil, err
+		return withArgs(job, func(a IssueCreditNoteArgs) error {
+			_, _, err := store.IssueCreditNote(ctx, reconcile.NewCreditNote{Key: op.Key, Actor: op.Actor, InvoiceID: a.InvoiceID,
+				Amount: a.Amount, Reason: a.Reason, Notes: a.Notes})
+			return err
+		})
 	case reconcile.JobReverseCreditNote:
-		var a ReverseCreditNoteArgs
-		if err := decode(&a); err != nil {
-			return nil, err
-		}
-		_, err := store.ReverseCreditNote(ctx, op, a.InvoiceID, a.CreditNoteID)
-		return nil, err
+		return withArgs(job, func(a ReverseCreditNoteArgs) error {
+			_, err := store.ReverseCreditNote(ctx, op, a.InvoiceID, a.CreditNoteID)
+			return err
+		})
 	case reconcile.JobWriteOff:
-		var a WriteOffArgs
-		if err := decode(&a); err != nil {
-			return nil, err
-		}
-		_, err := store.WriteOff(ctx, op, a.InvoiceID, a.Notes)
-		return nil, err
+		return withArgs(job, func(a WriteOffArgs) error {
+			_, err := store.WriteOff(ctx, op, a.InvoiceID, a.Notes)
+			return err
+		})
 	case reconcile.JobReopen:
-		var a ReopenArgs
-		if err := decode(&a); err != nil {
-			return nil, err
-		}
-		_, err := store.Reopen(ctx, op, a.InvoiceID)
-		return nil, err
-	case reconcile.JobEventIgnore, reconcile.JobEventApply:
-		var a ResolveEventArgs
-		if err := decode(&a); err != nil {
-			return nil, err
-		}
-		if job.Type == reconcile.JobEventIgnore {
-			return nil, h.ignoreEvent(ctx, job, a)
-		}
-		return nil, h.applyEventByHand(ctx, job, a)
+		return withArgs(job, func(a ReopenArgs) error {
+			_, err := store.Reopen(ctx, op, a.InvoiceID)
+			return err
+		})
+	case reconcile.JobEventIgnore:
+		return withArgs(job, func(a ResolveEventArgs) error { return h.ignoreEvent(ctx, job, a) })
+	case reconcile.JobEventApply:
+		return withArgs(job, func(a ResolveEventArgs) error { return h.applyEventByHand(ctx, job, a) })
 	case reconcile.JobReconcile:
-		var a ReconcileArgs
-		if err := decode(&a); err != nil {
+		a, err := jobArgs[ReconcileArgs](job)
+		if err != nil {
 			return nil, err
 		}
 		runID, err := h.reconciler.Run(ctx, a.Full)
@@ -250,4 +227,24 @@ func (h *Handlers) applyJob(ctx context.Context, store *reconcile.Store, job rec
 		return map[string]string{"run_id": runID}, err
 	}
 	return nil, apperr.Errorf(apperr.KindInvalid, "bad_job", "job %s has unknown type %q", job.ID, job.Type)
+}
+
+// jobArgs decodes a job's payload into the arguments of its type. A payload
+// that does not decode is refused: the job can never run.
+func jobArgs[T any](job reconcile.Job) (T, error) {
+	var a T
+	if err := json.Unmarshal(job.Payload, &a); err != nil {
+		return a, apperr.Errorf(apperr.KindInvalid, "bad_job", "job %s payload: %v", job.ID, err)
+	}
+	return a, nil
+}
+
+// withArgs decodes a job's arguments and makes its change with them; a
+// ledger change has no result beyond its error.
+func withArgs[T any](job reconcile.Job, change func(T) error) (any, error) {
+	a, err := jobArgs[T](job)
+	if err != nil {
+		return nil, err
+	}
+	return nil, change(a)
 }
