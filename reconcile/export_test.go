@@ -4,3 +4,8 @@ package reconcile
 const WaitingStatusSQL = waitingStatusSQL
 
 var Waiting = waiting
+
+// For the tests of the jobs' index on unfinished jobs.
+const UnfinishedJobSQL = unfinishedJobSQL
+
+var ClaimJobsSQL = claimJobsSQL

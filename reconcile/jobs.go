@@ -229,12 +229,17 @@ func (s *Store) RetryJob(ctx context.Context, id, reason string) error {
 	return nil
 }
 
+// unfinishedJobSQL names the statuses of the jobs not finished: the
+// condition of their index, jobs_waiting (migration 017), which the
+// queries that read it repeat.
+const unfinishedJobSQL = `status IN ('queued', 'running', 'retrying')`
+
 // UnfinishedJobs lists, in id order after afterID, jobs not finished and
 // untouched for olderThan: their task may have been lost with Redis.
 func (s *Store) UnfinishedJobs(ctx context.Context, olderThan time.Duration, afterID string, limit int) ([]Job, error) {
 	rows, err := s.db.Query(ctx, `
 		SELECT `+jobColumns+` FROM jobs
-		WHERE status IN ('queued', 'running', 'retrying') AND updated_at < now() - $1::interval AND id > $2
+		WHERE `+unfinishedJobSQL+` AND updated_at < now() - $1::interval AND id > $2
 		ORDER BY id LIMIT $3`, olderThan, afterID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list unfinished jobs: %w", err)

@@ -98,7 +98,7 @@ func cmdJobs(ctx context.Context, args []string) error {
 	progress(*name+": %d queued at %.0f/s, %d refused%s; waiting for the worker...", queued, enqueueRate, failed.Load(), errNote(lastErr))
 
 	// Waiting reads only the unfinished jobs (an index-only scan of the
-	// small partial index jobs_unfinished); the phase's jobs are counted by
+	// small partial index jobs_waiting); the phase's jobs are counted by
 	// their keys once, after: counting them at each poll scanned the whole
 	// jobs table, and the watcher took a tenth of the two cores from what
 	// it measured.
