@@ -9,3 +9,6 @@ var Waiting = waiting
 const UnfinishedJobSQL = unfinishedJobSQL
 
 var ClaimJobsSQL = claimJobsSQL
+
+// For the test of the jobs' prune.
+const PruneJobsSQL = pruneJobs

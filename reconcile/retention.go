@@ -23,13 +23,14 @@ const pruneEventPayloads = `
 		LIMIT $2
 		FOR UPDATE SKIP LOCKED)`
 
-// pruneJobs deletes one batch of jobs finished before $1.
+// pruneJobs deletes one batch of jobs finished before $1, oldest first
+// through jobs_listing: a job finishes after it is created (migration 018).
 const pruneJobs = `
 	DELETE FROM jobs
 	WHERE id IN (
 		SELECT id FROM jobs
-		WHERE status IN ('succeeded', 'failed') AND finished_at < $1
-		ORDER BY finished_at
+		WHERE created_at < $1 AND status IN ('succeeded', 'failed') AND finished_at < $1
+		ORDER BY created_at
 		LIMIT $2
 		FOR UPDATE SKIP LOCKED)`
 

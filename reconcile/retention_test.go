@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,5 +51,58 @@ func TestPruneInBatches(t *testing.T) {
 	}
 	if n, err := s.PruneEventPayloads(ctx, before, 3); err != nil || n != 0 {
 		t.Errorf("a second prune: %d, %v; want nothing left to do", n, err)
+	}
+}
+
+// TestPruneJobsByAge: the prune of finished jobs reads them through
+// jobs_listing, oldest first (migration 018 dropped the index it had of
+// its own), and still deletes only the jobs finished before the cutoff:
+// not one created before it and finished since, nor one unfinished.
+func TestPruneJobsByAge(t *testing.T) {
+	t.Parallel()
+	s, pool := testenv.Store(t)
+	ctx := context.Background()
+	create := func(finish bool) string {
+		t.Helper()
+		j, _, err := s.CreateJob(ctx, reconcile.NewJob{Actor: "tester", Type: reconcile.JobReconcile, Payload: map[string]bool{"full": false}})
+		noErr(t, err)
+		if finish {
+			noErr(t, s.FinishJob(ctx, j.ID, reconcile.JobSucceeded, "", nil))
+		}
+		return j.ID
+	}
+	old, lateFinished, unfinished, young := create(true), create(true), create(false), create(true)
+	_, err := pool.Exec(ctx, `UPDATE jobs SET created_at = now() - interval '100 days',
+		finished_at = CASE WHEN id = $1 THEN finished_at - interval '100 days' ELSE finished_at END
+		WHERE id = ANY ($2)`, old, []string{old, lateFinished, unfinished})
+	noErr(t, err)
+	n, err := s.PruneJobs(ctx, time.Now().Add(-90*24*time.Hour), 10)
+	noErr(t, err)
+	if n != 1 {
+		t.Errorf("%d jobs pruned, want 1", n)
+	}
+	for id, kept := range map[string]bool{old: false, lateFinished: true, unfinished: true, young: true} {
+		if _, err := s.GetJob(ctx, id); (err == nil) != kept {
+			t.Errorf("job %s: read %v, want kept %v", id, err, kept)
+		}
+	}
+
+	conn, err := pool.Acquire(ctx)
+	noErr(t, err)
+	defer conn.Release()
+	// Only a plan that can use no other way shows which index may serve.
+	_, err = conn.Exec(ctx, `SET enable_seqscan = off; SET enable_bitmapscan = off`)
+	noErr(t, err)
+	var plan strings.Builder
+	rows, err := conn.Query(ctx, `EXPLAIN `+reconcile.PruneJobsSQL, time.Now(), 10)
+	noErr(t, err)
+	for rows.Next() {
+		var line string
+		noErr(t, rows.Scan(&line))
+		plan.WriteString(line + "\n")
+	}
+	noErr(t, rows.Err())
+	if !strings.Contains(plan.String(), "jobs_listing") {
+		t.Errorf("the prune of jobs is not read through jobs_listing:\n%s", plan.String())
 	}
 }

@@ -1,0 +1,12 @@
+-- Performance (issue 20): the retention prune finds finished jobs through
+-- jobs_listing, and a job's finish writes no entry of its own for it.
+--
+-- jobs_finished (010) held every finished job by its finish time, for the
+-- daily prune alone; the update that finishes a job, the last write of
+-- every job, wrote an entry there. A job finishes after it is created, so
+-- the jobs finished before the cutoff are among those created before it:
+-- the prune reads jobs_listing oldest first and keeps those not finished,
+-- or finished since the cutoff (a job retried for days). Pruned jobs are
+-- deleted, so each day's prune still starts at the oldest job left, and
+-- reads past only the few jobs kept that way.
+DROP INDEX jobs_finished;
