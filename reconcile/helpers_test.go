@@ -3,10 +3,12 @@ package reconcile_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/payrecon/reconciler/reconcile"
@@ -120,4 +122,26 @@ func historyCount(t *testing.T, db *pgxpool.Pool, invoiceID string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// planReader returns a function that reports whether PostgreSQL's plan of
+// sql (with args) reads the index named index, on a connection of db where
+// sequential and bitmap scans are off: only a plan that can use no other
+// way shows which index may serve.
+func planReader(t *testing.T, db *pgxpool.Pool) func(index, sql string, args ...any) bool {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := db.Acquire(ctx)
+	noErr(t, err)
+	t.Cleanup(conn.Release)
+	_, err = conn.Exec(ctx, `SET enable_seqscan = off; SET enable_bitmapscan = off`)
+	noErr(t, err)
+	return func(index, sql string, args ...any) bool {
+		t.Helper()
+		rows, err := conn.Query(ctx, `EXPLAIN `+sql, args...)
+		noErr(t, err)
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		noErr(t, err)
+		return strings.Contains(strings.Join(lines, "\n"), index)
+	}
 }

@@ -2,7 +2,6 @@ package reconcile_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -21,26 +20,10 @@ func TestWaitingEventsIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := testenv.Pool(t)
-	conn, err := db.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
-	// Only a plan that can use no other way shows which index may serve.
-	if _, err := conn.Exec(ctx, `SET enable_seqscan = off; SET enable_bitmapscan = off`); err != nil {
-		t.Fatal(err)
-	}
+	reads := planReader(t, db)
 	usesWaiting := func(where string) bool {
 		t.Helper()
-		rows, err := conn.Query(ctx, `EXPLAIN SELECT id FROM events WHERE `+where, pgx.QueryExecModeSimpleProtocol)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.Contains(strings.Join(lines, "\n"), "events_waiting")
+		return reads("events_waiting", `SELECT id FROM events WHERE `+where, pgx.QueryExecModeSimpleProtocol)
 	}
 	for _, s := range []reconcile.EventStatus{reconcile.EventReceived, reconcile.EventProcessed, reconcile.EventIgnored,
 		reconcile.EventUnmatched, reconcile.EventNeedsReview, reconcile.EventFailed} {
@@ -53,7 +36,7 @@ func TestWaitingEventsIndex(t *testing.T) {
 	}
 	// The old index on every event's status is gone.
 	var old bool
-	if err := conn.QueryRow(ctx, `SELECT to_regclass('events_status_listing') IS NOT NULL`).Scan(&old); err != nil {
+	if err := db.QueryRow(ctx, `SELECT to_regclass('events_status_listing') IS NOT NULL`).Scan(&old); err != nil {
 		t.Fatal(err)
 	}
 	if old {

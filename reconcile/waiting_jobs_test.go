@@ -2,7 +2,6 @@ package reconcile_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -20,26 +19,10 @@ func TestWaitingJobsIndex(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := testenv.Pool(t)
-	conn, err := db.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
-	// Only a plan that can use no other way shows which index may serve.
-	if _, err := conn.Exec(ctx, `SET enable_seqscan = off; SET enable_bitmapscan = off`); err != nil {
-		t.Fatal(err)
-	}
+	reads := planReader(t, db)
 	usesWaiting := func(sql string, args ...any) bool {
 		t.Helper()
-		rows, err := conn.Query(ctx, `EXPLAIN `+sql, args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.Contains(strings.Join(lines, "\n"), "jobs_waiting")
+		return reads("jobs_waiting", sql, args...)
 	}
 	for _, s := range []reconcile.JobStatus{reconcile.JobQueued, reconcile.JobRunning, reconcile.JobRetrying,
 		reconcile.JobSucceeded, reconcile.JobFailed} {
@@ -57,7 +40,7 @@ func TestWaitingJobsIndex(t *testing.T) {
 	// The two indexes it replaces are gone.
 	for _, old := range []string{"jobs_queued", "jobs_unfinished"} {
 		var exists bool
-		if err := conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, old).Scan(&exists); err != nil {
+		if err := db.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, old).Scan(&exists); err != nil {
 			t.Fatal(err)
 		}
 		if exists {
