@@ -150,7 +150,8 @@ func DatabaseURL(t testing.TB) string {
 		t.Fatalf("testenv: PostgreSQL at TEST_DATABASE_URL is not reachable (run scripts/services.sh ensure): %v", err)
 	}
 	defer admin.Close(context.Background())
-	name := strings.ToLower(ids.New("test"))
+	dropLeftBehind(ctx, admin, time.Now())
+	name := testDatabaseName(time.Now())
 	clone(ctx, t, admin, name)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -166,6 +167,41 @@ func DatabaseURL(t testing.TB) string {
 		}
 	})
 	return withDatabase(t, name)
+}
+
+// leftAfter is how old a test's database must be before the start of
+// another test drops it. A test process that ends without its cleanups (a
+// fuzz worker stopped at its deadline, a panic, a timeout) leaves its
+// database behind; no test runs this long, and one still connected is not
+// dropped.
+const leftAfter = 6 * time.Hour
+
+// testDatabaseName names a test's database after its creation time, so that
+// one left behind is known by its name: test_<unix seconds>_<random>.
+func testDatabaseName(created time.Time) string {
+	return "test_" + strconv.FormatInt(created.Unix(), 10) + "_" + strings.ToLower(ids.New("db"))
+}
+
+// dropLeftBehind drops the test databases created more than leftAfter
+// before now that nobody is connected to.
+func dropLeftBehind(ctx context.Context, admin *pgx.Conn, now time.Time) {
+	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database WHERE datname ~ '^test_[0-9]+_'`)
+	if err != nil {
+		return // the test's own clone reports an unreachable server
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return
+	}
+	for _, name := range names {
+		secs, _, _ := strings.Cut(strings.TrimPrefix(name, "test_"), "_")
+		created, err := strconv.ParseInt(secs, 10, 64)
+		if err != nil || now.Sub(time.Unix(created, 0)) < leftAfter {
+			continue
+		}
+		// Not WITH (FORCE): a database still in use stays.
+		_, _ = admin.Exec(ctx, `DROP DATABASE IF EXISTS `+pgx.Identifier{name}.Sanitize())
+	}
 }
 
 // Pool opens a small pool on a fresh database; PostgreSQL allows only 100
