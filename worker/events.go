@@ -111,7 +111,7 @@ func (h *Handlers) processEvent(ctx context.Context, te taskEvent) error {
 
 // observeEvent counts and logs an event's committed outcome.
 func (h *Handlers) observeEvent(ev reconcile.Event, res reconcile.EventResult) {
-	h.metrics.event(ev.Type, res.Status)
+	h.metrics.event(ev, res.Status)
 	if ce := h.log.Check(zap.InfoLevel, "event processed"); ce != nil {
 		ce.Write(zap.String("event", ev.ID), zap.String("type", ev.Type),
 			zap.String("invoice", res.InvoiceID), zap.String("outcome", string(res.Status)), zap.String("reason", res.Reason))

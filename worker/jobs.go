@@ -59,7 +59,7 @@ func (h *Handlers) runJob(ctx context.Context, id string) error {
 	started := time.Now()
 	result, err := h.applyJob(ctx, h.store, job)
 	outcome := "retried"
-	defer func() { h.metrics.job(job.Type, outcome, time.Since(started)) }()
+	defer func() { h.metrics.job(job, outcome, time.Since(started)) }()
 	if err == nil {
 		outcome = "succeeded"
 		log.Info("job succeeded")
@@ -165,11 +165,11 @@ func (h *Handlers) applyJobs(ctx context.Context, group func(apply func(*reconci
 	for _, o := range outcomes {
 		log := h.log.With(zap.String("job", o.job.ID), zap.String("type", string(o.job.Type)))
 		if o.err != nil {
-			h.metrics.job(o.job.Type, "failed", time.Since(started))
+			h.metrics.job(o.job, "failed", time.Since(started))
 			log.Info("job failed", zap.Error(o.err))
 			continue
 		}
-		h.metrics.job(o.job.Type, "succeeded", time.Since(started))
+		h.metrics.job(o.job, "succeeded", time.Since(started))
 		log.Info("job succeeded")
 	}
 	return outcomes, nil

@@ -15,9 +15,11 @@ import (
 // nothing, so tests need none.
 type Metrics struct {
 	events      *prometheus.CounterVec
+	eventDelay  *prometheus.HistogramVec
 	eventGroups prometheus.Histogram
 	jobs        *prometheus.CounterVec
 	jobDuration *prometheus.HistogramVec
+	jobDelay    *prometheus.HistogramVec
 	deliveries  *prometheus.CounterVec
 	runs        *prometheus.CounterVec
 	runFigures  *prometheus.CounterVec
@@ -26,11 +28,20 @@ type Metrics struct {
 
 // NewMetrics makes the worker's metrics and registers them on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
+	// delays run from a few milliseconds (the worker keeping up) to the
+	// relay sweep's and the retries' minutes.
+	delays := []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 1800}
 	m := &Metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "reconciler_events_processed_total",
 			Help: "Stripe events processed, by type and the status they ended in.",
 		}, []string{"type", "status"}),
+		eventDelay: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "reconciler_event_apply_delay_seconds",
+			Help: "Time from a Stripe event's receipt to the commit of the status it reached, by that status: " +
+				"for status processed, how long a payment takes to show on its invoice.",
+			Buckets: delays,
+		}, []string{"status"}),
 		eventGroups: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "reconciler_event_group_events",
 			Help:    "Events per group commit of the worker: one task's, or those of several tasks waiting together.",
@@ -44,6 +55,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name:    "reconciler_job_duration_seconds",
 			Help:    "Time to run an operator's job, by type.",
 			Buckets: []float64{.002, .005, .01, .025, .05, .1, .25, .5, 1, 5, 30, 120, 600},
+		}, []string{"type"}),
+		jobDelay: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "reconciler_job_delay_seconds",
+			Help:    "Time from an operator's job being queued (its 202) to its end, succeeded or failed, by type.",
+			Buckets: delays,
 		}, []string{"type"}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "reconciler_notification_attempts_total",
@@ -63,13 +79,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "reconciler_retention_pruned_total",
 		Help: "Rows the daily RETENTION prune let go, by kind (event_payloads, jobs, deliveries, notifications).",
 	}, []string{"kind"})
-	reg.MustRegister(m.events, m.eventGroups, m.jobs, m.jobDuration, m.deliveries, m.runs, m.runFigures, m.pruned)
+	reg.MustRegister(m.events, m.eventDelay, m.eventGroups, m.jobs, m.jobDuration, m.jobDelay, m.deliveries, m.runs, m.runFigures, m.pruned)
 	return m
 }
 
-func (m *Metrics) event(typ string, status reconcile.EventStatus) {
-	if m != nil {
-		m.events.WithLabelValues(typ, string(status)).Inc()
+// event counts an event's committed outcome and, when the event was read
+// with another status (an unmatched event matched again by a later task
+// stays unmatched), the time since the event was received, by the
+// database's clock: a worker's clock behind it counts no time.
+func (m *Metrics) event(ev reconcile.Event, status reconcile.EventStatus) {
+	if m == nil {
+		return
+	}
+	m.events.WithLabelValues(ev.Type, string(status)).Inc()
+	if status != ev.Status {
+		m.eventDelay.WithLabelValues(string(status)).Observe(max(time.Since(ev.ReceivedAt), 0).Seconds())
 	}
 }
 
@@ -79,10 +103,17 @@ func (m *Metrics) eventGroup(events int) {
 	}
 }
 
-func (m *Metrics) job(typ reconcile.JobType, outcome string, took time.Duration) {
-	if m != nil {
-		m.jobs.WithLabelValues(string(typ), outcome).Inc()
-		m.jobDuration.WithLabelValues(string(typ)).Observe(took.Seconds())
+// job counts a run of a job that took took, and for a job that ended
+// (outcome succeeded or failed) the time since it was queued, by the
+// database's clock as event's delay is.
+func (m *Metrics) job(job reconcile.Job, outcome string, took time.Duration) {
+	if m == nil {
+		return
+	}
+	m.jobs.WithLabelValues(string(job.Type), outcome).Inc()
+	m.jobDuration.WithLabelValues(string(job.Type)).Observe(took.Seconds())
+	if outcome != "retried" {
+		m.jobDelay.WithLabelValues(string(job.Type)).Observe(max(time.Since(job.CreatedAt), 0).Seconds())
 	}
 }
 
