@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -93,5 +95,73 @@ func TestPercentileIsTheNearestRank(t *testing.T) {
 	}
 	if p := l.percentile(0.99); p != 99*time.Millisecond {
 		t.Errorf("p99 = %v", p)
+	}
+}
+
+// TestDelayQuantileIsItsBucket reads the service's histogram of receipt to
+// processed from /metrics text twice and names the bucket each quantile of
+// what was observed in between falls in.
+func TestDelayQuantileIsItsBucket(t *testing.T) {
+	text := func(counts ...int) string {
+		bounds := []string{"0.005", "0.01", "0.025", "+Inf"}
+		var b strings.Builder
+		b.WriteString("# TYPE reconciler_event_apply_delay_seconds histogram\n")
+		b.WriteString(`reconciler_event_apply_delay_seconds_bucket{status="unmatched",le="0.005"} 7` + "\n")
+		for i, le := range bounds {
+			fmt.Fprintf(&b, "reconciler_event_apply_delay_seconds_bucket{status=\"processed\",le=%q} %d\n", le, counts[i])
+		}
+		b.WriteString(`reconciler_event_apply_delay_seconds_sum{status="processed"} 1.5` + "\n")
+		return b.String()
+	}
+	before, err := parseDelayBuckets(strings.NewReader(text(10, 10, 10, 10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Since: 50 at most 5 ms, 40 in (5, 10], 9 in (10, 25], 1 above 25 ms.
+	after, err := parseDelayBuckets(strings.NewReader(text(60, 100, 109, 110)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := after.since(before)
+	if d.total() != 100 {
+		t.Fatalf("total %v, want 100", d.total())
+	}
+	for _, c := range []struct {
+		q         float64
+		low, high float64
+	}{{0.50, 0, 0.005}, {0.51, 0.005, 0.01}, {0.90, 0.005, 0.01}, {0.99, 0.01, 0.025}, {1, 0.025, math.Inf(1)}} {
+		if low, high, ok := d.quantile(c.q); !ok || low != c.low || high != c.high {
+			t.Errorf("quantile %v: (%v, %v] %v, want (%v, %v]", c.q, low, high, ok, c.low, c.high)
+		}
+	}
+	if got, want := delayNote(d), "p50 in (0ms, 5ms], p99 in (10ms, 25ms]"; !strings.HasSuffix(got, want) {
+		t.Errorf("note %q, want it to end %q", got, want)
+	}
+	if _, _, ok := (delayBuckets{}).quantile(0.5); ok {
+		t.Error("quantile of an empty histogram: ok")
+	}
+	if _, err := parseDelayBuckets(strings.NewReader(text(1, 2, 3, 4) + processedDelayPrefix + "0.001\"} 1\n")); err == nil {
+		t.Error("bounds out of order: no error")
+	}
+}
+
+// TestPollGapIsBoundedByTheBacklog: a slow poll of a few invoices is not
+// followed by a long wait; a slow poll of a long backlog is, up to 20 µs an
+// invoice.
+func TestPollGapIsBoundedByTheBacklog(t *testing.T) {
+	ms := time.Millisecond
+	for _, c := range []struct {
+		took time.Duration
+		n    int
+		want time.Duration
+	}{
+		{200 * time.Microsecond, 10, 2 * ms}, // a quick poll: the interval
+		{107 * ms, 55, 2 * ms},               // slow, but few invoices
+		{100 * ms, 50000, 500 * ms},          // a long backlog: five times the poll
+		{300 * ms, 50000, 1000 * ms},         // bounded at 20 µs an invoice
+	} {
+		if got := pollGap(2*ms, c.took, c.n); got != c.want {
+			t.Errorf("pollGap(2ms, %v, %d) = %v, want %v", c.took, c.n, got, c.want)
+		}
 	}
 }

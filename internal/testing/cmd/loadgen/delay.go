@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// processedDelayPrefix begins the lines of the service's histogram of
+// receipt to processed (reconciler_event_apply_delay_seconds).
+const processedDelayPrefix = `reconciler_event_apply_delay_seconds_bucket{status="processed",le="`
+
+// delayBuckets is that histogram as /metrics shows it: cumulative counts
+// by upper bound, in ascending order (the last +Inf).
+type delayBuckets struct {
+	bounds []float64
+	counts []float64
+}
+
+// readDelayBuckets reads the service's histogram from base's /metrics.
+func readDelayBuckets(ctx context.Context, base string) (delayBuckets, error) {
+	client := &http.Client{Timeout: 5 * time.Second}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return delayBuckets{}, err
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return delayBuckets{}, fmt.Errorf("read the service's metrics: %w", err)
+	}
+	defer res.Body.Close()
+	return parseDelayBuckets(res.Body)
+}
+
+// parseDelayBuckets reads the processed series' buckets from a /metrics
+// text; none when the service has processed nothing yet.
+func parseDelayBuckets(r io.Reader) (delayBuckets, error) {
+	var b delayBuckets
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), processedDelayPrefix)
+		if !ok {
+			continue
+		}
+		le, count, ok := strings.Cut(line, `"} `)
+		if !ok {
+			return delayBuckets{}, fmt.Errorf("read the service's delay histogram: %q", sc.Text())
+		}
+		bound, err := strconv.ParseFloat(le, 64) // "+Inf" parses as +Inf
+		if err != nil {
+			return delayBuckets{}, fmt.Errorf("read the service's delay histogram: %q: %w", sc.Text(), err)
+		}
+		n, err := strconv.ParseFloat(count, 64)
+		if err != nil {
+			return delayBuckets{}, fmt.Errorf("read the service's delay histogram: %q: %w", sc.Text(), err)
+		}
+		b.bounds, b.counts = append(b.bounds, bound), append(b.counts, n)
+	}
+	if !slices.IsSorted(b.bounds) {
+		return delayBuckets{}, fmt.Errorf("read the service's delay histogram: bounds out of order: %v", b.bounds)
+	}
+	return b, sc.Err()
+}
+
+// since is what was observed after before was read.
+func (b delayBuckets) since(before delayBuckets) delayBuckets {
+	d := delayBuckets{bounds: b.bounds, counts: slices.Clone(b.counts)}
+	if slices.Equal(before.bounds, b.bounds) {
+		for i := range d.counts {
+			d.counts[i] -= before.counts[i]
+		}
+	}
+	return d
+}
+
+// total is how many delays the histogram holds.
+func (b delayBuckets) total() float64 {
+	if len(b.counts) == 0 {
+		return 0
+	}
+	return b.counts[len(b.counts)-1]
+}
+
+// quantile is the bucket the q-th delay falls in: it is more than low and
+// at most high seconds (high is +Inf past the last bound). ok is false
+// when the histogram is empty.
+func (b delayBuckets) quantile(q float64) (low, high float64, ok bool) {
+	if b.total() == 0 {
+		return 0, 0, false
+	}
+	rank := math.Ceil(q * b.total())
+	for i, c := range b.counts {
+		if c >= rank {
+			if i > 0 {
+				low = b.bounds[i-1]
+			}
+			return low, b.bounds[i], true
+		}
+	}
+	return b.bounds[len(b.bounds)-1], math.Inf(1), true
+}
+
+// delayNote says where the service's own receipt to processed p50 and p99
+// fall, for the phase's note beside the load generator's due to paid.
+func delayNote(d delayBuckets) string {
+	if d.total() == 0 {
+		return "the service's receipt to processed (reconciler_event_apply_delay_seconds): nothing observed"
+	}
+	span := func(q float64) string {
+		low, high, _ := d.quantile(q)
+		return fmt.Sprintf("p%g in (%s, %s]", q*100, msOf(low), msOf(high))
+	}
+	return fmt.Sprintf("the service's receipt to processed (reconciler_event_apply_delay_seconds, %.0f events): %s, %s",
+		d.total(), span(0.50), span(0.99))
+}
+
+func msOf(seconds float64) string {
+	if math.IsInf(seconds, 1) {
+		return "+Inf"
+	}
+	return strconv.FormatFloat(seconds*1000, 'f', -1, 64) + "ms"
+}
