@@ -38,7 +38,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"type", "status"}),
 		eventDelay: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "reconciler_event_apply_delay_seconds",
-			Help: "Time from a Stripe event's receipt to the commit of the status it reached, by that status: " +
+			Help: "Time from a Stripe event's receipt to the commit of a status the worker's processing gave it, by that status: " +
 				"for status processed, how long a payment takes to show on its invoice.",
 			Buckets: delays,
 		}, []string{"status"}),
