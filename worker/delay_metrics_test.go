@@ -109,3 +109,20 @@ func wantHistogram(t *testing.T, reg *prometheus.Registry, name, label, value st
 	}
 	t.Errorf("%s{%s=%q}: no series, want %d samples", name, label, value, count)
 }
+
+// delayCount is how many delays reconciler_event_apply_delay_seconds holds,
+// of every status.
+func delayCount(t *testing.T, reg *prometheus.Registry) uint64 {
+	t.Helper()
+	families, err := reg.Gather()
+	noErr(t, err)
+	var n uint64
+	for _, f := range families {
+		if f.GetName() == "reconciler_event_apply_delay_seconds" {
+			for _, m := range f.GetMetric() {
+				n += m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return n
+}

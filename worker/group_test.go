@@ -72,8 +72,14 @@ func TestGroupCommitOfOneTask(t *testing.T) {
 
 	payload, _ := json.Marshal(worker.EventPayload{EventIDs: ids})
 	groupsBefore, eventsBefore := groupMetric(t, reg)
+	delaysBefore := delayCount(t, reg)
 	if err := h.ProcessEvent(ctx, asynq.NewTask(worker.TypeProcessEvent, payload)); err == nil {
 		t.Fatal("ProcessEvent: nil, want the poison event's fault handed back for a retry")
+	}
+	// Each event that committed a status once, however often its halves
+	// rolled back: all but the poison.
+	if got := delayCount(t, reg) - delaysBefore; got != uint64(len(task)-1) {
+		t.Errorf("reconciler_event_apply_delay_seconds: %d delays observed, want %d", got, len(task)-1)
 	}
 	// One group of the task's 11 events, however it split.
 	if groups, events := groupMetric(t, reg); groups-groupsBefore != 1 || events-eventsBefore != float64(len(task)) {
