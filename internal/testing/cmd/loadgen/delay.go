@@ -13,19 +13,30 @@ import (
 	"time"
 )
 
-// processedDelayPrefix begins the lines of the service's histogram of
-// receipt to processed (reconciler_event_apply_delay_seconds).
-const processedDelayPrefix = `reconciler_event_apply_delay_seconds_bucket{status="processed",le="`
+// delaySeries is one series of the service's delay histograms: the prefix
+// of its bucket lines on /metrics, and what it measures.
+type delaySeries struct {
+	prefix, what string
+}
 
-// delayBuckets is that histogram as /metrics shows it: cumulative counts
-// by upper bound, in ascending order (the last +Inf).
+var (
+	// processedDelay is an event's receipt to its processed status.
+	processedDelay = delaySeries{`reconciler_event_apply_delay_seconds_bucket{status="processed",le="`,
+		"the service's receipt to processed (reconciler_event_apply_delay_seconds"}
+	// paymentJobDelay is a manual payment's 202 to its job's end.
+	paymentJobDelay = delaySeries{`reconciler_job_delay_seconds_bucket{type="payment.record",le="`,
+		"the service's 202 to applied (reconciler_job_delay_seconds"}
+)
+
+// delayBuckets is such a series as /metrics shows it: cumulative counts by
+// upper bound, in ascending order (the last +Inf).
 type delayBuckets struct {
 	bounds []float64
 	counts []float64
 }
 
-// readDelayBuckets reads the service's histogram from base's /metrics.
-func readDelayBuckets(ctx context.Context, base string) (delayBuckets, error) {
+// readDelayBuckets reads the series from base's /metrics.
+func readDelayBuckets(ctx context.Context, base string, series delaySeries) (delayBuckets, error) {
 	client := &http.Client{Timeout: 5 * time.Second}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
 	if err != nil {
@@ -36,16 +47,16 @@ func readDelayBuckets(ctx context.Context, base string) (delayBuckets, error) {
 		return delayBuckets{}, fmt.Errorf("read the service's metrics: %w", err)
 	}
 	defer res.Body.Close()
-	return parseDelayBuckets(res.Body)
+	return parseDelayBuckets(res.Body, series)
 }
 
-// parseDelayBuckets reads the processed series' buckets from a /metrics
-// text; none when the service has processed nothing yet.
-func parseDelayBuckets(r io.Reader) (delayBuckets, error) {
+// parseDelayBuckets reads the series' buckets from a /metrics text; none
+// when the service has observed nothing of it yet.
+func parseDelayBuckets(r io.Reader, series delaySeries) (delayBuckets, error) {
 	var b delayBuckets
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
-		line, ok := strings.CutPrefix(sc.Text(), processedDelayPrefix)
+		line, ok := strings.CutPrefix(sc.Text(), series.prefix)
 		if !ok {
 			continue
 		}
@@ -107,18 +118,17 @@ func (b delayBuckets) quantile(q float64) (low, high float64, ok bool) {
 	return b.bounds[len(b.bounds)-1], math.Inf(1), true
 }
 
-// delayNote says where the service's own receipt to processed p50 and p99
-// fall, for the phase's note beside the load generator's due to paid.
-func delayNote(d delayBuckets) string {
+// delayNote says where the series' p50 and p99 fall, for a phase's note
+// beside the load generator's own figures.
+func delayNote(series delaySeries, d delayBuckets) string {
 	if d.total() == 0 {
-		return "the service's receipt to processed (reconciler_event_apply_delay_seconds): nothing observed"
+		return series.what + "): nothing observed"
 	}
 	span := func(q float64) string {
 		low, high, _ := d.quantile(q)
 		return fmt.Sprintf("p%g in (%s, %s]", q*100, msOf(low), msOf(high))
 	}
-	return fmt.Sprintf("the service's receipt to processed (reconciler_event_apply_delay_seconds, %.0f events): %s, %s",
-		d.total(), span(0.50), span(0.99))
+	return fmt.Sprintf("%s, %.0f observed): %s, %s", series.what, d.total(), span(0.50), span(0.99))
 }
 
 func msOf(seconds float64) string {

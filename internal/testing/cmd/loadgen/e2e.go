@@ -159,7 +159,7 @@ func cmdE2E(ctx context.Context, args []string) error {
 	go func() { senderWG.Wait(); close(sent) }()
 
 	cpu0, db0 := readPhaseCPU(ctx, db, *servicePID), readDBCounters(ctx, db)
-	delays0, delaysErr := readDelayBuckets(ctx, t.base)
+	delays0, delaysErr := readDelayBuckets(ctx, t.base, processedDelay)
 	waits := startWaitSampler(ctx, db, 10*time.Millisecond)
 	if err := pollPaid(ctx, db, watch, *poll, sent); err != nil {
 		return err
@@ -200,7 +200,7 @@ func cmdE2E(ctx context.Context, args []string) error {
 		}
 	}
 	cpu1, db1 := readPhaseCPU(ctx, db, *servicePID), readDBCounters(ctx, db)
-	delays1, err := readDelayBuckets(ctx, t.base)
+	delays1, err := readDelayBuckets(ctx, t.base, processedDelay)
 	delaysErr = errors.Join(delaysErr, err)
 	waitReport := waits.report(12)
 	paidCount := len(watch.lat)
@@ -227,7 +227,7 @@ func cmdE2E(ctx context.Context, args []string) error {
 	if delaysErr != nil {
 		progress("%s: %v", *name, delaysErr)
 	} else {
-		progress("%s: %s", *name, delayNote(delays1.since(delays0)))
+		progress("%s: %s", *name, delayNote(processedDelay, delays1.since(delays0)))
 	}
 	progress("%s: %s", *name, cpuNote(cpu0, cpu1, float64(paidCount), "event"))
 	progress("%s: %s", *name, dbNote(db0, db1, float64(paidCount), "event"))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -49,6 +50,7 @@ func cmdJobs(ctx context.Context, args []string) error {
 	keys := "bench-" + randomID(10) + "-"
 	body := fmt.Appendf(nil, `{"amount":%d,"method":"bank_transfer","notes":"bench"}`, manualAmount)
 
+	delays0, delaysErr := readDelayBuckets(ctx, base, paymentJobDelay)
 	progress(*name+": queueing %d manual payments from %d senders...", *n, *senders)
 	start := time.Now()
 	var first, last atomic.Int64 // unix nanos of the first and last 202
@@ -123,6 +125,8 @@ func cmdJobs(ctx context.Context, args []string) error {
 	}
 	done := time.Now()
 	cpu1, db1 := readPhaseCPU(ctx, db, *servicePID), readDBCounters(ctx, db)
+	delays1, err := readDelayBuckets(ctx, base, paymentJobDelay)
+	delaysErr = errors.Join(delaysErr, err)
 	waitReport := waits.report(12)
 	var succeeded, jobsFailed int
 	if err := db.QueryRow(ctx, `
@@ -135,6 +139,11 @@ func cmdJobs(ctx context.Context, args []string) error {
 	}
 	took := done.Sub(time.Unix(0, first.Load()))
 	progress(*name+": %d succeeded, %d failed, %v from the first 202 to the last job", succeeded, jobsFailed, took.Round(time.Millisecond))
+	if delaysErr != nil {
+		progress(*name+": %v", delaysErr)
+	} else {
+		progress(*name+": %s", delayNote(paymentJobDelay, delays1.since(delays0)))
+	}
 	progress(*name+": %s", cpuNote(cpu0, cpu1, float64(queued), "job"))
 	progress(*name+": %s", dbNote(db0, db1, float64(queued), "job"))
 	progress(*name+": %s", waitReport)

@@ -113,12 +113,12 @@ func TestDelayQuantileIsItsBucket(t *testing.T) {
 		b.WriteString(`reconciler_event_apply_delay_seconds_sum{status="processed"} 1.5` + "\n")
 		return b.String()
 	}
-	before, err := parseDelayBuckets(strings.NewReader(text(10, 10, 10, 10)))
+	before, err := parseDelayBuckets(strings.NewReader(text(10, 10, 10, 10)), processedDelay)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Since: 50 at most 5 ms, 40 in (5, 10], 9 in (10, 25], 1 above 25 ms.
-	after, err := parseDelayBuckets(strings.NewReader(text(60, 100, 109, 110)))
+	after, err := parseDelayBuckets(strings.NewReader(text(60, 100, 109, 110)), processedDelay)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,13 +134,13 @@ func TestDelayQuantileIsItsBucket(t *testing.T) {
 			t.Errorf("quantile %v: (%v, %v] %v, want (%v, %v]", c.q, low, high, ok, c.low, c.high)
 		}
 	}
-	if got, want := delayNote(d), "p50 in (0ms, 5ms], p99 in (10ms, 25ms]"; !strings.HasSuffix(got, want) {
+	if got, want := delayNote(processedDelay, d), "p50 in (0ms, 5ms], p99 in (10ms, 25ms]"; !strings.HasSuffix(got, want) {
 		t.Errorf("note %q, want it to end %q", got, want)
 	}
 	if _, _, ok := (delayBuckets{}).quantile(0.5); ok {
 		t.Error("quantile of an empty histogram: ok")
 	}
-	if _, err := parseDelayBuckets(strings.NewReader(text(1, 2, 3, 4) + processedDelayPrefix + "0.001\"} 1\n")); err == nil {
+	if _, err := parseDelayBuckets(strings.NewReader(text(1, 2, 3, 4)+processedDelay.prefix+"0.001\"} 1\n"), processedDelay); err == nil {
 		t.Error("bounds out of order: no error")
 	}
 }
