@@ -14,19 +14,21 @@ import (
 )
 
 // delaySeries is one series of the service's delay histograms: the prefix
-// of its bucket lines on /metrics, and what it measures.
-type delaySeries struct {
-	prefix, what string
-}
+// of its bucket lines on /metrics.
+type delaySeries string
 
-var (
+const (
 	// processedDelay is an event's receipt to its processed status.
-	processedDelay = delaySeries{`reconciler_event_apply_delay_seconds_bucket{status="processed",le="`,
-		"the service's receipt to processed (reconciler_event_apply_delay_seconds"}
+	processedDelay delaySeries = `reconciler_event_apply_delay_seconds_bucket{status="processed",le="`
 	// paymentJobDelay is a manual payment's 202 to its job's end.
-	paymentJobDelay = delaySeries{`reconciler_job_delay_seconds_bucket{type="payment.record",le="`,
-		"the service's 202 to applied (reconciler_job_delay_seconds"}
+	paymentJobDelay delaySeries = `reconciler_job_delay_seconds_bucket{type="payment.record",le="`
 )
+
+// metric is the histogram's name.
+func (s delaySeries) metric() string {
+	name, _, _ := strings.Cut(string(s), "_bucket{")
+	return name
+}
 
 // delayBuckets is such a series as /metrics shows it: cumulative counts by
 // upper bound, in ascending order (the last +Inf).
@@ -56,7 +58,7 @@ func parseDelayBuckets(r io.Reader, series delaySeries) (delayBuckets, error) {
 	var b delayBuckets
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
-		line, ok := strings.CutPrefix(sc.Text(), series.prefix)
+		line, ok := strings.CutPrefix(sc.Text(), string(series))
 		if !ok {
 			continue
 		}
@@ -119,16 +121,16 @@ func (b delayBuckets) quantile(q float64) (low, high float64, ok bool) {
 }
 
 // delayNote says where the series' p50 and p99 fall, for a phase's note
-// beside the load generator's own figures.
-func delayNote(series delaySeries, d delayBuckets) string {
+// beside the load generator's own figures; what says what it measures.
+func delayNote(what string, series delaySeries, d delayBuckets) string {
 	if d.total() == 0 {
-		return series.what + "): nothing observed"
+		return fmt.Sprintf("the service's %s (%s): nothing observed", what, series.metric())
 	}
 	span := func(q float64) string {
 		low, high, _ := d.quantile(q)
 		return fmt.Sprintf("p%g in (%s, %s]", q*100, msOf(low), msOf(high))
 	}
-	return fmt.Sprintf("%s, %.0f observed): %s, %s", series.what, d.total(), span(0.50), span(0.99))
+	return fmt.Sprintf("the service's %s (%s, %.0f observed): %s, %s", what, series.metric(), d.total(), span(0.50), span(0.99))
 }
 
 func msOf(seconds float64) string {

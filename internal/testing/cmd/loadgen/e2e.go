@@ -227,7 +227,7 @@ func cmdE2E(ctx context.Context, args []string) error {
 	if delaysErr != nil {
 		progress("%s: %v", *name, delaysErr)
 	} else {
-		progress("%s: %s", *name, delayNote(processedDelay, delays1.since(delays0)))
+		progress("%s: %s", *name, delayNote("receipt to processed", processedDelay, delays1.since(delays0)))
 	}
 	progress("%s: %s", *name, cpuNote(cpu0, cpu1, float64(paidCount), "event"))
 	progress("%s: %s", *name, dbNote(db0, db1, float64(paidCount), "event"))

@@ -144,7 +144,7 @@ func cmdJobs(ctx context.Context, args []string) error {
 	if delaysErr != nil {
 		progress(*name+": %v", delaysErr)
 	} else {
-		progress(*name+": %s", delayNote(paymentJobDelay, delays1.since(delays0)))
+		progress(*name+": %s", delayNote("202 to applied", paymentJobDelay, delays1.since(delays0)))
 	}
 	progress(*name+": %s", cpuNote(cpu0, cpu1, float64(queued), "job"))
 	progress(*name+": %s", dbNote(db0, db1, float64(queued), "job"))

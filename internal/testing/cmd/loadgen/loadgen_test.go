@@ -134,13 +134,14 @@ func TestDelayQuantileIsItsBucket(t *testing.T) {
 			t.Errorf("quantile %v: (%v, %v] %v, want (%v, %v]", c.q, low, high, ok, c.low, c.high)
 		}
 	}
-	if got, want := delayNote(processedDelay, d), "p50 in (0ms, 5ms], p99 in (10ms, 25ms]"; !strings.HasSuffix(got, want) {
-		t.Errorf("note %q, want it to end %q", got, want)
+	if got, want := delayNote("receipt to processed", processedDelay, d),
+		"the service's receipt to processed (reconciler_event_apply_delay_seconds, 100 observed): p50 in (0ms, 5ms], p99 in (10ms, 25ms]"; got != want {
+		t.Errorf("note %q, want %q", got, want)
 	}
 	if _, _, ok := (delayBuckets{}).quantile(0.5); ok {
 		t.Error("quantile of an empty histogram: ok")
 	}
-	if _, err := parseDelayBuckets(strings.NewReader(text(1, 2, 3, 4)+processedDelay.prefix+"0.001\"} 1\n"), processedDelay); err == nil {
+	if _, err := parseDelayBuckets(strings.NewReader(text(1, 2, 3, 4)+string(processedDelay)+"0.001\"} 1\n"), processedDelay); err == nil {
 		t.Error("bounds out of order: no error")
 	}
 }
