@@ -243,10 +243,10 @@ func cmdE2E(ctx context.Context, args []string) error {
 
 // pollGap is how far apart the polls of n waiting invoices start, given
 // that the last took took. A poll costs PostgreSQL an index probe per
-// invoice, a few µs each. For a backlog, the next poll waits five times as
-// long as the last took (so the poller takes at most a fifth of a backend
-// from the service it measures), but at most pollPerInvoice for each
-// invoice polled: a poll slowed only by busy cores cost little, and a long
+// invoice, a few µs each. For a backlog, polls start five times as far
+// apart as the last one took (so the poller takes at most a fifth of a
+// backend from the service it measures), but at most pollPerInvoice for
+// each invoice polled: a poll slowed only by busy cores cost little, and a long
 // wait after it is added to the latency of every invoice paid meanwhile
 // (in one round a poll of 107 ms among some 50 invoices held the next for
 // 430 ms: the payments' rows were written by a p99 of 62 ms after they
