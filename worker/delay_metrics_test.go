@@ -85,44 +85,29 @@ func TestDelaysCountFromReceiptAndQueueing(t *testing.T) {
 // wantHistogram checks that the histogram name's series with label = value
 // holds count samples summing to at least atLeast seconds and less than
 // atLeast + slack.
-func wantHistogram(t *testing.T, reg *prometheus.Registry, name, label, value string, count uint64, atLeast, slack float64) {
+func wantHistogram(t *testing.T, reg *prometheus.Registry, name, labelName, value string, count uint64, atLeast, slack float64) {
 	t.Helper()
-	families, err := reg.Gather()
-	noErr(t, err)
-	for _, f := range families {
-		if f.GetName() != name {
+	for _, m := range series(t, reg, name) {
+		if label(m, labelName) != value {
 			continue
 		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() != label || l.GetValue() != value {
-					continue
-				}
-				h := m.GetHistogram()
-				if h.GetSampleCount() != count || h.GetSampleSum() < atLeast || h.GetSampleSum() >= atLeast+slack {
-					t.Errorf("%s{%s=%q}: %d samples summing to %.3f s, want %d summing to [%.0f, %.3f)",
-						name, label, value, h.GetSampleCount(), h.GetSampleSum(), count, atLeast, atLeast+slack)
-				}
-				return
-			}
+		h := m.GetHistogram()
+		if h.GetSampleCount() != count || h.GetSampleSum() < atLeast || h.GetSampleSum() >= atLeast+slack {
+			t.Errorf("%s{%s=%q}: %d samples summing to %.3f s, want %d summing to [%.0f, %.3f)",
+				name, labelName, value, h.GetSampleCount(), h.GetSampleSum(), count, atLeast, atLeast+slack)
 		}
+		return
 	}
-	t.Errorf("%s{%s=%q}: no series, want %d samples", name, label, value, count)
+	t.Errorf("%s{%s=%q}: no series, want %d samples", name, labelName, value, count)
 }
 
 // delayCount is how many delays reconciler_event_apply_delay_seconds holds,
 // of every status.
 func delayCount(t *testing.T, reg *prometheus.Registry) uint64 {
 	t.Helper()
-	families, err := reg.Gather()
-	noErr(t, err)
 	var n uint64
-	for _, f := range families {
-		if f.GetName() == "reconciler_event_apply_delay_seconds" {
-			for _, m := range f.GetMetric() {
-				n += m.GetHistogram().GetSampleCount()
-			}
-		}
+	for _, m := range series(t, reg, "reconciler_event_apply_delay_seconds") {
+		n += m.GetHistogram().GetSampleCount()
 	}
 	return n
 }

@@ -16,20 +16,12 @@ import (
 // and reconciler_discrepancies_up (-1 when absent).
 func openGauges(t *testing.T, reg *prometheus.Registry) (map[string]float64, float64) {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
 	open, up := map[string]float64{}, -1.0
-	for _, mf := range mfs {
-		switch mf.GetName() {
-		case "reconciler_discrepancies_open":
-			for _, m := range mf.GetMetric() {
-				open[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
-			}
-		case "reconciler_discrepancies_up":
-			up = mf.GetMetric()[0].GetGauge().GetValue()
-		}
+	for _, m := range series(t, reg, "reconciler_discrepancies_open") {
+		open[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+	}
+	if ms := series(t, reg, "reconciler_discrepancies_up"); len(ms) > 0 {
+		up = ms[0].GetGauge().GetValue()
 	}
 	return open, up
 }

@@ -140,14 +140,10 @@ func TestGroupCommitOfOneTask(t *testing.T) {
 // it counted, and their events in all.
 func groupMetric(t *testing.T, reg *prometheus.Registry) (uint64, float64) {
 	t.Helper()
-	families, err := reg.Gather()
-	noErr(t, err)
-	for _, f := range families {
-		if f.GetName() == "reconciler_event_group_events" {
-			h := f.GetMetric()[0].GetHistogram()
-			return h.GetSampleCount(), h.GetSampleSum()
-		}
+	ms := series(t, reg, "reconciler_event_group_events")
+	if len(ms) == 0 {
+		t.Fatal("no reconciler_event_group_events")
 	}
-	t.Fatal("no reconciler_event_group_events")
-	return 0, 0
+	h := ms[0].GetHistogram()
+	return h.GetSampleCount(), h.GetSampleSum()
 }

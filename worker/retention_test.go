@@ -187,20 +187,9 @@ func moneyRows(t *testing.T, pool *pgxpool.Pool) moneyCounts {
 // prunedMetric reads reconciler_retention_pruned_total by kind.
 func prunedMetric(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	t.Helper()
-	families, err := reg.Gather()
-	noErr(t, err)
 	out := map[string]float64{}
-	for _, f := range families {
-		if f.GetName() != "reconciler_retention_pruned_total" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "kind" {
-					out[l.GetValue()] = m.GetCounter().GetValue()
-				}
-			}
-		}
+	for _, m := range series(t, reg, "reconciler_retention_pruned_total") {
+		out[label(m, "kind")] = m.GetCounter().GetValue()
 	}
 	return out
 }

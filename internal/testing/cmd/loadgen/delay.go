@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -39,17 +40,50 @@ type delayBuckets struct {
 
 // readDelayBuckets reads the series from base's /metrics.
 func readDelayBuckets(ctx context.Context, base string, series delaySeries) (delayBuckets, error) {
-	client := &http.Client{Timeout: 5 * time.Second}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	body, err := getMetrics(ctx, &http.Client{Timeout: 5 * time.Second}, base+"/metrics")
 	if err != nil {
 		return delayBuckets{}, err
 	}
+	defer body.Close()
+	return parseDelayBuckets(body, series)
+}
+
+// getMetrics asks url, the service's /metrics, for its text; the caller
+// closes it.
+func getMetrics(ctx context.Context, client *http.Client, url string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
 	res, err := client.Do(req)
 	if err != nil {
-		return delayBuckets{}, fmt.Errorf("read the service's metrics: %w", err)
+		return nil, fmt.Errorf("read the service's metrics: %w", err)
 	}
-	defer res.Body.Close()
-	return parseDelayBuckets(res.Body, series)
+	return res.Body, nil
+}
+
+// delayWatch is a delay series read at a phase's start, so that its note
+// at the end says what the phase added.
+type delayWatch struct {
+	base, what string // the service's address; what the series measures
+	series     delaySeries
+	before     delayBuckets
+	err        error
+}
+
+func watchDelays(ctx context.Context, base, what string, series delaySeries) delayWatch {
+	before, err := readDelayBuckets(ctx, base, series)
+	return delayWatch{base: base, what: what, series: series, before: before, err: err}
+}
+
+// note reads the series again and says where the phase's p50 and p99 fall
+// (delayNote), or why they could not be read.
+func (w delayWatch) note(ctx context.Context) string {
+	after, err := readDelayBuckets(ctx, w.base, w.series)
+	if err := errors.Join(w.err, err); err != nil {
+		return err.Error()
+	}
+	return delayNote(w.what, w.series, after.since(w.before))
 }
 
 // parseDelayBuckets reads the series' buckets from a /metrics text; none

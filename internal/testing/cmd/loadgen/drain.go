@@ -193,17 +193,13 @@ func (b *backlog) count(ctx context.Context) (int, error) {
 
 // processed sums the service's counter of processed events.
 func (b *backlog) processed(ctx context.Context) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.metrics, nil)
+	body, err := getMetrics(ctx, b.client, b.metrics)
 	if err != nil {
 		return 0, err
 	}
-	res, err := b.client.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("read the service's metrics: %w", err)
-	}
-	defer res.Body.Close()
+	defer body.Close()
 	var sum float64
-	sc := bufio.NewScanner(res.Body)
+	sc := bufio.NewScanner(body)
 	for sc.Scan() {
 		line := sc.Text()
 		if !strings.HasPrefix(line, "reconciler_events_processed_total{") {

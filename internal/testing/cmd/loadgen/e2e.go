@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -159,7 +158,7 @@ func cmdE2E(ctx context.Context, args []string) error {
 	go func() { senderWG.Wait(); close(sent) }()
 
 	cpu0, db0 := readPhaseCPU(ctx, db, *servicePID), readDBCounters(ctx, db)
-	delays0, delaysErr := readDelayBuckets(ctx, t.base, processedDelay)
+	delays := watchDelays(ctx, t.base, "receipt to processed", processedDelay)
 	waits := startWaitSampler(ctx, db, 10*time.Millisecond)
 	if err := pollPaid(ctx, db, watch, *poll, sent); err != nil {
 		return err
@@ -200,8 +199,7 @@ func cmdE2E(ctx context.Context, args []string) error {
 		}
 	}
 	cpu1, db1 := readPhaseCPU(ctx, db, *servicePID), readDBCounters(ctx, db)
-	delays1, err := readDelayBuckets(ctx, t.base, processedDelay)
-	delaysErr = errors.Join(delaysErr, err)
+	delayLine := delays.note(ctx)
 	waitReport := waits.report(12)
 	paidCount := len(watch.lat)
 	if paidCount == 0 {
@@ -224,11 +222,7 @@ func cmdE2E(ctx context.Context, args []string) error {
 	}
 	progress("%s: due to paid %s", *name, lat.summary())
 	progress("%s: due to acknowledged %s", *name, ackLat.summary())
-	if delaysErr != nil {
-		progress("%s: %v", *name, delaysErr)
-	} else {
-		progress("%s: %s", *name, delayNote("receipt to processed", processedDelay, delays1.since(delays0)))
-	}
+	progress("%s: %s", *name, delayLine)
 	progress("%s: %s", *name, cpuNote(cpu0, cpu1, float64(paidCount), "event"))
 	progress("%s: %s", *name, dbNote(db0, db1, float64(paidCount), "event"))
 	progress("%s: %s", *name, waitReport)
@@ -241,25 +235,26 @@ func cmdE2E(ctx context.Context, args []string) error {
 	return nil
 }
 
-// pollGap is how far apart the polls of n waiting invoices start, given
-// that the last took took. A poll costs PostgreSQL an index probe per
-// invoice, a few µs each. For a backlog, polls start five times as far
-// apart as the last one took (so the poller takes at most a fifth of a
-// backend from the service it measures), but at most pollPerInvoice for
-// each invoice polled: a poll slowed only by busy cores cost little, and a long
-// wait after it is added to the latency of every invoice paid meanwhile
-// (in one round a poll of 107 ms among some 50 invoices held the next for
-// 430 ms: the payments' rows were written by a p99 of 62 ms after they
-// were due, and the poll read a p99 of 455 ms). The backlog is about the
-// rate times the latency, so the bound adds at most the rate times 20 µs
-// to a latency: 4% of it at 2,000 events/s.
+// pollGap is how far apart the polls of n waiting rows (invoices not yet
+// paid, jobs not yet finished) start, given that the last took took. A
+// poll costs PostgreSQL an index probe per row, a few µs each. For a
+// backlog, polls start five times as far apart as the last one took (so
+// the poller takes at most a fifth of a backend from the service it
+// measures), but at most pollPerRow for each row polled: a poll slowed
+// only by busy cores cost little, and a long wait after it is added to the
+// latency of every invoice paid meanwhile (in one round a poll of 107 ms
+// among some 50 invoices held the next for 430 ms: the payments' rows
+// were written by a p99 of 62 ms after they were due, and the poll read a
+// p99 of 455 ms). The backlog is about the rate times the latency, so the
+// bound adds at most the rate times 20 µs to a latency: 4% of it at 2,000
+// events/s.
 func pollGap(interval, took time.Duration, n int) time.Duration {
-	return max(interval, min(5*took, time.Duration(n)*pollPerInvoice))
+	return max(interval, min(5*took, time.Duration(n)*pollPerRow))
 }
 
-// pollPerInvoice bounds the wait a poll of a backlog may add per invoice
-// polled (pollGap).
-const pollPerInvoice = 20 * time.Microsecond
+// pollPerRow bounds the wait a poll of a backlog may add per row polled
+// (pollGap).
+const pollPerRow = 20 * time.Microsecond
 
 // pollPaid polls the waiting invoices every pollGap until stop closes (or
 // once, with stop nil).

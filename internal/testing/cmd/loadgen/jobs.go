@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -50,7 +49,7 @@ func cmdJobs(ctx context.Context, args []string) error {
 	keys := "bench-" + randomID(10) + "-"
 	body := fmt.Appendf(nil, `{"amount":%d,"method":"bank_transfer","notes":"bench"}`, manualAmount)
 
-	delays0, delaysErr := readDelayBuckets(ctx, base, paymentJobDelay)
+	delays := watchDelays(ctx, base, "202 to applied", paymentJobDelay)
 	progress(*name+": queueing %d manual payments from %d senders...", *n, *senders)
 	start := time.Now()
 	var first, last atomic.Int64 // unix nanos of the first and last 202
@@ -103,9 +102,8 @@ func cmdJobs(ctx context.Context, args []string) error {
 	// small partial index jobs_waiting); the phase's jobs are counted by
 	// their keys once, after: counting them at each poll scanned the whole
 	// jobs table, and the watcher took a tenth of the two cores from what
-	// it measured. After a slow poll the watcher waits four times as long,
-	// but never more than 20 ms: a poll slowed only by busy cores would
-	// otherwise end the phase late (as the e2e poller did, pollGap).
+	// it measured. Its polls are spaced as the e2e poller's are (pollGap):
+	// a poll slowed only by busy cores must not end the phase late.
 	for {
 		began := time.Now()
 		var unfinished int
@@ -122,13 +120,12 @@ func cmdJobs(ctx context.Context, args []string) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(max(5*time.Millisecond, min(4*time.Since(began), 20*time.Millisecond))):
+		case <-time.After(pollGap(5*time.Millisecond, time.Since(began), unfinished) - time.Since(began)):
 		}
 	}
 	done := time.Now()
 	cpu1, db1 := readPhaseCPU(ctx, db, *servicePID), readDBCounters(ctx, db)
-	delays1, err := readDelayBuckets(ctx, base, paymentJobDelay)
-	delaysErr = errors.Join(delaysErr, err)
+	delayLine := delays.note(ctx)
 	waitReport := waits.report(12)
 	var succeeded, jobsFailed int
 	if err := db.QueryRow(ctx, `
@@ -141,11 +138,7 @@ func cmdJobs(ctx context.Context, args []string) error {
 	}
 	took := done.Sub(time.Unix(0, first.Load()))
 	progress(*name+": %d succeeded, %d failed, %v from the first 202 to the last job", succeeded, jobsFailed, took.Round(time.Millisecond))
-	if delaysErr != nil {
-		progress(*name+": %v", delaysErr)
-	} else {
-		progress(*name+": %s", delayNote("202 to applied", paymentJobDelay, delays1.since(delays0)))
-	}
+	progress(*name+": %s", delayLine)
 	progress(*name+": %s", cpuNote(cpu0, cpu1, float64(queued), "job"))
 	progress(*name+": %s", dbNote(db0, db1, float64(queued), "job"))
 	progress(*name+": %s", waitReport)
