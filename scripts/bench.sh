@@ -41,6 +41,12 @@
 #   BENCH_KEEP_DB [0]          1 keeps the bench database after a successful run
 #   BENCH_PROFILE [0]          1 records the service with perf during ingest, the drain and end to end
 #                              (needs perf); the reports stay in the run's directory
+#   BENCH_PHASES [service,reconcile,go,provider]  the steps to run, any of: service (pgbench and
+#                              every phase of step 3), jobs (only step 3's manual payments, on a
+#                              service that has done nothing else and a database holding only
+#                              their invoices: about 20 s, for alternating runs of a change and
+#                              the code before it; not a whole run's figures), reconcile (step 4),
+#                              go (step 5), provider (step 6)
 #   DATABASE_URL, REDIS_URL    the servers to use (the database in DATABASE_URL is only
 #                              connected to, to create BENCH_DB)
 set -euo pipefail
@@ -60,6 +66,7 @@ BENCH_PROVIDER_PAYMENTS=${BENCH_PROVIDER_PAYMENTS:-100000}
 BENCH_DB=${BENCH_DB:-reconciler_bench}
 BENCH_KEEP_DB=${BENCH_KEEP_DB:-0}
 BENCH_PROFILE=${BENCH_PROFILE:-0}
+BENCH_PHASES=${BENCH_PHASES:-service,reconcile,go,provider}
 export DATABASE_URL=${DATABASE_URL:-postgres://localhost:5432/reconciler?sslmode=disable}
 readonly SERVER_DATABASE_URL=$DATABASE_URL # where BENCH_DB is created and dropped from
 export REDIS_URL=${REDIS_URL:-redis://localhost:6379/0}
@@ -105,6 +112,23 @@ is_uint() { [[ $1 =~ ^[0-9]+$ && $1 -gt 0 ]]; }
 for v in BENCH_SECONDS BENCH_E2E_SECONDS BENCH_JOBS BENCH_INVOICES BENCH_PROVIDER_PAYMENTS; do
 	is_uint "${!v}" || die "$v must be a positive whole number (got '${!v}')"
 done
+
+# The phases BENCH_PHASES names, each once.
+readonly KNOWN_PHASES='service jobs reconcile go provider'
+PHASES=' '
+IFS=', ' read -ra named <<<"$BENCH_PHASES"
+for p in "${named[@]}"; do
+	[[ -n $p ]] || continue
+	[[ " $KNOWN_PHASES " == *" $p "* ]] || die "BENCH_PHASES: unknown phase '$p' (known: ${KNOWN_PHASES// /, })"
+	[[ $PHASES == *" $p "* ]] || PHASES+="$p "
+done
+readonly PHASES
+
+# selected PHASE: whether BENCH_PHASES names PHASE.
+selected() { [[ $PHASES == *" $1 "* ]]; }
+
+[[ $PHASES != ' ' ]] || die "BENCH_PHASES names no phase (known: ${KNOWN_PHASES// /, })"
+! { selected service && selected jobs; } || die "BENCH_PHASES: service runs the jobs phases already; name one of the two"
 
 # ---------------------------------------------------------------------------------------------
 # cleanup: whatever happened, stop what this script started and give back the Redis lease.
@@ -398,6 +422,13 @@ service_phases() {
 	figures "$LOADGEN" e2e -name e2e_all -rate "$rate" -seconds "$BENCH_E2E_SECONDS" \
 		-invoices 160000 -first 100001 -service-pid "$SERVICE_PID"
 	figures "$LOADGEN" drain -timeout 8m
+	jobs_phases
+	say "stopping the service..."
+	stop_service
+}
+
+# jobs_phases: manual payments through the admin API and the worker, on the running service.
+jobs_phases() {
 	# The first manual payments the service sees pay for planning their statements on each
 	# pool connection (PostgreSQL plans a prepared statement anew for its first five uses on
 	# a connection) and for loading the jobs' tables into each backend's caches: measured
@@ -410,6 +441,15 @@ service_phases() {
 	# shared reads and commits (internal/gather) group more jobs when more wait.
 	analyze_due
 	figures "$LOADGEN" jobs -name jobs_64 -senders 64 -n "$BENCH_JOBS" -service-pid "$SERVICE_PID"
+}
+
+# jobs_alone: the jobs phases on a service that has done nothing else (BENCH_PHASES=jobs).
+jobs_alone() {
+	start_service
+	"$LOADGEN" settle || die "the service's first reconciliation run did not finish"
+	"$LOADGEN" seed-pools -ingest 0 -ingest-all 0 -e2e 0 -jobs "$BENCH_JOBS" ||
+		die "seeding the invoice pools failed"
+	jobs_phases
 	say "stopping the service..."
 	stop_service
 }
@@ -484,11 +524,14 @@ main() {
 	lease_redis
 	create_database
 	autovacuum_standin
-	pgbench_ceiling
-	service_phases
-	reconcile_phases
-	micro_benchmarks
-	provider_compare_phase
+	if selected service; then
+		pgbench_ceiling
+		service_phases
+	fi
+	if selected jobs; then jobs_alone; fi
+	if selected reconcile; then reconcile_phases; fi
+	if selected go; then micro_benchmarks; fi
+	if selected provider; then provider_compare_phase; fi
 	say "done in $((SECONDS - began))s"
 	OK=1
 }

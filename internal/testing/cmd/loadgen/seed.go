@@ -68,6 +68,9 @@ func cmdSeedPools(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if min(*ingest, *ingestAll, *e2e, *jobs) < 0 {
+		return errors.New("every pool's size must be 0 or more")
+	}
 	pool, err := connectPool(ctx, 4)
 	if err != nil {
 		return err
