@@ -45,8 +45,12 @@
 #                              every phase of step 3), jobs (only step 3's manual payments, on a
 #                              service that has done nothing else and a database holding only
 #                              their invoices: about 20 s, for alternating runs of a change and
-#                              the code before it; not a whole run's figures), reconcile (step 4),
-#                              go (step 5), provider (step 6)
+#                              the code before it; not a whole run's figures), e2e (only end to
+#                              end at BENCH_E2E_RATE events/s, likewise on a service of its own:
+#                              a first round warms it up, figures on stderr, then e2e_alone_*),
+#                              reconcile (step 4), go (step 5), provider (step 6)
+#   BENCH_E2E_RATE             events per second of BENCH_PHASES=e2e (e2e_all_rate, half the
+#                              `reconciler all` ingest, is the rate the target is set at)
 #   DATABASE_URL, REDIS_URL    the servers to use (the database in DATABASE_URL is only
 #                              connected to, to create BENCH_DB)
 set -euo pipefail
@@ -114,7 +118,7 @@ for v in BENCH_SECONDS BENCH_E2E_SECONDS BENCH_JOBS BENCH_INVOICES BENCH_PROVIDE
 done
 
 # The phases BENCH_PHASES names, each once.
-readonly KNOWN_PHASES='service jobs reconcile go provider'
+readonly KNOWN_PHASES='service jobs e2e reconcile go provider'
 PHASES=' '
 IFS=', ' read -ra named <<<"$BENCH_PHASES"
 for p in "${named[@]}"; do
@@ -129,6 +133,8 @@ selected() { [[ $PHASES == *" $1 "* ]]; }
 
 [[ $PHASES != ' ' ]] || die "BENCH_PHASES names no phase (known: ${KNOWN_PHASES// /, })"
 ! { selected service && selected jobs; } || die "BENCH_PHASES: service runs the jobs phases already; name one of the two"
+! selected e2e || is_uint "${BENCH_E2E_RATE:-}" ||
+	die "BENCH_PHASES=e2e needs BENCH_E2E_RATE, events per second (a whole run's e2e_all_rate, say)"
 
 # ---------------------------------------------------------------------------------------------
 # cleanup: whatever happened, stop what this script started and give back the Redis lease.
@@ -454,6 +460,30 @@ jobs_alone() {
 	stop_service
 }
 
+# e2e_alone: end to end at BENCH_E2E_RATE on a service that has done nothing else
+# (BENCH_PHASES=e2e): a first round warms the service's connections and caches up, its figures
+# on stderr only; the second is measured (e2e_alone_*).
+e2e_alone() {
+	local n
+	n=$((BENCH_E2E_RATE * BENCH_E2E_SECONDS))
+	start_service
+	"$LOADGEN" settle || die "the service's first reconciliation run did not finish"
+	"$LOADGEN" seed-pools -ingest 0 -ingest-all 0 -e2e $((2 * n)) -jobs 0 || die "seeding the invoice pools failed"
+	analyze_due
+	say "e2e_warmup: a first round, to warm the service up; its figures are not the run's"
+	"$LOADGEN" e2e -name e2e_warmup -rate "$BENCH_E2E_RATE" -seconds "$BENCH_E2E_SECONDS" -invoices "$n" \
+		-service-pid "$SERVICE_PID" >&2 || die "loadgen e2e: see above"
+	figures "$LOADGEN" drain -timeout 8m
+	analyze_due
+	profile "$BENCH_E2E_SECONDS" e2e_alone
+	figures "$LOADGEN" e2e -name e2e_alone -rate "$BENCH_E2E_RATE" -seconds "$BENCH_E2E_SECONDS" \
+		-invoices $((2 * n)) -first $((n + 1)) -service-pid "$SERVICE_PID"
+	profile_report e2e_alone
+	figures "$LOADGEN" drain -timeout 8m
+	say "stopping the service..."
+	stop_service
+}
+
 # ---------------------------------------------------------------------------------------------
 # reconciliation at scale
 
@@ -529,6 +559,7 @@ main() {
 		service_phases
 	fi
 	if selected jobs; then jobs_alone; fi
+	if selected e2e; then e2e_alone; fi
 	if selected reconcile; then reconcile_phases; fi
 	if selected go; then micro_benchmarks; fi
 	if selected provider; then provider_compare_phase; fi
