@@ -464,7 +464,7 @@ jobs_alone() {
 # (BENCH_PHASES=e2e): a first round warms the service's connections and caches up, its figures
 # on stderr only; the second is measured (e2e_alone_*).
 e2e_alone() {
-	local n
+	local n dropped
 	n=$((BENCH_E2E_RATE * BENCH_E2E_SECONDS))
 	start_service
 	"$LOADGEN" settle || die "the service's first reconciliation run did not finish"
@@ -474,11 +474,13 @@ e2e_alone() {
 	"$LOADGEN" e2e -name e2e_warmup -rate "$BENCH_E2E_RATE" -seconds "$BENCH_E2E_SECONDS" -invoices "$n" \
 		-service-pid "$SERVICE_PID" >&2 || die "loadgen e2e: see above"
 	figures "$LOADGEN" drain -timeout 8m
+	dropped=$(dropped_events)
 	analyze_due
 	profile "$BENCH_E2E_SECONDS" e2e_alone
 	figures "$LOADGEN" e2e -name e2e_alone -rate "$BENCH_E2E_RATE" -seconds "$BENCH_E2E_SECONDS" \
 		-invoices $((2 * n)) -first $((n + 1)) -service-pid "$SERVICE_PID"
 	profile_report e2e_alone
+	emit e2e_alone_enqueue_dropped "$(($(dropped_events) - dropped))" events
 	figures "$LOADGEN" drain -timeout 8m
 	say "stopping the service..."
 	stop_service
