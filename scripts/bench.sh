@@ -132,9 +132,12 @@ readonly PHASES
 selected() { [[ $PHASES == *" $1 "* ]]; }
 
 [[ $PHASES != ' ' ]] || die "BENCH_PHASES names no phase (known: ${KNOWN_PHASES// /, })"
-! { selected service && selected jobs; } || die "BENCH_PHASES: service runs the jobs phases already; name one of the two"
-! selected e2e || is_uint "${BENCH_E2E_RATE:-}" ||
+if selected service && selected jobs; then
+	die "BENCH_PHASES: service runs the jobs phases already; name one of the two"
+fi
+if selected e2e && ! is_uint "${BENCH_E2E_RATE:-}"; then
 	die "BENCH_PHASES=e2e needs BENCH_E2E_RATE, events per second (a whole run's e2e_all_rate, say)"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # cleanup: whatever happened, stop what this script started and give back the Redis lease.
@@ -449,12 +452,17 @@ jobs_phases() {
 	figures "$LOADGEN" jobs -name jobs_64 -senders 64 -n "$BENCH_JOBS" -service-pid "$SERVICE_PID"
 }
 
-# jobs_alone: the jobs phases on a service that has done nothing else (BENCH_PHASES=jobs).
-jobs_alone() {
+# fresh_service E2E JOBS: starts the service for a phase run alone, waits for its first
+# reconciliation run, and seeds only the e2e and jobs invoice pools, of those sizes.
+fresh_service() {
 	start_service
 	"$LOADGEN" settle || die "the service's first reconciliation run did not finish"
-	"$LOADGEN" seed-pools -ingest 0 -ingest-all 0 -e2e 0 -jobs "$BENCH_JOBS" ||
-		die "seeding the invoice pools failed"
+	"$LOADGEN" seed-pools -ingest 0 -ingest-all 0 -e2e "$1" -jobs "$2" || die "seeding the invoice pools failed"
+}
+
+# jobs_alone: the jobs phases on a service that has done nothing else (BENCH_PHASES=jobs).
+jobs_alone() {
+	fresh_service 0 "$BENCH_JOBS"
 	jobs_phases
 	say "stopping the service..."
 	stop_service
@@ -466,9 +474,7 @@ jobs_alone() {
 e2e_alone() {
 	local n dropped
 	n=$((BENCH_E2E_RATE * BENCH_E2E_SECONDS))
-	start_service
-	"$LOADGEN" settle || die "the service's first reconciliation run did not finish"
-	"$LOADGEN" seed-pools -ingest 0 -ingest-all 0 -e2e $((2 * n)) -jobs 0 || die "seeding the invoice pools failed"
+	fresh_service $((2 * n)) 0
 	analyze_due
 	say "e2e_warmup: a first round, to warm the service up; its figures are not the run's"
 	"$LOADGEN" e2e -name e2e_warmup -rate "$BENCH_E2E_RATE" -seconds "$BENCH_E2E_SECONDS" -invoices "$n" \
